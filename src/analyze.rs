@@ -1,0 +1,227 @@
+//! Offline analysis of a recording: stream the file through the
+//! [`CallPipeline`] and write the report.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tracing::{info, info_span, warn};
+
+use crate::convert::ConvertError;
+use crate::pipeline::{CallPipeline, PipelineConfig};
+use crate::report::{Report, SourceInfo};
+use crate::source::{SourceError, WavSource};
+
+/// Which stereo channel carries the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum AgentChannel {
+    /// Channel 0 (the usual SIP recorder layout).
+    #[default]
+    Left,
+    /// Channel 1.
+    Right,
+}
+
+/// Options of one analysis run.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyzeOptions {
+    /// Call id; default: the file name without its extension.
+    pub call_id: Option<String>,
+    /// Which channel is the agent.
+    pub agent_channel: AgentChannel,
+    /// DSP settings.
+    pub pipeline: PipelineConfig,
+}
+
+/// Why a call could not be analysed (or was only partly analysed).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AnalyzeError {
+    /// The recording could not be read. Skip it; the message says why.
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    /// The audio could not be converted. Skip it.
+    #[error("{path}: {source}")]
+    Convert {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: ConvertError,
+    },
+    /// The recording ended before its header said it would; what was there has
+    /// been analysed and stored. Treat as failed input: re-export the recording.
+    #[error("{path}: truncated: the header announces {declared_s:.1} s but the file holds {available_s:.1} s; the {available_s:.1} s present were analysed and stored (report status \"truncated\"); check the recorder or re-export the file")]
+    Truncated {
+        /// The file.
+        path: PathBuf,
+        /// Duration the header declares.
+        declared_s: f64,
+        /// Duration present.
+        available_s: f64,
+        /// The partial report (already stored when returned by [`analyze_and_store`]).
+        report: Box<Report>,
+    },
+    /// The report could not be written. Stop: the data directory is unusable.
+    #[error("cannot write {path}: {source}")]
+    Store {
+        /// The file that could not be written.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// A call id that cannot be used as a file name.
+    #[error("invalid call id {0:?}: use letters, digits, '.', '-' and '_' only")]
+    CallId(String),
+}
+
+impl AnalyzeError {
+    /// Whether the batch should go on with the next file (`true`) or stop.
+    pub fn skip_and_continue(&self) -> bool {
+        !matches!(self, AnalyzeError::Store { .. })
+    }
+}
+
+/// The call id of a file: its name without the extension.
+pub fn call_id_for(path: &Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "call".to_string())
+}
+
+/// Checks that a call id is safe as a file name.
+pub fn validate_call_id(id: &str) -> Result<(), AnalyzeError> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && !id.starts_with('.')
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok { Ok(()) } else { Err(AnalyzeError::CallId(id.to_string())) }
+}
+
+/// Block size read from the file per step, in source frames (0.5 s at 8 kHz).
+const BLOCK: usize = 4096;
+
+/// Analyses one recording. A truncated file yields [`AnalyzeError::Truncated`]
+/// carrying the report of what was there.
+pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, AnalyzeError> {
+    let call_id = opts.call_id.clone().unwrap_or_else(|| call_id_for(path));
+    validate_call_id(&call_id)?;
+    let span = info_span!("call", call_id = %call_id);
+    let _enter = span.enter();
+    let mut src = WavSource::open(path)?;
+    let info = src.info().clone();
+    info!(codec = %info.codec, rate = info.sample_rate, channels = info.channels, seconds = info.duration_s(), "analysing");
+    let legs = usize::from(info.channels);
+    let mut pipeline = CallPipeline::new(call_id.as_str().into(), legs, info.sample_rate, &opts.pipeline)
+        .map_err(|source| AnalyzeError::Convert {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
+    let mut events = Vec::with_capacity(64);
+    let (a, c) = match opts.agent_channel {
+        AgentChannel::Left => (0, 1),
+        AgentChannel::Right => (1, 0),
+    };
+    loop {
+        let n = src.read(BLOCK, &mut bufs)?;
+        if n == 0 {
+            break;
+        }
+        if legs == 2 {
+            pipeline.push(&[&bufs[a], &bufs[c]], &mut events);
+        } else {
+            pipeline.push(&[&bufs[0]], &mut events);
+        }
+        events.clear();
+    }
+    let summary = pipeline.finish(&mut events);
+    let source = SourceInfo {
+        name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        codec: info.codec.to_string(),
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+        agent_channel: match (legs, opts.agent_channel) {
+            (1, _) => "mono",
+            (_, AgentChannel::Left) => "left",
+            (_, AgentChannel::Right) => "right",
+        }
+        .to_string(),
+    };
+    let mut report = Report::from_summary(&call_id, source, &summary);
+    if legs == 1 {
+        report
+            .warnings
+            .push("mono recording: analysed as one speaker; no agent/customer split and no interruptions".to_string());
+    }
+    if let Some(declared) = info.truncated_from {
+        let declared_s = declared as f64 / f64::from(info.sample_rate);
+        report.status = "truncated".to_string();
+        report.warnings.push(format!(
+            "recording truncated: header announces {declared_s:.1} s, file holds {:.1} s",
+            info.duration_s()
+        ));
+        warn!(declared_s, available_s = info.duration_s(), "truncated recording");
+        return Err(AnalyzeError::Truncated {
+            path: path.to_path_buf(),
+            declared_s,
+            available_s: info.duration_s(),
+            report: Box::new(report),
+        });
+    }
+    Ok(report)
+}
+
+/// Analyses one recording and writes `DIR/reports/<call_id>.json`.
+///
+/// A truncated recording's partial report is stored too, and the
+/// [`AnalyzeError::Truncated`] error still returned.
+pub fn analyze_and_store(path: &Path, opts: &AnalyzeOptions, data_dir: &Path) -> Result<Report, AnalyzeError> {
+    match analyze_file(path, opts) {
+        Ok(report) => {
+            write_report(data_dir, &report)?;
+            Ok(report)
+        }
+        Err(AnalyzeError::Truncated {
+            path,
+            declared_s,
+            available_s,
+            report,
+        }) => {
+            write_report(data_dir, &report)?;
+            Err(AnalyzeError::Truncated {
+                path,
+                declared_s,
+                available_s,
+                report,
+            })
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Path of a call's report under `data_dir`.
+pub fn report_path(data_dir: &Path, call_id: &str) -> PathBuf {
+    data_dir.join("reports").join(format!("{call_id}.json"))
+}
+
+/// Writes a report atomically (temporary file, then rename).
+pub fn write_report(data_dir: &Path, report: &Report) -> Result<PathBuf, AnalyzeError> {
+    let path = report_path(data_dir, &report.call_id);
+    let store_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| AnalyzeError::Store { path: p, source }
+    };
+    let dir = path.parent().expect("report path has a parent");
+    fs::create_dir_all(dir).map_err(store_err(dir))?;
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_vec_pretty(report).expect("reports always serialise");
+    let mut f = fs::File::create(&tmp).map_err(store_err(&tmp))?;
+    f.write_all(&json).map_err(store_err(&tmp))?;
+    f.write_all(b"\n").map_err(store_err(&tmp))?;
+    f.sync_all().map_err(store_err(&tmp))?;
+    fs::rename(&tmp, &path).map_err(store_err(&path))?;
+    Ok(path)
+}

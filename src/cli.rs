@@ -1,0 +1,145 @@
+//! Command-line interface: argument definitions and the commands behind them.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use tracing::error;
+
+use crate::analyze::{AgentChannel, AnalyzeError, AnalyzeOptions, analyze_and_store, report_path};
+use crate::pipeline::PipelineConfig;
+
+/// callscope: contact-centre speech analytics on your own machines.
+#[derive(Debug, Parser)]
+#[command(name = "callscope", version, about)]
+pub struct Cli {
+    /// Log filter (also `RUST_LOG`), e.g. `info` or `callscope=debug`.
+    #[arg(long, global = true, default_value = "warn")]
+    pub log: String,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Analyse call recordings (WAV: PCM, float, G.711 mu-law/A-law; mono or stereo).
+    Analyze(AnalyzeArgs),
+}
+
+/// Arguments of `callscope analyze`.
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// Recordings to analyse.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Where reports are written (`DIR/reports/<call_id>.json`).
+    #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Print each report as JSON instead of the human summary.
+    #[arg(long)]
+    pub json: bool,
+    /// Call id (only with a single file; default: file name without extension).
+    #[arg(long)]
+    pub call_id: Option<String>,
+    /// Which stereo channel carries the agent.
+    #[arg(long, value_enum, default_value_t = AgentChannel::Left)]
+    pub agent_channel: AgentChannel,
+    /// Shortest gap with nobody talking reported as a silence, seconds.
+    #[arg(long, default_value_t = 2.0, value_parser = positive_seconds)]
+    pub min_silence: f64,
+    /// Shortest overlap that counts as an interruption, seconds.
+    #[arg(long, default_value_t = 0.3, value_parser = positive_seconds)]
+    pub min_overlap: f64,
+}
+
+fn positive_seconds(s: &str) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
+    if v.is_finite() && v > 0.0 && v <= 3600.0 {
+        Ok(v)
+    } else {
+        Err("must be a number of seconds above 0 (at most 3600)".to_string())
+    }
+}
+
+/// Runs the parsed command line; the exit code is 0 when everything
+/// succeeded, 1 when some input failed, 2 on a usage error.
+pub fn run(cli: Cli) -> ExitCode {
+    match cli.command {
+        Command::Analyze(args) => analyze(args),
+    }
+}
+
+fn analyze(args: AnalyzeArgs) -> ExitCode {
+    if args.call_id.is_some() && args.files.len() > 1 {
+        eprintln!("error: --call-id names one call; it cannot be used with {} files", args.files.len());
+        return ExitCode::from(2);
+    }
+    let mut pipeline = PipelineConfig::default();
+    pipeline.signals.min_silence_s = args.min_silence;
+    pipeline.signals.min_overlap_s = args.min_overlap;
+    let opts = AnalyzeOptions {
+        call_id: args.call_id.clone(),
+        agent_channel: args.agent_channel,
+        pipeline,
+    };
+    let batch = args.files.len() > 1;
+    let bar = if batch && std::io::stderr().is_terminal() {
+        let bar = ProgressBar::new(args.files.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+                .expect("static template"),
+        );
+        bar
+    } else {
+        ProgressBar::hidden()
+    };
+    let mut failed = 0usize;
+    for file in &args.files {
+        bar.set_message(file.display().to_string());
+        let result = analyze_and_store(file, &opts, &args.data_dir);
+        // A truncated file still has a (stored) partial report to show.
+        let (report, err) = match result {
+            Ok(r) => (Some(r), None),
+            Err(e) => {
+                let partial = match &e {
+                    AnalyzeError::Truncated { report, .. } => Some((**report).clone()),
+                    _ => None,
+                };
+                (partial, Some(e))
+            }
+        };
+        if let Some(r) = &report {
+            let text = if args.json {
+                serde_json::to_string_pretty(r).expect("reports always serialise")
+            } else {
+                format!(
+                    "{}  report: {}",
+                    r.human_summary(),
+                    report_path(&args.data_dir, &r.call_id).display()
+                )
+            };
+            bar.suspend(|| println!("{text}"));
+        }
+        if let Some(e) = err {
+            failed += 1;
+            error!(file = %file.display(), "analysis failed");
+            bar.suspend(|| eprintln!("error: {e}"));
+            if !e.skip_and_continue() {
+                bar.abandon();
+                return ExitCode::from(1);
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if failed > 0 {
+        eprintln!("{failed} of {} file(s) failed", args.files.len());
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

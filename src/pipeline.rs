@@ -1,0 +1,112 @@
+//! The per-call DSP chain, shared by offline analysis and (later) live calls:
+//! per-leg conversion → paired frames → VAD → signals.
+//!
+//! [`CallPipeline`] is synchronous and owns all its buffers; after the first
+//! block of a given size, pushing audio allocates nothing.
+
+use std::collections::VecDeque;
+
+use crate::convert::{ConvertError, LegConverter};
+use crate::dsp::vad::{CallVad, LegDecision, VadConfig};
+use crate::frame::{CallId, FRAME_LEN, Frame, Leg};
+use crate::signals::{CallSignals, CallSummary, SignalConfig, SignalEvent};
+
+/// Settings of the DSP chain.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Voice-activity thresholds.
+    pub vad: VadConfig,
+    /// Signal definitions.
+    pub signals: SignalConfig,
+}
+
+/// Converts, frames and analyses the audio of one call.
+pub struct CallPipeline {
+    converters: Vec<LegConverter>,
+    queues: [VecDeque<[f32; FRAME_LEN]>; 2],
+    vad: CallVad,
+    signals: CallSignals,
+    seq: u64,
+}
+
+impl CallPipeline {
+    /// A pipeline for a call with `legs` legs (1 = mono, 2 = agent + customer)
+    /// arriving at `rate` Hz.
+    pub fn new(call_id: CallId, legs: usize, rate: u32, cfg: &PipelineConfig) -> Result<Self, ConvertError> {
+        assert!((1..=2).contains(&legs), "a call has one or two legs");
+        let converters = Leg::BOTH[..legs]
+            .iter()
+            .map(|&leg| LegConverter::new(call_id.clone(), leg, rate))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CallPipeline {
+            converters,
+            queues: [VecDeque::with_capacity(64), VecDeque::with_capacity(64)],
+            vad: CallVad::new(cfg.vad.clone()),
+            signals: CallSignals::new(&cfg.signals, legs == 2),
+            seq: 0,
+        })
+    }
+
+    /// Number of legs.
+    pub fn legs(&self) -> usize {
+        self.converters.len()
+    }
+
+    /// Frames analysed so far.
+    pub fn frames(&self) -> u64 {
+        self.seq
+    }
+
+    /// The signal stage, for live queries (who is talking, talk time so far).
+    pub fn signals(&self) -> &CallSignals {
+        &self.signals
+    }
+
+    /// Pushes one block of samples per leg (agent first; equal lengths for a
+    /// file, any lengths for live legs) and appends the events it causes.
+    pub fn push(&mut self, legs: &[&[f32]], out: &mut Vec<SignalEvent>) {
+        assert_eq!(legs.len(), self.converters.len(), "one block per leg");
+        for (i, (conv, samples)) in self.converters.iter_mut().zip(legs).enumerate() {
+            let q = &mut self.queues[i];
+            conv.push(samples, &mut |f: &Frame| q.push_back(f.samples));
+        }
+        self.drain(out);
+    }
+
+    fn drain(&mut self, out: &mut Vec<SignalEvent>) {
+        if self.converters.len() == 2 {
+            while !self.queues[0].is_empty() && !self.queues[1].is_empty() {
+                let a = self.queues[0].pop_front().expect("checked non-empty");
+                let c = self.queues[1].pop_front().expect("checked non-empty");
+                let d: [LegDecision; 2] = self.vad.process_pair(&a, &c);
+                self.signals.process(self.seq, &d, out);
+                self.seq += 1;
+            }
+        } else {
+            while let Some(m) = self.queues[0].pop_front() {
+                let d = self.vad.process_mono(&m);
+                self.signals.process(self.seq, std::slice::from_ref(&d), out);
+                self.seq += 1;
+            }
+        }
+    }
+
+    /// Flushes the converters and ends the call.
+    pub fn finish(mut self, out: &mut Vec<SignalEvent>) -> CallSummary {
+        for (i, conv) in self.converters.iter_mut().enumerate() {
+            let q = &mut self.queues[i];
+            conv.finish(&mut |f: &Frame| q.push_back(f.samples));
+        }
+        // Live legs may end a frame apart: pad the shorter with silence.
+        if self.converters.len() == 2 {
+            let n = self.queues[0].len().max(self.queues[1].len());
+            for q in &mut self.queues {
+                q.resize(n, [0.0; FRAME_LEN]);
+            }
+        }
+        self.drain(out);
+        let end = self.seq;
+        self.signals.finish(end, out)
+    }
+}

@@ -1,0 +1,273 @@
+//! The per-call report: what `analyze` writes to `DIR/reports/<call_id>.json`.
+//!
+//! The top-level names (`call_id`, `duration_s`, `speakers`, `interruptions`,
+//! `silences`, `segments`, `redactions`, `prompts`) are a stable contract;
+//! fields are only ever added.
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::Leg;
+use crate::signals::{CallSummary, Interruption, LegSummary, Silence};
+
+/// Version of the report layout.
+pub const SCHEMA: &str = "callscope.report/1";
+
+/// Everything known about one call.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// Layout version, [`SCHEMA`].
+    pub schema: String,
+    /// The call's identifier.
+    pub call_id: String,
+    /// `complete`, or `truncated` when the recording ended before its header said.
+    pub status: String,
+    /// Problems met while analysing that did not stop it.
+    pub warnings: Vec<String>,
+    /// Where the audio came from.
+    pub source: SourceInfo,
+    /// `stereo` (agent and customer on separate channels) or `mono` (one
+    /// speaker track: no per-party split, no interruptions).
+    pub channel_layout: String,
+    /// Call length, seconds.
+    pub duration_s: f64,
+    /// Per party. For mono calls everything is under `agent` and `customer` is null.
+    pub speakers: Speakers,
+    /// Agent talk time ÷ customer talk time (null for mono or a silent customer).
+    pub talk_listen_ratio: Option<f64>,
+    /// Who cut off whom; null for mono calls, where it cannot be known.
+    pub interruptions: Option<Vec<Interruption>>,
+    /// Time both parties talked at once, seconds.
+    pub overtalk_s: f64,
+    /// Stretches of at least the configured length where nobody talked.
+    pub silences: Vec<Silence>,
+    /// Total length of `silences`, seconds.
+    pub silence_total_s: f64,
+    /// Time nobody talked (any length of gap), seconds.
+    pub non_talk_time_s: f64,
+    /// Transcript segments (filled by transcription).
+    pub segments: Vec<Segment>,
+    /// Redacted spans (filled by redaction).
+    pub redactions: Vec<RedactionSpan>,
+    /// Agent-assist prompts raised during the call.
+    pub prompts: Vec<Prompt>,
+}
+
+/// Where the audio came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SourceInfo {
+    /// File name (without directories), or the stream's description.
+    pub name: String,
+    /// Codec, e.g. `G.711 mu-law`.
+    pub codec: String,
+    /// Native sample rate, Hz.
+    pub sample_rate: u32,
+    /// Channels in the source.
+    pub channels: u16,
+    /// Which source channel carried the agent (`left`/`right`; `mono`).
+    pub agent_channel: String,
+}
+
+/// Both parties.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speakers {
+    /// The agent (or the only speaker of a mono call).
+    pub agent: Speaker,
+    /// The customer; null for mono calls.
+    pub customer: Option<Speaker>,
+}
+
+/// One party's figures.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Speaker {
+    /// Total talk time, seconds.
+    pub talk_time_s: f64,
+    /// Share of the call's duration this party talked, 0–1.
+    pub talk_share: f64,
+    /// Number of talk spans.
+    pub turns: u64,
+    /// Words spoken (from the transcript; null until transcribed).
+    pub words: Option<u64>,
+    /// Words per minute of talk time (from the transcript; null until transcribed).
+    pub wpm: Option<f64>,
+    /// Mean level of voiced audio, dBFS.
+    pub loudness_dbfs: Option<f64>,
+    /// Loudness on a 0–100 scale (−60 dBFS → 0, 0 dBFS → 100).
+    pub loudness_score: Option<f64>,
+    /// Syllable nuclei per second of talk time (transcript-free talk rate).
+    pub syllables_per_s: Option<f64>,
+    /// Words per minute estimated from the syllable rate (÷ 1.4 syllables per word).
+    pub est_wpm: Option<f64>,
+}
+
+/// A transcript segment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    /// Who spoke.
+    pub speaker: Leg,
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// Redacted text.
+    pub text: String,
+}
+
+/// A span removed from the recording and transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedactionSpan {
+    /// `pan`, `cvv`, `expiry` or `dtmf`.
+    pub kind: String,
+    /// Whose leg.
+    pub speaker: Leg,
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+}
+
+/// An agent-assist prompt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Prompt {
+    /// Media time, seconds.
+    pub t: f64,
+    /// Prompt kind, e.g. `slow_down`.
+    pub kind: String,
+    /// What the agent is told.
+    pub message: String,
+}
+
+/// Average syllables per English word, for [`Speaker::est_wpm`].
+pub const SYLLABLES_PER_WORD: f64 = 1.4;
+
+/// Rounds to milliseconds, so reports stay readable and diff cleanly.
+fn ms(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+fn speaker(s: &LegSummary, duration: f64) -> Speaker {
+    let loud = s.loudness_dbfs.map(f64::from);
+    Speaker {
+        talk_time_s: ms(s.talk_time_s),
+        talk_share: if duration > 0.0 { ms(s.talk_time_s / duration) } else { 0.0 },
+        turns: s.turns,
+        words: None,
+        wpm: None,
+        loudness_dbfs: loud.map(|d| (d * 10.0).round() / 10.0),
+        loudness_score: loud.map(|d| ((d + 60.0) / 60.0 * 100.0).clamp(0.0, 100.0).round()),
+        syllables_per_s: s.syllables_per_s.map(|r| (r * 100.0).round() / 100.0),
+        est_wpm: s.syllables_per_s.map(|r| (r * 60.0 / SYLLABLES_PER_WORD).round()),
+    }
+}
+
+impl Report {
+    /// Builds the report of a call from its signal summary.
+    pub fn from_summary(call_id: &str, source: SourceInfo, summary: &CallSummary) -> Report {
+        let d = summary.duration_s;
+        let agent = speaker(&summary.legs[0], d);
+        let customer = summary.stereo.then(|| speaker(&summary.legs[1], d));
+        let ratio = customer
+            .as_ref()
+            .filter(|c| c.talk_time_s > 0.0)
+            .map(|c| (agent.talk_time_s / c.talk_time_s * 100.0).round() / 100.0);
+        let round_span = |i: &Interruption| Interruption {
+            t: ms(i.t),
+            by: i.by,
+            of: i.of,
+            overlap_s: ms(i.overlap_s),
+        };
+        Report {
+            schema: SCHEMA.to_string(),
+            call_id: call_id.to_string(),
+            status: "complete".to_string(),
+            warnings: Vec::new(),
+            source,
+            channel_layout: if summary.stereo { "stereo" } else { "mono" }.to_string(),
+            duration_s: ms(d),
+            speakers: Speakers { agent, customer },
+            talk_listen_ratio: ratio,
+            interruptions: summary
+                .stereo
+                .then(|| summary.interruptions.iter().map(round_span).collect()),
+            overtalk_s: ms(summary.overtalk_s),
+            silences: summary
+                .silences
+                .iter()
+                .map(|s| Silence {
+                    start: ms(s.start),
+                    end: ms(s.end),
+                })
+                .collect(),
+            silence_total_s: ms(summary.silences.iter().map(|s| s.end - s.start).sum()),
+            non_talk_time_s: ms(summary.non_talk_s),
+            segments: Vec::new(),
+            redactions: Vec::new(),
+            prompts: Vec::new(),
+        }
+    }
+
+    /// A short human-readable summary, several lines.
+    pub fn human_summary(&self) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(
+            s,
+            "{}  {:.1} s  {}, {} Hz, {}{}",
+            self.call_id,
+            self.duration_s,
+            self.source.codec,
+            self.source.sample_rate,
+            self.channel_layout,
+            if self.status == "complete" { String::new() } else { format!("  [{}]", self.status) }
+        );
+        let mut party = |name: &str, p: &Speaker| {
+            let _ = writeln!(
+                s,
+                "  {name:<9} talk {:>6.1} s ({:>3.0} %)  loudness {}  rate {}",
+                p.talk_time_s,
+                p.talk_share * 100.0,
+                p.loudness_dbfs
+                    .zip(p.loudness_score)
+                    .map_or("-".to_string(), |(d, sc)| format!("{d:.1} dBFS ({sc:.0}/100)")),
+                p.syllables_per_s
+                    .zip(p.est_wpm)
+                    .map_or("-".to_string(), |(r, w)| format!("{r:.1} syl/s (~{w:.0} wpm)")),
+            );
+        };
+        if self.speakers.customer.is_some() {
+            party("agent", &self.speakers.agent);
+        } else {
+            party("speaker", &self.speakers.agent);
+        }
+        if let Some(c) = &self.speakers.customer {
+            party("customer", c);
+        }
+        let _ = writeln!(
+            s,
+            "  talk/listen {}  overtalk {:.1} s  non-talk {:.1} s",
+            self.talk_listen_ratio.map_or("-".to_string(), |r| format!("{r:.2}")),
+            self.overtalk_s,
+            self.non_talk_time_s
+        );
+        match &self.interruptions {
+            None => {
+                let _ = writeln!(s, "  interruptions: n/a (mono recording, one speaker track)");
+            }
+            Some(list) => {
+                let _ = write!(s, "  interruptions {}", list.len());
+                for i in list {
+                    let _ = write!(s, "  [{:.1} s {}→{} {:.1} s]", i.t, i.by, i.of, i.overlap_s);
+                }
+                let _ = writeln!(s);
+            }
+        }
+        let _ = write!(s, "  silences {} ({:.1} s)", self.silences.len(), self.silence_total_s);
+        for x in &self.silences {
+            let _ = write!(s, "  [{:.1}–{:.1} s]", x.start, x.end);
+        }
+        let _ = writeln!(s);
+        for w in &self.warnings {
+            let _ = writeln!(s, "  warning: {w}");
+        }
+        s
+    }
+}

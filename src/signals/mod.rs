@@ -1,0 +1,446 @@
+//! Per-speaker conversation signals, computed frame by frame.
+//!
+//! [`CallSignals`] takes the VAD decisions of both legs for each 20 ms frame
+//! and keeps, without allocating per frame:
+//!
+//! * **talk spans** per leg: voiced frames with gaps shorter than
+//!   `bridge_s` (0.3 s) bridged and spans shorter than `min_span_s` (0.1 s)
+//!   dropped; **talk time** is their total length;
+//! * **silences**: gaps of at least `min_silence_s` (2 s) in the union of both
+//!   legs' talk and tones (DTMF keys are activity, not silence), including a
+//!   silent start or end of the call;
+//! * **turns**: a speaker's talk spans less than `turn_gap_s` (1 s) apart —
+//!   an utterance with its short pauses;
+//! * **interruptions**: leg B starts a new turn while leg A is in the middle
+//!   of a turn that began earlier (talking, or pausing for less than
+//!   `turn_gap_s`), and over B's turn the two legs' talk spans overlap for at
+//!   least `min_overlap_s` (0.3 s) in total; reported at B's start, `by` B
+//!   `of` A, with that overlap. Shorter overlaps such as "mm-hm" are
+//!   backchannels, not interruptions;
+//! * **overtalk**: total time both legs are inside talk spans;
+//! * **loudness**: mean power of a leg's voiced frames in dBFS, and a 0–100
+//!   score that maps −60 dBFS to 0 and 0 dBFS to 100;
+//! * **syllable rate**: energy-envelope peaks (syllable nuclei) per second of
+//!   talk time — a talk-speed estimate that needs no transcript.
+//!
+//! Live consumers get [`SignalEvent`]s as soon as each fact is known; the
+//! offline report takes the [`CallSummary`] from [`CallSignals::finish`].
+
+pub mod talk;
+
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::vad::{FrameClass, LegDecision};
+use crate::frame::{FRAME_SECONDS, Leg, frames_to_s};
+use talk::{LegTalk, Span, TalkChange};
+
+/// Thresholds of the signal definitions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SignalConfig {
+    /// Gaps in a leg's voice shorter than this are bridged, seconds.
+    pub bridge_s: f64,
+    /// Talk spans shorter than this are dropped, seconds.
+    pub min_span_s: f64,
+    /// Shortest gap in both legs' activity reported as a silence, seconds.
+    pub min_silence_s: f64,
+    /// Shortest overlap that makes an interruption, seconds.
+    pub min_overlap_s: f64,
+    /// A speaker's talk spans less than this apart form one turn, seconds.
+    pub turn_gap_s: f64,
+}
+
+impl Default for SignalConfig {
+    fn default() -> Self {
+        SignalConfig {
+            bridge_s: 0.26,
+            min_span_s: 0.1,
+            min_silence_s: 2.0,
+            min_overlap_s: 0.3,
+            turn_gap_s: 1.0,
+        }
+    }
+}
+
+fn to_frames(s: f64) -> u64 {
+    (s / FRAME_SECONDS).round().max(1.0) as u64
+}
+
+/// A fact about the conversation, emitted as soon as it is known.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum SignalEvent {
+    /// A leg started talking at `t` (known 0.1 s later).
+    SpeakingStarted {
+        /// The leg.
+        leg: Leg,
+        /// Start of the talk span, seconds.
+        t: f64,
+    },
+    /// A leg stopped talking at `t` (known 0.3 s later).
+    SpeakingStopped {
+        /// The leg.
+        leg: Leg,
+        /// End of the talk span, seconds.
+        t: f64,
+    },
+    /// `by` cut off `of` at `t`; emitted once the overlap reaches the threshold.
+    Interruption {
+        /// When the interrupter started, seconds.
+        t: f64,
+        /// Who interrupted.
+        by: Leg,
+        /// Who was interrupted.
+        of: Leg,
+        /// Overlap so far, seconds.
+        overlap_s: f64,
+    },
+    /// Both legs have been quiet since `t` for `min_silence_s`.
+    SilenceStarted {
+        /// Start of the silence, seconds.
+        t: f64,
+    },
+    /// A silence ended.
+    SilenceEnded {
+        /// Start of the silence, seconds.
+        start: f64,
+        /// End of the silence, seconds.
+        end: f64,
+    },
+}
+
+/// One interruption in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Interruption {
+    /// When the interrupter started, seconds.
+    pub t: f64,
+    /// Who interrupted.
+    pub by: Leg,
+    /// Who was interrupted.
+    pub of: Leg,
+    /// How long both talked together, seconds.
+    pub overlap_s: f64,
+}
+
+/// One silence in the summary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Silence {
+    /// Start, seconds.
+    pub start: f64,
+    /// End, seconds.
+    pub end: f64,
+}
+
+/// Per-leg totals.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LegSummary {
+    /// Total talk time, seconds.
+    pub talk_time_s: f64,
+    /// Number of talk spans (turns, roughly).
+    pub turns: u64,
+    /// Mean level of voiced frames, dBFS.
+    pub loudness_dbfs: Option<f32>,
+    /// Syllable nuclei per second of talk time.
+    pub syllables_per_s: Option<f64>,
+}
+
+/// Everything [`CallSignals`] measured over a call.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct CallSummary {
+    /// Call length, seconds.
+    pub duration_s: f64,
+    /// Whether the call had two legs.
+    pub stereo: bool,
+    /// Per leg, agent first (the customer entry is unused for mono calls).
+    pub legs: [LegSummary; 2],
+    /// Interruptions in time order (empty for mono calls).
+    pub interruptions: Vec<Interruption>,
+    /// Silences in time order.
+    pub silences: Vec<Silence>,
+    /// Time both legs talked at once, seconds.
+    pub overtalk_s: f64,
+    /// Time neither leg talked, seconds.
+    pub non_talk_s: f64,
+}
+
+/// An interruption being watched: `by` started a turn at `start` while the
+/// other leg was mid-turn.
+#[derive(Debug, Clone, Copy)]
+struct Pending {
+    by: Leg,
+    start: u64,
+    /// Overlap of the two legs' closed spans since `start`, frames.
+    overlap: u64,
+    announced: bool,
+}
+
+/// The per-call signal stage. Feed it every frame with [`CallSignals::process`].
+pub struct CallSignals {
+    stereo: bool,
+    min_silence: u64,
+    min_overlap: u64,
+    turn_gap: u64,
+    legs: [LegTalk; 2],
+    pending: Option<Pending>,
+    interruptions: Vec<Interruption>,
+    silences: Vec<Silence>,
+    /// One past the last frame with activity (talk or tone) on any leg.
+    last_activity_end: u64,
+    silence_open: bool,
+    /// Frames where both legs were inside talk spans / either was.
+    overtalk_frames: u64,
+    union_frames: u64,
+    /// Frames processed.
+    frames_seen: u64,
+    /// Last closed span per leg.
+    closed: [Option<Span>; 2],
+    /// First frame of each leg's current (or last) turn.
+    turn_start: [u64; 2],
+    /// Talk spans per leg.
+    legs_spans: [u64; 2],
+}
+
+impl CallSignals {
+    /// A stage for a stereo (`true`) or mono call.
+    pub fn new(cfg: &SignalConfig, stereo: bool) -> Self {
+        let bridge = to_frames(cfg.bridge_s);
+        let min_span = to_frames(cfg.min_span_s);
+        CallSignals {
+            stereo,
+            min_silence: to_frames(cfg.min_silence_s),
+            min_overlap: to_frames(cfg.min_overlap_s),
+            turn_gap: to_frames(cfg.turn_gap_s),
+            legs: [LegTalk::new(bridge, min_span), LegTalk::new(bridge, min_span)],
+            pending: None,
+            interruptions: Vec::with_capacity(64),
+            silences: Vec::with_capacity(64),
+            last_activity_end: 0,
+            silence_open: false,
+            overtalk_frames: 0,
+            union_frames: 0,
+            frames_seen: 0,
+            closed: [None, None],
+            turn_start: [0, 0],
+            legs_spans: [0, 0],
+        }
+    }
+
+    /// Whether `leg` is talking (inside a counted span) right now.
+    pub fn is_talking(&self, leg: Leg) -> bool {
+        self.legs[leg.index()].current().is_some()
+    }
+
+    /// Talk time so far of `leg`, seconds (closed spans plus the open one).
+    pub fn talk_time_s(&self, leg: Leg) -> f64 {
+        let t = &self.legs[leg.index()];
+        frames_to_s(t.talk_frames + t.current().map_or(0, |s| s.len()))
+    }
+
+    /// Feeds the decisions for frame `seq` (one per leg; one for mono calls)
+    /// and appends the resulting events to `out`.
+    pub fn process(&mut self, seq: u64, decisions: &[LegDecision], out: &mut Vec<SignalEvent>) {
+        debug_assert_eq!(decisions.len(), if self.stereo { 2 } else { 1 });
+        self.frames_seen = seq + 1;
+        let mut tone = false;
+        for (i, d) in decisions.iter().enumerate() {
+            tone |= d.class == FrameClass::Tone;
+            let leg = Leg::BOTH[i];
+            match self.legs[i].process(seq, d) {
+                TalkChange::None => {}
+                TalkChange::Started { start } => {
+                    out.push(SignalEvent::SpeakingStarted {
+                        leg,
+                        t: frames_to_s(start),
+                    });
+                    self.activity_from(start, out);
+                    self.on_started(leg, start, out);
+                }
+                TalkChange::Stopped(span) => {
+                    out.push(SignalEvent::SpeakingStopped {
+                        leg,
+                        t: frames_to_s(span.end),
+                    });
+                    self.on_stopped(leg, span);
+                }
+            }
+        }
+        if tone {
+            self.activity_from(seq, out);
+        }
+        let voiced = (0..decisions.len()).any(|i| self.legs[i].voiced_at(seq));
+        if voiced || tone {
+            self.last_activity_end = seq + 1;
+        }
+        if !self.silence_open && (seq + 1).saturating_sub(self.last_activity_end) >= self.min_silence {
+            self.silence_open = true;
+            out.push(SignalEvent::SilenceStarted {
+                t: frames_to_s(self.last_activity_end),
+            });
+        }
+        self.check_pending(seq, out);
+    }
+
+    /// Activity (re)starts at frame `start`: closes a silence before it.
+    fn activity_from(&mut self, start: u64, out: &mut Vec<SignalEvent>) {
+        if start >= self.last_activity_end && start - self.last_activity_end >= self.min_silence {
+            let s = Silence {
+                start: frames_to_s(self.last_activity_end),
+                end: frames_to_s(start),
+            };
+            out.push(SignalEvent::SilenceEnded {
+                start: s.start,
+                end: s.end,
+            });
+            self.silences.push(s);
+        }
+        self.silence_open = false;
+        self.last_activity_end = self.last_activity_end.max(start + 1);
+    }
+
+    /// Whether leg `i` is in a turn at frame `seq`: talking, or paused for
+    /// less than the turn gap.
+    fn in_turn(&self, i: usize, seq: u64) -> bool {
+        self.legs[i].current().is_some()
+            || self.closed[i].is_some_and(|s| seq.saturating_sub(s.end) < self.turn_gap)
+    }
+
+    fn on_started(&mut self, leg: Leg, start: u64, out: &mut Vec<SignalEvent>) {
+        let (me, other) = (leg.index(), leg.other().index());
+        let new_turn = !self.closed[me].is_some_and(|s| start.saturating_sub(s.end) < self.turn_gap);
+        if !new_turn {
+            return;
+        }
+        self.turn_start[me] = start;
+        if self.stereo && self.in_turn(other, start) && self.turn_start[other] < start {
+            if let Some(p) = self.pending.take() {
+                self.settle(p, out);
+            }
+            self.pending = Some(Pending {
+                by: leg,
+                start,
+                overlap: 0,
+                announced: false,
+            });
+        }
+    }
+
+    fn on_stopped(&mut self, leg: Leg, span: Span) {
+        let i = leg.index();
+        // Overtalk: a closing span is charged with its overlap with the other
+        // leg's open span; a span of the other leg that already closed charged
+        // its overlap with this one when it closed.
+        let overlap = self.legs[1 - i]
+            .current()
+            .map_or(0, |o| span.end.saturating_sub(o.start.max(span.start)));
+        self.overtalk_frames += overlap;
+        self.union_frames += span.len() - overlap;
+        self.closed[i] = Some(span);
+        self.legs_spans[i] += 1;
+        if let Some(p) = &mut self.pending {
+            p.overlap += overlap;
+        }
+    }
+
+    /// Overlap of a watched interruption so far, open spans included.
+    fn overlap_so_far(&self, p: &Pending) -> u64 {
+        let open = match (self.legs[0].current(), self.legs[1].current()) {
+            (Some(a), Some(b)) => a.end.min(b.end).saturating_sub(a.start.max(b.start).max(p.start)),
+            _ => 0,
+        };
+        p.overlap + open
+    }
+
+    fn check_pending(&mut self, seq: u64, out: &mut Vec<SignalEvent>) {
+        let Some(mut p) = self.pending else {
+            return;
+        };
+        let overlap = self.overlap_so_far(&p);
+        if !p.announced && overlap >= self.min_overlap {
+            p.announced = true;
+            out.push(SignalEvent::Interruption {
+                t: frames_to_s(p.start),
+                by: p.by,
+                of: p.by.other(),
+                overlap_s: frames_to_s(overlap),
+            });
+        }
+        // The interruption is over when either side's turn is.
+        if self.in_turn(0, seq) && self.in_turn(1, seq) {
+            self.pending = Some(p);
+        } else {
+            self.pending = None;
+            self.settle(p, out);
+        }
+    }
+
+    fn settle(&mut self, p: Pending, out: &mut Vec<SignalEvent>) {
+        let overlap = self.overlap_so_far(&p);
+        if overlap >= self.min_overlap {
+            if !p.announced {
+                out.push(SignalEvent::Interruption {
+                    t: frames_to_s(p.start),
+                    by: p.by,
+                    of: p.by.other(),
+                    overlap_s: frames_to_s(overlap),
+                });
+            }
+            self.interruptions.push(Interruption {
+                t: frames_to_s(p.start),
+                by: p.by,
+                of: p.by.other(),
+                overlap_s: frames_to_s(overlap),
+            });
+        }
+    }
+
+    /// Ends the call at frame `end` (one past the last frame) and returns the totals.
+    pub fn finish(mut self, end: u64, out: &mut Vec<SignalEvent>) -> CallSummary {
+        let end = end.max(self.frames_seen);
+        let legs = if self.stereo { 2 } else { 1 };
+        for i in 0..legs {
+            if let Some(span) = self.legs[i].finish() {
+                out.push(SignalEvent::SpeakingStopped {
+                    leg: Leg::BOTH[i],
+                    t: frames_to_s(span.end),
+                });
+                self.on_stopped(Leg::BOTH[i], span);
+            }
+        }
+        if let Some(p) = self.pending.take() {
+            self.settle(p, out);
+        }
+        if end >= self.last_activity_end && end - self.last_activity_end >= self.min_silence {
+            let s = Silence {
+                start: frames_to_s(self.last_activity_end),
+                end: frames_to_s(end),
+            };
+            out.push(SignalEvent::SilenceEnded {
+                start: s.start,
+                end: s.end,
+            });
+            self.silences.push(s);
+        }
+        self.interruptions.sort_by(|a, b| a.t.total_cmp(&b.t));
+        let summary_leg = |t: &LegTalk, spans: u64| {
+            let talk = frames_to_s(t.talk_frames);
+            LegSummary {
+                talk_time_s: talk,
+                turns: spans,
+                loudness_dbfs: t.loudness_db(),
+                syllables_per_s: (talk > 0.0).then(|| t.syllables() as f64 / talk),
+            }
+        };
+        CallSummary {
+            duration_s: frames_to_s(end),
+            stereo: self.stereo,
+            legs: [
+                summary_leg(&self.legs[0], self.legs_spans[0]),
+                summary_leg(&self.legs[1], self.legs_spans[1]),
+            ],
+            interruptions: self.interruptions,
+            silences: self.silences,
+            overtalk_s: frames_to_s(self.overtalk_frames),
+            non_talk_s: frames_to_s(end.saturating_sub(self.union_frames)),
+        }
+    }
+}
