@@ -50,7 +50,9 @@ pub enum AnalyzeError {
     },
     /// The recording ended before its header said it would; what was there has
     /// been analysed and stored. Treat as failed input: re-export the recording.
-    #[error("{path}: truncated: the header announces {declared_s:.1} s but the file holds {available_s:.1} s; the {available_s:.1} s present were analysed and stored (report status \"truncated\"); check the recorder or re-export the file")]
+    #[error(
+        "{path}: truncated: the header announces {declared_s:.1} s but the file holds {available_s:.1} s; the {available_s:.1} s present were analysed and stored (report status \"truncated\"); check the recorder or re-export the file"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -93,8 +95,14 @@ pub fn validate_call_id(id: &str) -> Result<(), AnalyzeError> {
     let ok = !id.is_empty()
         && id.len() <= 128
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
-    if ok { Ok(()) } else { Err(AnalyzeError::CallId(id.to_string())) }
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AnalyzeError::CallId(id.to_string()))
+    }
 }
 
 /// Block size read from the file per step, in source frames (0.5 s at 8 kHz).
@@ -111,11 +119,16 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
     let info = src.info().clone();
     info!(codec = %info.codec, rate = info.sample_rate, channels = info.channels, seconds = info.duration_s(), "analysing");
     let legs = usize::from(info.channels);
-    let mut pipeline = CallPipeline::new(call_id.as_str().into(), legs, info.sample_rate, &opts.pipeline)
-        .map_err(|source| AnalyzeError::Convert {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let mut pipeline = CallPipeline::new(
+        call_id.as_str().into(),
+        legs,
+        info.sample_rate,
+        &opts.pipeline,
+    )
+    .map_err(|source| AnalyzeError::Convert {
+        path: path.to_path_buf(),
+        source,
+    })?;
     let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
     let mut events = Vec::with_capacity(64);
     let (a, c) = match opts.agent_channel {
@@ -152,9 +165,10 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
     };
     let mut report = Report::from_summary(&call_id, source, &summary);
     if legs == 1 {
-        report
-            .warnings
-            .push("mono recording: analysed as one speaker; no agent/customer split and no interruptions".to_string());
+        report.warnings.push(
+            "mono recording: analysed as one speaker; no agent/customer split and no interruptions"
+                .to_string(),
+        );
     }
     if let Some(declared) = info.truncated_from {
         let declared_s = declared as f64 / f64::from(info.sample_rate);
@@ -163,7 +177,11 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
             "recording truncated: header announces {declared_s:.1} s, file holds {:.1} s",
             info.duration_s()
         ));
-        warn!(declared_s, available_s = info.duration_s(), "truncated recording");
+        warn!(
+            declared_s,
+            available_s = info.duration_s(),
+            "truncated recording"
+        );
         return Err(AnalyzeError::Truncated {
             path: path.to_path_buf(),
             declared_s,
@@ -178,7 +196,11 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
 ///
 /// A truncated recording's partial report is stored too, and the
 /// [`AnalyzeError::Truncated`] error still returned.
-pub fn analyze_and_store(path: &Path, opts: &AnalyzeOptions, data_dir: &Path) -> Result<Report, AnalyzeError> {
+pub fn analyze_and_store(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    data_dir: &Path,
+) -> Result<Report, AnalyzeError> {
     match analyze_file(path, opts) {
         Ok(report) => {
             write_report(data_dir, &report)?;

@@ -75,7 +75,10 @@ pub fn run(cli: Cli) -> ExitCode {
 
 fn analyze(args: AnalyzeArgs) -> ExitCode {
     if args.call_id.is_some() && args.files.len() > 1 {
-        eprintln!("error: --call-id names one call; it cannot be used with {} files", args.files.len());
+        eprintln!(
+            "error: --call-id names one call; it cannot be used with {} files",
+            args.files.len()
+        );
         return ExitCode::from(2);
     }
     let mut pipeline = PipelineConfig::default();

@@ -237,11 +237,18 @@ mod tests {
                 let input = tone(rate, 440.0, 1.0);
                 let out = convert(rate, &input, block);
                 let expected = (input.len() as u64 * 16_000).div_ceil(u64::from(rate)) as usize;
-                assert_eq!(out.len(), expected.div_ceil(FRAME_LEN) * FRAME_LEN, "{rate} Hz block {block}");
+                assert_eq!(
+                    out.len(),
+                    expected.div_ceil(FRAME_LEN) * FRAME_LEN,
+                    "{rate} Hz block {block}"
+                );
                 // The tone keeps its level and its phase (no delay) mid-signal.
                 let mid = &out[4000..12000];
                 let rms = (mid.iter().map(|v| v * v).sum::<f32>() / mid.len() as f32).sqrt();
-                assert!((rms - 0.5 / 2f32.sqrt()).abs() < 0.01, "{rate} Hz rms {rms}");
+                assert!(
+                    (rms - 0.5 / 2f32.sqrt()).abs() < 0.01,
+                    "{rate} Hz rms {rms}"
+                );
                 let p = phase(mid, 440.0);
                 let want = phase(&tone(16_000, 440.0, 1.0)[4000..12000], 440.0);
                 // Within one output sample (0.17 rad at 440 Hz): the FFT resampler's

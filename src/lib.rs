@@ -32,6 +32,8 @@
 //!
 //! Each signal's definition is documented in [`signals`].
 
+#![warn(missing_docs)]
+
 pub mod analyze;
 pub mod cli;
 pub mod convert;

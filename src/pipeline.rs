@@ -33,7 +33,12 @@ pub struct CallPipeline {
 impl CallPipeline {
     /// A pipeline for a call with `legs` legs (1 = mono, 2 = agent + customer)
     /// arriving at `rate` Hz.
-    pub fn new(call_id: CallId, legs: usize, rate: u32, cfg: &PipelineConfig) -> Result<Self, ConvertError> {
+    pub fn new(
+        call_id: CallId,
+        legs: usize,
+        rate: u32,
+        cfg: &PipelineConfig,
+    ) -> Result<Self, ConvertError> {
         assert!((1..=2).contains(&legs), "a call has one or two legs");
         let converters = Leg::BOTH[..legs]
             .iter()
@@ -86,7 +91,8 @@ impl CallPipeline {
         } else {
             while let Some(m) = self.queues[0].pop_front() {
                 let d = self.vad.process_mono(&m);
-                self.signals.process(self.seq, std::slice::from_ref(&d), out);
+                self.signals
+                    .process(self.seq, std::slice::from_ref(&d), out);
                 self.seq += 1;
             }
         }

@@ -148,14 +148,20 @@ fn speaker(s: &LegSummary, duration: f64) -> Speaker {
     let loud = s.loudness_dbfs.map(f64::from);
     Speaker {
         talk_time_s: ms(s.talk_time_s),
-        talk_share: if duration > 0.0 { ms(s.talk_time_s / duration) } else { 0.0 },
+        talk_share: if duration > 0.0 {
+            ms(s.talk_time_s / duration)
+        } else {
+            0.0
+        },
         turns: s.turns,
         words: None,
         wpm: None,
         loudness_dbfs: loud.map(|d| (d * 10.0).round() / 10.0),
         loudness_score: loud.map(|d| ((d + 60.0) / 60.0 * 100.0).clamp(0.0, 100.0).round()),
         syllables_per_s: s.syllables_per_s.map(|r| (r * 100.0).round() / 100.0),
-        est_wpm: s.syllables_per_s.map(|r| (r * 60.0 / SYLLABLES_PER_WORD).round()),
+        est_wpm: s
+            .syllables_per_s
+            .map(|r| (r * 60.0 / SYLLABLES_PER_WORD).round()),
     }
 }
 
@@ -217,7 +223,11 @@ impl Report {
             self.source.codec,
             self.source.sample_rate,
             self.channel_layout,
-            if self.status == "complete" { String::new() } else { format!("  [{}]", self.status) }
+            if self.status == "complete" {
+                String::new()
+            } else {
+                format!("  [{}]", self.status)
+            }
         );
         let mut party = |name: &str, p: &Speaker| {
             let _ = writeln!(
@@ -227,10 +237,14 @@ impl Report {
                 p.talk_share * 100.0,
                 p.loudness_dbfs
                     .zip(p.loudness_score)
-                    .map_or("-".to_string(), |(d, sc)| format!("{d:.1} dBFS ({sc:.0}/100)")),
+                    .map_or("-".to_string(), |(d, sc)| format!(
+                        "{d:.1} dBFS ({sc:.0}/100)"
+                    )),
                 p.syllables_per_s
                     .zip(p.est_wpm)
-                    .map_or("-".to_string(), |(r, w)| format!("{r:.1} syl/s (~{w:.0} wpm)")),
+                    .map_or("-".to_string(), |(r, w)| format!(
+                        "{r:.1} syl/s (~{w:.0} wpm)"
+                    )),
             );
         };
         if self.speakers.customer.is_some() {
@@ -244,13 +258,17 @@ impl Report {
         let _ = writeln!(
             s,
             "  talk/listen {}  overtalk {:.1} s  non-talk {:.1} s",
-            self.talk_listen_ratio.map_or("-".to_string(), |r| format!("{r:.2}")),
+            self.talk_listen_ratio
+                .map_or("-".to_string(), |r| format!("{r:.2}")),
             self.overtalk_s,
             self.non_talk_time_s
         );
         match &self.interruptions {
             None => {
-                let _ = writeln!(s, "  interruptions: n/a (mono recording, one speaker track)");
+                let _ = writeln!(
+                    s,
+                    "  interruptions: n/a (mono recording, one speaker track)"
+                );
             }
             Some(list) => {
                 let _ = write!(s, "  interruptions {}", list.len());
@@ -260,7 +278,12 @@ impl Report {
                 let _ = writeln!(s);
             }
         }
-        let _ = write!(s, "  silences {} ({:.1} s)", self.silences.len(), self.silence_total_s);
+        let _ = write!(
+            s,
+            "  silences {} ({:.1} s)",
+            self.silences.len(),
+            self.silence_total_s
+        );
         for x in &self.silences {
             let _ = write!(s, "  [{:.1}–{:.1} s]", x.start, x.end);
         }

@@ -8,11 +8,20 @@ use common::*;
 
 fn run_variant(suffix: &str) {
     let calls = corpus_calls();
-    assert!(!calls.is_empty(), "the dev corpus is missing at {}", corpus_dir().display());
+    assert!(
+        !calls.is_empty(),
+        "the dev corpus is missing at {}",
+        corpus_dir().display()
+    );
     let data = tempfile::tempdir().unwrap();
     let files: Vec<String> = calls
         .iter()
-        .map(|c| corpus_dir().join(format!("{c}{suffix}.wav")).display().to_string())
+        .map(|c| {
+            corpus_dir()
+                .join(format!("{c}{suffix}.wav"))
+                .display()
+                .to_string()
+        })
         .collect();
     let mut args = vec!["analyze", "--data-dir", data.path().to_str().unwrap()];
     args.extend(files.iter().map(String::as_str));
@@ -37,7 +46,10 @@ fn run_variant(suffix: &str) {
             let rel = (got - want) / want;
             talk_errs.push(rel.abs());
             worst_talk = worst_talk.max(rel.abs());
-            eprintln!("{call}{suffix} {who:<8} talk {got:6.2} s vs {want:6.2} s ({:+.1} %)", rel * 100.0);
+            eprintln!(
+                "{call}{suffix} {who:<8} talk {got:6.2} s vs {want:6.2} s ({:+.1} %)",
+                rel * 100.0
+            );
         }
         let found = report["silences"].as_array().unwrap();
         for s in truth["silences"].as_array().unwrap() {
@@ -50,7 +62,12 @@ fn run_variant(suffix: &str) {
         }
         sil_extra += found
             .iter()
-            .filter(|f| !truth["silences"].as_array().unwrap().iter().any(|t| silence_found(t, std::slice::from_ref(*f)) || silence_found(f, std::slice::from_ref(t))))
+            .filter(|f| {
+                !truth["silences"].as_array().unwrap().iter().any(|t| {
+                    silence_found(t, std::slice::from_ref(*f))
+                        || silence_found(f, std::slice::from_ref(t))
+                })
+            })
             .count();
         if c.fp + c.fn_ > 0 {
             eprintln!(
@@ -72,7 +89,11 @@ fn run_variant(suffix: &str) {
         worst_talk * 100.0
     );
     assert!(ints.f1() >= 0.9, "interruption F1 {:.3} < 0.9", ints.f1());
-    assert!(worst_talk <= 0.05, "talk time off by {:.1} %", worst_talk * 100.0);
+    assert!(
+        worst_talk <= 0.05,
+        "talk time off by {:.1} %",
+        worst_talk * 100.0
+    );
     assert_eq!(sil_found, sil_truth, "every truth silence must be found");
 }
 

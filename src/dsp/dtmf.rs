@@ -155,7 +155,11 @@ mod tests {
             for (c, &hi) in HIGH_HZ.iter().enumerate() {
                 for detune in [0.99f32, 1.0, 1.01] {
                     let f = sines(&[(lo * detune, 0.2), (hi * detune, 0.25)], 77);
-                    assert_eq!(g.key(&f, band_db(&f)), Some(KEYS[r][c]), "{lo}/{hi} x{detune}");
+                    assert_eq!(
+                        g.key(&f, band_db(&f)),
+                        Some(KEYS[r][c]),
+                        "{lo}/{hi} x{detune}"
+                    );
                 }
             }
         }
@@ -169,7 +173,9 @@ mod tests {
         let twisted = sines(&[(697.0, 0.3), (1209.0, 0.03)], 0);
         assert_eq!(g.key(&twisted, band_db(&twisted)), None);
         // A voice whose harmonics fall on 700 and 1400 Hz, with its other harmonics.
-        let voice: Vec<(f32, f32)> = (1..=24).map(|k| (140.0 * k as f32, if k == 5 || k == 10 { 0.2 } else { 0.04 })).collect();
+        let voice: Vec<(f32, f32)> = (1..=24)
+            .map(|k| (140.0 * k as f32, if k == 5 || k == 10 { 0.2 } else { 0.04 }))
+            .collect();
         let v = sines(&voice, 0);
         assert_eq!(g.key(&v, band_db(&v)), None);
     }

@@ -51,8 +51,7 @@ impl SpectrumAnalyzer {
         let fft = RealFftPlanner::<f32>::new().plan_fft_forward(FFT_LEN);
         let mut window = [0.0f32; FRAME_LEN];
         for (i, w) in window.iter_mut().enumerate() {
-            *w = 0.5
-                - 0.5 * (std::f32::consts::TAU * i as f32 / (FRAME_LEN as f32 - 1.0)).cos();
+            *w = 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / (FRAME_LEN as f32 - 1.0)).cos();
         }
         let window_gain = window.iter().map(|w| w * w).sum::<f32>();
         SpectrumAnalyzer {
@@ -118,6 +117,10 @@ pub(crate) mod tests {
         assert!((f.level_db + 9.03).abs() < 0.1, "{}", f.level_db);
         assert!((f.band_db + 9.03).abs() < 0.5, "{}", f.band_db);
         let hum = a.analyze(&sines(&[(50.0, 0.5)], 0));
-        assert!(hum.band_db < -30.0, "mains hum is outside the speech band: {}", hum.band_db);
+        assert!(
+            hum.band_db < -30.0,
+            "mains hum is outside the speech band: {}",
+            hum.band_db
+        );
     }
 }

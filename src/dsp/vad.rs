@@ -116,7 +116,11 @@ impl LegState {
     }
 
     /// Analyses a frame, updates the floor and records the spectrum.
-    fn observe(&mut self, samples: &[f32; FRAME_LEN], cfg: &VadConfig) -> (FrameFeatures, FrameClass) {
+    fn observe(
+        &mut self,
+        samples: &[f32; FRAME_LEN],
+        cfg: &VadConfig,
+    ) -> (FrameFeatures, FrameClass) {
         let f = self.analyzer.analyze(samples);
         let power: &[f32; BINS] = self.analyzer.power();
         self.head = (self.head + 1) % MAX_BLEED_LAGS;
@@ -251,7 +255,8 @@ mod tests {
         let parts: Vec<(f32, f32)> = (1..=(3400.0 / f0) as usize)
             .map(|k| {
                 let hz = f0 * k as f32;
-                let formant = (-((hz - 700.0) / 400.0).powi(2)).exp() + 0.5 * (-((hz - 1800.0) / 500.0).powi(2)).exp();
+                let formant = (-((hz - 700.0) / 400.0).powi(2)).exp()
+                    + 0.5 * (-((hz - 1800.0) / 500.0).powi(2)).exp();
                 (hz, amp * (0.1 + formant))
             })
             .collect();
@@ -314,7 +319,11 @@ mod tests {
         let mut vad = CallVad::new(VadConfig::default());
         let mut seed = 3;
         for k in 0..50 {
-            let agent = add(&voice(110.0, 0.05, k * FRAME_LEN), &noise(0.001, &mut seed), 1.0);
+            let agent = add(
+                &voice(110.0, 0.05, k * FRAME_LEN),
+                &noise(0.001, &mut seed),
+                1.0,
+            );
             // The customer leg hears the agent 6 dB down, 2 frames late.
             let echo = voice(110.0, 0.025, (k.saturating_sub(2)) * FRAME_LEN);
             let customer = add(&echo, &noise(0.001, &mut seed), 1.0);
@@ -327,7 +336,11 @@ mod tests {
         // Now the customer really talks over the agent, with a different voice, 6 dB down.
         for k in 50..100 {
             let agent = voice(110.0, 0.05, k * FRAME_LEN);
-            let customer = add(&voice(210.0, 0.025, k * FRAME_LEN), &voice(110.0, 0.01, k * FRAME_LEN), 1.0);
+            let customer = add(
+                &voice(210.0, 0.025, k * FRAME_LEN),
+                &voice(110.0, 0.01, k * FRAME_LEN),
+                1.0,
+            );
             let [a, c] = vad.process_pair(&agent, &customer);
             assert_eq!(a.class, FrameClass::Speech);
             assert_eq!(c.class, FrameClass::Speech, "overlap frame {k}");

@@ -148,7 +148,8 @@ impl LegTalk {
 
     /// Mean level of voiced frames, dBFS; `None` if the leg never spoke.
     pub fn loudness_db(&self) -> Option<f32> {
-        (self.voiced > 0).then(|| crate::dsp::power_db((self.power_sum / self.voiced as f64) as f32))
+        (self.voiced > 0)
+            .then(|| crate::dsp::power_db((self.power_sum / self.voiced as f64) as f32))
     }
 
     /// Syllable nuclei counted so far.
@@ -186,7 +187,9 @@ impl SyllableCounter {
         if self.rising {
             self.peak = self.peak.max(e);
             if self.peak - e >= HYSTERESIS_DB {
-                if self.peak - self.valley >= HYSTERESIS_DB && self.peak >= floor_db + MIN_PROMINENCE_DB {
+                if self.peak - self.valley >= HYSTERESIS_DB
+                    && self.peak >= floor_db + MIN_PROMINENCE_DB
+                {
                     self.count += 1;
                 }
                 self.rising = false;
@@ -218,7 +221,11 @@ mod tests {
 
     fn decision(speech: bool, db: f32) -> LegDecision {
         LegDecision {
-            class: if speech { FrameClass::Speech } else { FrameClass::Quiet },
+            class: if speech {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            },
             features: FrameFeatures {
                 level_db: db,
                 band_db: db,
@@ -232,7 +239,10 @@ mod tests {
         let mut t = LegTalk::new(15, 5);
         let mut changes = Vec::new();
         for (i, c) in pattern.chars().enumerate() {
-            let ch = t.process(i as u64, &decision(c == '#', if c == '#' { -20.0 } else { -60.0 }));
+            let ch = t.process(
+                i as u64,
+                &decision(c == '#', if c == '#' { -20.0 } else { -60.0 }),
+            );
             if ch != TalkChange::None {
                 changes.push(ch);
             }
@@ -246,7 +256,15 @@ mod tests {
     #[test]
     fn short_gaps_are_bridged_and_blips_dropped() {
         // 10 voiced, 14 quiet (bridged), 10 voiced, 20 quiet, a 4-frame blip, quiet.
-        let p = format!("{}{}{}{}{}{}", "#".repeat(10), ".".repeat(14), "#".repeat(10), ".".repeat(20), "####", ".".repeat(30));
+        let p = format!(
+            "{}{}{}{}{}{}",
+            "#".repeat(10),
+            ".".repeat(14),
+            "#".repeat(10),
+            ".".repeat(20),
+            "####",
+            ".".repeat(30)
+        );
         let (changes, t) = run(&p);
         assert_eq!(
             changes,

@@ -118,7 +118,11 @@ fn alaw_encode(sample: i16) -> u8 {
     let Some(seg) = SEG_END.iter().position(|&end| s <= end) else {
         return 0x7F ^ mask;
     };
-    let mantissa = if seg < 2 { (s >> 1) & 0x0F } else { (s >> seg) & 0x0F };
+    let mantissa = if seg < 2 {
+        (s >> 1) & 0x0F
+    } else {
+        (s >> seg) & 0x0F
+    };
     ((seg as u8) << 4 | mantissa as u8) ^ mask
 }
 

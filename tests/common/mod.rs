@@ -18,7 +18,12 @@ pub fn corpus_calls() -> Vec<String> {
     let mut ids: Vec<String> = std::fs::read_dir(&dir)
         .map(|rd| {
             rd.filter_map(|e| e.ok())
-                .filter_map(|e| e.file_name().to_str()?.strip_suffix(".truth.json").map(str::to_string))
+                .filter_map(|e| {
+                    e.file_name()
+                        .to_str()?
+                        .strip_suffix(".truth.json")
+                        .map(str::to_string)
+                })
                 .collect()
         })
         .unwrap_or_default();
@@ -70,16 +75,28 @@ impl Counts {
     }
     /// Precision.
     pub fn precision(&self) -> f64 {
-        if self.tp + self.fp == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fp) as f64 }
+        if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        }
     }
     /// Recall.
     pub fn recall(&self) -> f64 {
-        if self.tp + self.fn_ == 0 { 1.0 } else { self.tp as f64 / (self.tp + self.fn_) as f64 }
+        if self.tp + self.fn_ == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        }
     }
     /// F1.
     pub fn f1(&self) -> f64 {
         let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) }
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
     }
 }
 
@@ -91,7 +108,9 @@ pub fn score_interruptions(truth: &[Value], found: &[Value]) -> Counts {
         let tt = t["t"].as_f64().unwrap();
         let by = t["by"].as_str().unwrap();
         let hit = found.iter().enumerate().find(|(i, f)| {
-            !used[*i] && f["by"].as_str() == Some(by) && (f["t"].as_f64().unwrap() - tt).abs() <= 0.5
+            !used[*i]
+                && f["by"].as_str() == Some(by)
+                && (f["t"].as_f64().unwrap() - tt).abs() <= 0.5
         });
         match hit {
             Some((i, _)) => {
@@ -107,7 +126,10 @@ pub fn score_interruptions(truth: &[Value], found: &[Value]) -> Counts {
 
 /// A truth silence is found when a reported silence covers at least half of it.
 pub fn silence_found(truth: &Value, found: &[Value]) -> bool {
-    let (ts, te) = (truth["start"].as_f64().unwrap(), truth["end"].as_f64().unwrap());
+    let (ts, te) = (
+        truth["start"].as_f64().unwrap(),
+        truth["end"].as_f64().unwrap(),
+    );
     found.iter().any(|f| {
         let (fs, fe) = (f["start"].as_f64().unwrap(), f["end"].as_f64().unwrap());
         (fe.min(te) - fs.max(ts)) >= 0.5 * (te - ts)

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs what callscope needs to build, skipping what is already there.
+# Sourced by scripts/demo.sh and scripts/test.sh; safe to run on its own.
+#
+#   system packages: pkg-config, cmake (>= 3.14, for whisper.cpp), libasound2-dev (sound devices),
+#                    clang/libclang-dev is NOT needed (bindings are bundled)
+#   Rust:            cargo >= 1.85 (edition 2024), from rustup
+#
+# Build output is cached outside the clone (CALLSCOPE_CACHE, default ~/.cache/callscope)
+# so repeated runs and CI on the same machine rebuild only what changed.
+set -euo pipefail
+
+CALLSCOPE_CACHE="${CALLSCOPE_CACHE:-$HOME/.cache/callscope}"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CALLSCOPE_CACHE/target}"
+mkdir -p "$CALLSCOPE_CACHE"
+
+need_pkgs=()
+for pkg in pkg-config cmake libasound2-dev; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
+done
+if ((${#need_pkgs[@]})); then
+    if ! command -v apt-get >/dev/null; then
+        echo "setup: please install ${need_pkgs[*]} with your package manager" >&2
+        exit 1
+    fi
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    echo "setup: installing ${need_pkgs[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 || {
+        $SUDO apt-get update -q >/dev/null
+        $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null
+    }
+fi
+
+if ! command -v cargo >/dev/null; then
+    [ -f "$HOME/.cargo/env" ] && . "$HOME/.cargo/env"
+fi
+if ! command -v cargo >/dev/null; then
+    echo "setup: Rust is missing. Install it with rustup: https://rustup.rs (then re-run)" >&2
+    exit 1
+fi
+rustc_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
+if [ "$rustc_minor" -lt 85 ]; then
+    echo "setup: Rust $(rustc --version) is too old; callscope needs 1.85 or newer: run 'rustup update'" >&2
+    exit 1
+fi
+for comp in clippy rustfmt; do
+    if ! cargo "$comp" --version >/dev/null 2>&1; then
+        command -v rustup >/dev/null && rustup component add "$comp" >&2
+    fi
+done
