@@ -455,3 +455,153 @@ impl CallSignals {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::spectrum::FrameFeatures;
+
+    fn d(class: FrameClass) -> LegDecision {
+        let db = if class == FrameClass::Quiet {
+            -60.0
+        } else {
+            -20.0
+        };
+        LegDecision {
+            class,
+            features: FrameFeatures {
+                level_db: db,
+                band_db: db,
+            },
+            floor_db: -60.0,
+            dtmf: Default::default(),
+        }
+    }
+
+    /// Runs two legs given as (start_s, end_s) talk intervals, plus tone intervals on the customer leg.
+    fn run(
+        agent: &[(f64, f64)],
+        customer: &[(f64, f64)],
+        tones: &[(f64, f64)],
+        secs: f64,
+    ) -> (CallSummary, Vec<SignalEvent>) {
+        let mut s = CallSignals::new(&SignalConfig::default(), true);
+        let mut out = Vec::new();
+        let frames = (secs / FRAME_SECONDS) as u64;
+        let inside = |iv: &[(f64, f64)], t: f64| iv.iter().any(|&(a, b)| t >= a && t < b);
+        for seq in 0..frames {
+            let t = seq as f64 * FRAME_SECONDS + 0.001;
+            let a = if inside(agent, t) {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            };
+            let c = if inside(tones, t) {
+                FrameClass::Tone
+            } else if inside(customer, t) {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            };
+            s.process(seq, &[d(a), d(c)], &mut out);
+        }
+        let summary = s.finish(frames, &mut out);
+        (summary, out)
+    }
+
+    #[test]
+    fn a_customer_cutting_in_for_a_second_is_an_interruption_of_the_agent() {
+        let (sum, events) = run(&[(1.0, 5.0)], &[(4.0, 7.0)], &[], 8.0);
+        assert_eq!(sum.interruptions.len(), 1, "{:?}", sum.interruptions);
+        let i = &sum.interruptions[0];
+        assert_eq!((i.by, i.of), (Leg::Customer, Leg::Agent));
+        assert!(
+            (i.t - 4.0).abs() < 0.03 && (i.overlap_s - 1.0).abs() < 0.03,
+            "{i:?}"
+        );
+        assert!((sum.overtalk_s - 1.0).abs() < 0.03);
+        assert!((sum.legs[0].talk_time_s - 4.0).abs() < 0.03);
+        // The live event fires once the overlap reached 0.3 s.
+        assert!(events.iter().any(|e| matches!(
+            e,
+            SignalEvent::Interruption {
+                by: Leg::Customer,
+                ..
+            }
+        )));
+    }
+
+    #[test]
+    fn a_backchannel_is_not_an_interruption() {
+        let (sum, events) = run(&[(1.0, 5.0)], &[(2.0, 2.25)], &[], 6.0);
+        assert!(sum.interruptions.is_empty(), "{:?}", sum.interruptions);
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SignalEvent::Interruption { .. }))
+        );
+    }
+
+    #[test]
+    fn starting_in_the_others_short_pause_and_overlapping_after_it_counts() {
+        // The customer pauses 0.6 s mid-turn; the agent starts in the pause
+        // and the customer carries on over the agent.
+        let (sum, _) = run(&[(3.3, 5.0)], &[(1.0, 3.0), (3.6, 4.5)], &[], 6.0);
+        assert_eq!(sum.interruptions.len(), 1, "{:?}", sum.interruptions);
+        assert_eq!(sum.interruptions[0].by, Leg::Agent);
+        assert!((sum.interruptions[0].overlap_s - 0.9).abs() < 0.03);
+    }
+
+    #[test]
+    fn taking_turns_is_not_interrupting() {
+        let (sum, _) = run(&[(0.5, 3.0), (6.0, 8.0)], &[(3.4, 5.6)], &[], 9.0);
+        assert!(sum.interruptions.is_empty());
+        assert_eq!(sum.overtalk_s, 0.0);
+    }
+
+    #[test]
+    fn silences_are_gaps_in_both_legs_and_tones_break_them() {
+        let (sum, events) = run(
+            &[(0.5, 2.0), (9.0, 10.0)],
+            &[(2.3, 3.0)],
+            &[(5.0, 5.1)],
+            13.0,
+        );
+        let got: Vec<(f64, f64)> = sum.silences.iter().map(|s| (s.start, s.end)).collect();
+        // 3.0–5.0 (the DTMF tone at 5.0 is activity), 5.12–9.0 (the tone's frames), 10.0–13.0 (end of call).
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            (got[0].0 - 3.0).abs() < 0.03 && (got[0].1 - 5.0).abs() < 0.03,
+            "{got:?}"
+        );
+        assert!((got[1].1 - 9.0).abs() < 0.03, "{got:?}");
+        assert!(
+            (got[2].0 - 10.0).abs() < 0.03 && (got[2].1 - 13.0).abs() < 0.03,
+            "{got:?}"
+        );
+        // The tone is not talk.
+        assert!((sum.legs[1].talk_time_s - 0.7).abs() < 0.03);
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SignalEvent::SilenceStarted { .. }))
+        );
+    }
+
+    #[test]
+    fn mono_calls_have_no_interruptions() {
+        let mut s = CallSignals::new(&SignalConfig::default(), false);
+        let mut out = Vec::new();
+        for seq in 0..200 {
+            let class = if (50..150).contains(&seq) {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            };
+            s.process(seq, &[d(class)], &mut out);
+        }
+        let sum = s.finish(200, &mut out);
+        assert!(!sum.stereo && sum.interruptions.is_empty());
+        assert!((sum.legs[0].talk_time_s - 2.0).abs() < 0.03);
+    }
+}
