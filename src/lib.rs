@@ -31,6 +31,35 @@
 //!   [`cli`] is the command line.
 //!
 //! Each signal's definition is documented in [`signals`].
+//!
+//! ## Example
+//!
+//! Two legs of 8 kHz audio through the per-call pipeline: the agent talks for
+//! two seconds, then the customer for one.
+//!
+//! ```
+//! use callscope::pipeline::{CallPipeline, PipelineConfig};
+//!
+//! let rate = 8_000;
+//! let voice = |on: std::ops::Range<f32>| -> Vec<f32> {
+//!     (0..rate * 4)
+//!         .map(|i| {
+//!             let t = i as f32 / rate as f32;
+//!             let v: f32 = (1..10).map(|k| (6.283 * 140.0 * k as f32 * t).sin() / k as f32).sum();
+//!             if on.contains(&t) { 0.05 * v } else { 0.0 }
+//!         })
+//!         .collect()
+//! };
+//! let (agent, customer) = (voice(0.5..2.5), voice(2.8..3.8));
+//! let mut call = CallPipeline::new("example".into(), 2, rate as u32, &PipelineConfig::default())?;
+//! let mut events = Vec::new();
+//! call.push(&[&agent, &customer], &mut events);
+//! let summary = call.finish(&mut events);
+//! assert!((summary.legs[0].talk_time_s - 2.0).abs() < 0.1);
+//! assert!((summary.legs[1].talk_time_s - 1.0).abs() < 0.1);
+//! assert!(summary.interruptions.is_empty());
+//! # Ok::<(), callscope::convert::ConvertError>(())
+//! ```
 
 #![warn(missing_docs)]
 

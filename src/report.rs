@@ -203,7 +203,10 @@ impl Report {
                     end: ms(s.end),
                 })
                 .collect(),
-            silence_total_s: ms(summary.silences.iter().map(|s| s.end - s.start).sum()),
+            silence_total_s: ms(summary
+                .silences
+                .iter()
+                .fold(0.0, |acc, s| acc + (s.end - s.start))),
             non_talk_time_s: ms(summary.non_talk_s),
             segments: Vec::new(),
             redactions: Vec::new(),

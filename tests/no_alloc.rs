@@ -76,7 +76,13 @@ fn pipeline_push_allocates_nothing_after_warm_up() {
         let allocs = ALLOCS.load(Ordering::SeqCst);
         let frames = p.frames();
         let summary = p.finish(&mut events);
-        assert!(summary.legs[0].talk_time_s > 5.0, "the test signal has talk");
-        assert_eq!(allocs, 0, "{rate} Hz: {allocs} allocations over {frames} frames");
+        assert!(
+            summary.legs[0].talk_time_s > 5.0,
+            "the test signal has talk"
+        );
+        assert_eq!(
+            allocs, 0,
+            "{rate} Hz: {allocs} allocations over {frames} frames"
+        );
     }
 }

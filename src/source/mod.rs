@@ -84,13 +84,17 @@ pub enum SourceError {
         source: std::io::Error,
     },
     /// The file is empty or its data chunk holds no samples.
-    #[error("{path}: holds no audio (empty file or zero-length data chunk); check the recorder's output")]
+    #[error(
+        "{path}: holds no audio (empty file or zero-length data chunk); check the recorder's output"
+    )]
     Empty {
         /// The file.
         path: PathBuf,
     },
     /// The file is not a RIFF/WAVE file.
-    #[error("{path}: not a WAV file ({detail}); convert it to WAV first, e.g. `sox in.mp3 -c 2 out.wav`")]
+    #[error(
+        "{path}: not a WAV file ({detail}); convert it to WAV first, e.g. `sox in.mp3 -c 2 out.wav`"
+    )]
     NotWav {
         /// The file.
         path: PathBuf,
@@ -106,7 +110,9 @@ pub enum SourceError {
         detail: String,
     },
     /// More than two channels.
-    #[error("{path}: has {channels} channels; callscope takes mono or stereo (agent + customer) recordings: split or downmix it first, e.g. `sox in.wav out.wav remix 1 2`")]
+    #[error(
+        "{path}: has {channels} channels; callscope takes mono or stereo (agent + customer) recordings: split or downmix it first, e.g. `sox in.wav out.wav remix 1 2`"
+    )]
     TooManyChannels {
         /// The file.
         path: PathBuf,
@@ -114,7 +120,9 @@ pub enum SourceError {
         channels: u16,
     },
     /// Sample rate outside 8–48 kHz.
-    #[error("{path}: sample rate {rate} Hz is outside the supported 8000-48000 Hz; resample it first, e.g. `sox in.wav -r 16000 out.wav`")]
+    #[error(
+        "{path}: sample rate {rate} Hz is outside the supported 8000-48000 Hz; resample it first, e.g. `sox in.wav -r 16000 out.wav`"
+    )]
     UnsupportedRate {
         /// The file.
         path: PathBuf,
@@ -122,7 +130,9 @@ pub enum SourceError {
         rate: u32,
     },
     /// A codec callscope does not decode.
-    #[error("{path}: codec {codec} (WAV format tag {tag:#06x}) is not supported; supported are PCM 8/16/24/32-bit, 32-bit float and G.711 mu-law/A-law: convert it, e.g. `sox in.wav -e signed-integer -b 16 out.wav`")]
+    #[error(
+        "{path}: codec {codec} (WAV format tag {tag:#06x}) is not supported; supported are PCM 8/16/24/32-bit, 32-bit float and G.711 mu-law/A-law: convert it, e.g. `sox in.wav -e signed-integer -b 16 out.wav`"
+    )]
     UnsupportedCodec {
         /// The file.
         path: PathBuf,
