@@ -177,6 +177,28 @@ struct Pending {
     announced: bool,
 }
 
+impl Pending {
+    fn interruption(&self, overlap: u64) -> Interruption {
+        Interruption {
+            t: frames_to_s(self.start),
+            by: self.by,
+            of: self.by.other(),
+            overlap_s: frames_to_s(overlap),
+        }
+    }
+}
+
+impl From<Interruption> for SignalEvent {
+    fn from(i: Interruption) -> Self {
+        SignalEvent::Interruption {
+            t: i.t,
+            by: i.by,
+            of: i.of,
+            overlap_s: i.overlap_s,
+        }
+    }
+}
+
 /// The per-call signal stage. Feed it every frame with [`CallSignals::process`].
 pub struct CallSignals {
     stereo: bool,
@@ -290,10 +312,18 @@ impl CallSignals {
 
     /// Activity (re)starts at frame `start`: closes a silence before it.
     fn activity_from(&mut self, start: u64, out: &mut Vec<SignalEvent>) {
-        if start >= self.last_activity_end && start - self.last_activity_end >= self.min_silence {
+        self.record_silence_until(start, out);
+        self.silence_open = false;
+        self.last_activity_end = self.last_activity_end.max(start + 1);
+    }
+
+    /// Records the gap from the last activity to frame `end` if it is long
+    /// enough to be a silence.
+    fn record_silence_until(&mut self, end: u64, out: &mut Vec<SignalEvent>) {
+        if end.saturating_sub(self.last_activity_end) >= self.min_silence {
             let s = Silence {
                 start: frames_to_s(self.last_activity_end),
-                end: frames_to_s(start),
+                end: frames_to_s(end),
             };
             out.push(SignalEvent::SilenceEnded {
                 start: s.start,
@@ -301,8 +331,6 @@ impl CallSignals {
             });
             self.silences.push(s);
         }
-        self.silence_open = false;
-        self.last_activity_end = self.last_activity_end.max(start + 1);
     }
 
     /// Whether leg `i` is in a turn at frame `seq`: talking, or paused for
@@ -368,12 +396,7 @@ impl CallSignals {
         let overlap = self.overlap_so_far(&p);
         if !p.announced && overlap >= self.min_overlap {
             p.announced = true;
-            out.push(SignalEvent::Interruption {
-                t: frames_to_s(p.start),
-                by: p.by,
-                of: p.by.other(),
-                overlap_s: frames_to_s(overlap),
-            });
+            out.push(p.interruption(overlap).into());
         }
         // The interruption is over when either side's turn is.
         if self.in_turn(0, seq) && self.in_turn(1, seq) {
@@ -387,20 +410,11 @@ impl CallSignals {
     fn settle(&mut self, p: Pending, out: &mut Vec<SignalEvent>) {
         let overlap = self.overlap_so_far(&p);
         if overlap >= self.min_overlap {
+            let interruption = p.interruption(overlap);
             if !p.announced {
-                out.push(SignalEvent::Interruption {
-                    t: frames_to_s(p.start),
-                    by: p.by,
-                    of: p.by.other(),
-                    overlap_s: frames_to_s(overlap),
-                });
+                out.push(interruption.clone().into());
             }
-            self.interruptions.push(Interruption {
-                t: frames_to_s(p.start),
-                by: p.by,
-                of: p.by.other(),
-                overlap_s: frames_to_s(overlap),
-            });
+            self.interruptions.push(interruption);
         }
     }
 
@@ -420,17 +434,7 @@ impl CallSignals {
         if let Some(p) = self.pending.take() {
             self.settle(p, out);
         }
-        if end >= self.last_activity_end && end - self.last_activity_end >= self.min_silence {
-            let s = Silence {
-                start: frames_to_s(self.last_activity_end),
-                end: frames_to_s(end),
-            };
-            out.push(SignalEvent::SilenceEnded {
-                start: s.start,
-                end: s.end,
-            });
-            self.silences.push(s);
-        }
+        self.record_silence_until(end, out);
         self.interruptions.sort_by(|a, b| a.t.total_cmp(&b.t));
         let summary_leg = |t: &LegTalk, spans: u64| {
             let talk = frames_to_s(t.talk_frames);
