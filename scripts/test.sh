@@ -7,4 +7,6 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 cargo fmt --all -- --check
 cargo clippy --release --locked --all-targets -- -D warnings
+# The whisper model for the transcription tests (skipped when present and intact).
+cargo run --release --locked --quiet -- model install base
 cargo test --release --locked

@@ -64,6 +64,7 @@
 #![warn(missing_docs)]
 
 pub mod analyze;
+pub mod asr;
 pub mod cli;
 pub mod convert;
 pub mod dsp;

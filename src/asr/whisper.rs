@@ -1,0 +1,283 @@
+//! The whisper worker pool: one model, N worker threads each with its own
+//! state, fed by a bounded queue. Inference never runs on an async runtime.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex, Once};
+use std::thread::JoinHandle;
+
+use tracing::{debug, info};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
+
+use super::guard::{self, GuardConfig};
+use super::{AsrError, Transcriber, Transcript, Utterance, Word};
+use crate::frame::SAMPLE_RATE;
+
+/// Settings of the pool.
+#[derive(Debug, Clone)]
+pub struct WhisperConfig {
+    /// The ggml model file.
+    pub model: PathBuf,
+    /// Spoken language, pinned (default `en`) so that a multilingual model
+    /// neither guesses nor translates.
+    pub language: String,
+    /// Worker threads, each with its own whisper state.
+    pub workers: usize,
+    /// Threads each worker gives whisper.
+    pub threads_per_worker: usize,
+    /// Utterances that may wait in the queue.
+    pub queue: usize,
+    /// Hallucination guard.
+    pub guard: GuardConfig,
+}
+
+impl WhisperConfig {
+    /// Workers and threads chosen from the core count: one worker per two
+    /// cores, the cores shared among them.
+    pub fn for_machine(model: PathBuf) -> Self {
+        let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let workers = (cores / 2).max(1);
+        WhisperConfig {
+            model,
+            language: "en".to_string(),
+            workers,
+            threads_per_worker: (cores / workers).max(1),
+            queue: 64,
+            guard: GuardConfig::default(),
+        }
+    }
+}
+
+/// Shortest clip handed to whisper (shorter utterances are padded with silence), samples.
+const MIN_SAMPLES: usize = SAMPLE_RATE as usize;
+/// Longest clip whisper takes in one pass, samples (30 s).
+pub const MAX_SAMPLES: usize = 30 * SAMPLE_RATE as usize;
+
+/// Encoder context for a clip: 50 positions per second (one per 320
+/// samples) plus a margin, never shorter than the clip, at most 1500.
+pub fn audio_ctx_for(samples: usize) -> i32 {
+    const MARGIN: usize = 16;
+    (samples.div_ceil(320) + MARGIN).min(1500) as i32
+}
+
+struct Job {
+    utterance: Utterance,
+    reply: mpsc::Sender<Result<Transcript, AsrError>>,
+}
+
+/// A pool of whisper workers sharing one loaded model.
+pub struct WhisperPool {
+    tx: Option<SyncSender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+static LOG_HOOKS: Once = Once::new();
+
+impl WhisperPool {
+    /// Loads the model once and starts the workers.
+    pub fn start(cfg: WhisperConfig) -> Result<Self, AsrError> {
+        LOG_HOOKS.call_once(whisper_rs::install_logging_hooks);
+        let path = cfg.model.display().to_string();
+        let model_err = |detail: String| AsrError::Model {
+            path: path.clone(),
+            detail,
+        };
+        if !Path::new(&cfg.model).is_file() {
+            return Err(model_err("file not found".to_string()));
+        }
+        let mut params = WhisperContextParameters::default();
+        params.use_gpu(false);
+        let ctx = WhisperContext::new_with_params(&cfg.model, params)
+            .map_err(|e| model_err(format!("cannot load it as a ggml Whisper model ({e})")))?;
+        let eot = ctx.token_eot();
+        info!(model = %path, workers = cfg.workers, threads = cfg.threads_per_worker, "whisper loaded");
+        let (tx, rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        let cfg = Arc::new(cfg);
+        let mut workers = Vec::new();
+        for i in 0..cfg.workers.max(1) {
+            let mut state = ctx
+                .create_state()
+                .map_err(|e| model_err(format!("cannot create a whisper state ({e})")))?;
+            let rx = Arc::clone(&rx);
+            let cfg = Arc::clone(&cfg);
+            let handle = std::thread::Builder::new()
+                .name(format!("whisper-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = {
+                            let guard = rx.lock().expect("queue lock");
+                            guard.recv()
+                        };
+                        let Ok(job) = job else { break };
+                        let result = run(&mut state, &cfg, eot, &job.utterance);
+                        let _ = job.reply.send(result);
+                    }
+                })
+                .map_err(|e| model_err(format!("cannot start a worker thread ({e})")))?;
+            workers.push(handle);
+        }
+        Ok(WhisperPool {
+            tx: Some(tx),
+            workers,
+        })
+    }
+
+    /// Queues an utterance without waiting; [`AsrError::Busy`] when the queue is full.
+    pub fn try_submit(
+        &self,
+        utterance: Utterance,
+    ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
+        let (reply, rx) = mpsc::channel();
+        let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
+        match tx.try_send(Job { utterance, reply }) {
+            Ok(()) => Ok(rx),
+            Err(TrySendError::Full(_)) => Err(AsrError::Busy),
+            Err(TrySendError::Disconnected(_)) => Err(AsrError::Stopped),
+        }
+    }
+
+    /// Queues an utterance, waiting for room in the queue.
+    pub fn submit(
+        &self,
+        utterance: Utterance,
+    ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
+        let (reply, rx) = mpsc::channel();
+        let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
+        tx.send(Job { utterance, reply })
+            .map_err(|_| AsrError::Stopped)?;
+        Ok(rx)
+    }
+}
+
+impl Drop for WhisperPool {
+    fn drop(&mut self) {
+        self.tx.take();
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+    }
+}
+
+impl Transcriber for WhisperPool {
+    fn transcribe(&self, utterance: &Utterance) -> Result<Transcript, AsrError> {
+        self.submit(utterance.clone())?
+            .recv()
+            .map_err(|_| AsrError::Stopped)?
+    }
+}
+
+/// Runs whisper on one utterance and applies the guard.
+fn run(
+    state: &mut WhisperState,
+    cfg: &WhisperConfig,
+    eot: i32,
+    u: &Utterance,
+) -> Result<Transcript, AsrError> {
+    let mut samples = u.samples.clone();
+    samples.truncate(MAX_SAMPLES);
+    if samples.len() < MIN_SAMPLES {
+        samples.resize(MIN_SAMPLES, 0.0);
+    }
+    let mut p = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+    p.set_n_threads(cfg.threads_per_worker as i32);
+    p.set_language(Some(&cfg.language));
+    p.set_translate(false);
+    p.set_no_context(true);
+    p.set_token_timestamps(true);
+    p.set_audio_ctx(audio_ctx_for(samples.len()));
+    p.set_suppress_blank(true);
+    p.set_no_speech_thold(cfg.guard.max_no_speech);
+    p.set_logprob_thold(-1.0);
+    p.set_temperature(0.0);
+    p.set_temperature_inc(0.2);
+    p.set_print_progress(false);
+    p.set_print_realtime(false);
+    p.set_print_special(false);
+    p.set_print_timestamps(false);
+    state
+        .full(p, &samples)
+        .map_err(|e| AsrError::Inference(e.to_string()))?;
+
+    let mut t = Transcript::default();
+    for seg in state.as_iter() {
+        let no_speech = seg.no_speech_probability();
+        t.no_speech_prob = t.no_speech_prob.max(no_speech);
+        let mut seg_words: Vec<Word> = Vec::new();
+        let mut bytes: Vec<u8> = Vec::new();
+        let (mut p_sum, mut p_n, mut w_start, mut w_end) = (0f32, 0u32, 0i64, 0i64);
+        let mut seg_p = (0f32, 0u32);
+        let flush =
+            |bytes: &mut Vec<u8>, p_sum: f32, p_n: u32, s: i64, e: i64, out: &mut Vec<Word>| {
+                let text = String::from_utf8_lossy(bytes).trim().to_string();
+                if !text.is_empty() {
+                    out.push(Word {
+                        text,
+                        start: u.start_s + s as f64 / 100.0,
+                        end: u.start_s + e.max(s) as f64 / 100.0,
+                        confidence: if p_n > 0 { p_sum / p_n as f32 } else { 0.0 },
+                    });
+                }
+                bytes.clear();
+            };
+        for k in 0..seg.n_tokens() {
+            let Some(tok) = seg.get_token(k) else {
+                continue;
+            };
+            if tok.token_id() >= eot {
+                continue;
+            }
+            let data = tok.token_data();
+            let piece = tok
+                .to_bytes()
+                .map_err(|e| AsrError::Inference(e.to_string()))?;
+            if piece.first() == Some(&b' ') && !bytes.is_empty() {
+                flush(&mut bytes, p_sum, p_n, w_start, w_end, &mut seg_words);
+                p_sum = 0.0;
+                p_n = 0;
+            }
+            if bytes.is_empty() {
+                w_start = data.t0;
+            }
+            bytes.extend_from_slice(piece);
+            w_end = data.t1;
+            p_sum += data.p;
+            p_n += 1;
+            seg_p.0 += data.p;
+            seg_p.1 += 1;
+        }
+        flush(&mut bytes, p_sum, p_n, w_start, w_end, &mut seg_words);
+        let seg_conf = if seg_p.1 > 0 {
+            seg_p.0 / seg_p.1 as f32
+        } else {
+            0.0
+        };
+        if no_speech > cfg.guard.max_no_speech && seg_conf < cfg.guard.min_confidence {
+            t.dropped_words += seg_words.len();
+            continue;
+        }
+        t.words.extend(seg_words);
+    }
+    t.dropped_words += guard::strip_annotations(&mut t.words);
+    t.dropped_words += guard::cut_loops(&mut t.words, cfg.guard.max_repeats);
+    t.dropped_words += guard::limit(&mut t.words, u.duration_s(), &cfg.guard);
+    debug!(leg = %u.leg, start_s = u.start_s, words = t.words.len(), dropped = t.dropped_words, "transcribed");
+    Ok(t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn encoder_context_covers_the_clip() {
+        for samples in [1usize, 320, 16_000, 16_001, 160_000, MAX_SAMPLES] {
+            let ctx = audio_ctx_for(samples) as usize;
+            assert!(ctx * 320 >= samples, "{samples}");
+            assert!(ctx <= 1500);
+        }
+        assert_eq!(audio_ctx_for(16_000), 66);
+    }
+}

@@ -1,0 +1,135 @@
+//! Real whisper inference on a real model (base by default; `CALLSCOPE_MODEL`
+//! picks another). `scripts/test.sh` installs the model first.
+
+use std::path::PathBuf;
+
+use callscope::asr::whisper::{WhisperConfig, WhisperPool};
+use callscope::asr::{Transcriber, Utterance};
+use callscope::frame::Leg;
+use callscope::source::WavSource;
+
+fn model() -> PathBuf {
+    let path = std::env::var_os("CALLSCOPE_MODEL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/ggml-base.bin"));
+    assert!(
+        path.is_file(),
+        "no whisper model at {}: run `cargo run --release -- model install base` (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
+fn jfk() -> Vec<f32> {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/real/jfk.wav");
+    let mut src = WavSource::open(path).expect("jfk.wav");
+    assert_eq!(src.info().sample_rate, 16_000);
+    let mut out = Vec::new();
+    let mut buf = vec![Vec::new()];
+    while src.read(16_000, &mut buf).unwrap() > 0 {
+        out.extend_from_slice(&buf[0]);
+    }
+    out
+}
+
+fn words(s: &str) -> Vec<String> {
+    s.split_whitespace()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect()
+}
+
+/// Word error rate by edit distance.
+fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let (r, h) = (words(reference), words(hypothesis));
+    let mut d: Vec<Vec<usize>> = (0..=r.len()).map(|i| vec![i; h.len() + 1]).collect();
+    for (j, x) in d[0].iter_mut().enumerate() {
+        *x = j;
+    }
+    for i in 1..=r.len() {
+        for j in 1..=h.len() {
+            let sub = d[i - 1][j - 1] + usize::from(r[i - 1] != h[j - 1]);
+            d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
+        }
+    }
+    d[r.len()][h.len()] as f64 / r.len() as f64
+}
+
+#[test]
+fn real_speech_is_transcribed_with_word_times() {
+    let pool = WhisperPool::start(WhisperConfig::for_machine(model())).expect("model loads");
+    let samples = jfk();
+    let u = Utterance {
+        call_id: "jfk".into(),
+        leg: Leg::Agent,
+        start_s: 100.0,
+        samples,
+    };
+    let t = pool.transcribe(&u).expect("transcribes");
+    let reference = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
+    let w = wer(reference, &t.text());
+    eprintln!("jfk: WER {:.3}, {} words", w, t.words.len());
+    assert!(w <= 0.1, "WER {w}");
+    // Word times are media times (offset by the utterance start), in order, inside the clip.
+    let mut last = 100.0;
+    for word in &t.words {
+        assert!(
+            word.start >= last - 0.05 && word.end >= word.start,
+            "{word:?}"
+        );
+        assert!(word.end <= 100.0 + u.duration_s() + 0.5, "{word:?}");
+        last = word.start;
+    }
+    // Debug output never carries the words.
+    assert!(
+        !format!("{t:?} {:?}", t.words)
+            .to_lowercase()
+            .contains("country")
+    );
+}
+
+#[test]
+fn silence_and_noise_give_no_words() {
+    let pool = WhisperPool::start(WhisperConfig::for_machine(model())).expect("model loads");
+    let mut seed = 9u32;
+    let noise: Vec<f32> = (0..16_000 * 3)
+        .map(|_| {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            ((seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5) * 0.002
+        })
+        .collect();
+    for samples in [vec![0.0f32; 16_000 * 2], noise] {
+        let t = pool
+            .transcribe(&Utterance {
+                call_id: "quiet".into(),
+                leg: Leg::Customer,
+                start_s: 0.0,
+                samples,
+            })
+            .unwrap();
+        assert!(
+            t.words.len() <= 1,
+            "{} words from non-speech",
+            t.words.len()
+        );
+    }
+}
+
+#[test]
+fn a_missing_model_says_what_to_do() {
+    let err = WhisperPool::start(WhisperConfig::for_machine(
+        "/nonexistent/ggml-base.bin".into(),
+    ))
+    .err()
+    .expect("fails");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("/nonexistent/ggml-base.bin") && msg.contains("model install"),
+        "{msg}"
+    );
+}
