@@ -71,6 +71,8 @@ pub mod dsp;
 pub mod frame;
 pub mod model;
 pub mod pipeline;
+pub mod redact;
 pub mod report;
 pub mod signals;
 pub mod source;
+pub mod utter;

@@ -6,10 +6,12 @@
 
 use std::collections::VecDeque;
 
+use crate::asr::Utterance;
 use crate::convert::{ConvertError, LegConverter};
 use crate::dsp::vad::{CallVad, LegDecision, VadConfig};
 use crate::frame::{CallId, FRAME_LEN, Frame, Leg};
 use crate::signals::{CallSignals, CallSummary, SignalConfig, SignalEvent};
+use crate::utter::UtteranceCutter;
 
 /// Settings of the DSP chain.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -28,6 +30,9 @@ pub struct CallPipeline {
     vad: CallVad,
     signals: CallSignals,
     seq: u64,
+    cutter: Option<UtteranceCutter>,
+    utterances: Vec<Utterance>,
+    call_id: CallId,
 }
 
 impl CallPipeline {
@@ -50,7 +55,21 @@ impl CallPipeline {
             vad: CallVad::new(cfg.vad.clone()),
             signals: CallSignals::new(&cfg.signals, legs == 2),
             seq: 0,
+            cutter: None,
+            utterances: Vec::new(),
+            call_id,
         })
+    }
+
+    /// Also cut VAD-gated utterances for transcription; collect them with
+    /// [`Self::take_utterances`].
+    pub fn cut_utterances(&mut self) {
+        self.cutter = Some(UtteranceCutter::new(self.call_id.clone()));
+    }
+
+    /// Moves the utterances finished so far into `out`.
+    pub fn take_utterances(&mut self, out: &mut Vec<Utterance>) {
+        out.append(&mut self.utterances);
     }
 
     /// Number of legs.
@@ -85,7 +104,24 @@ impl CallPipeline {
                 let a = self.queues[0].pop_front().expect("checked non-empty");
                 let c = self.queues[1].pop_front().expect("checked non-empty");
                 let d: [LegDecision; 2] = self.vad.process_pair(&a, &c);
+                let first = out.len();
                 self.signals.process(self.seq, &d, out);
+                if let Some(cut) = &mut self.cutter {
+                    cut.push(
+                        Leg::Agent,
+                        self.seq,
+                        &a,
+                        &out[first..],
+                        &mut self.utterances,
+                    );
+                    cut.push(
+                        Leg::Customer,
+                        self.seq,
+                        &c,
+                        &out[first..],
+                        &mut self.utterances,
+                    );
+                }
                 self.seq += 1;
             }
         } else {
@@ -99,7 +135,11 @@ impl CallPipeline {
     }
 
     /// Flushes the converters and ends the call.
-    pub fn finish(mut self, out: &mut Vec<SignalEvent>) -> CallSummary {
+    pub fn finish(self, out: &mut Vec<SignalEvent>) -> CallSummary {
+        self.finish_parts(out).0
+    }
+
+    fn finish_parts(mut self, out: &mut Vec<SignalEvent>) -> (CallSummary, Vec<Utterance>) {
         for (i, conv) in self.converters.iter_mut().enumerate() {
             let q = &mut self.queues[i];
             conv.finish(&mut |f: &Frame| q.push_back(f.samples));
@@ -113,6 +153,28 @@ impl CallPipeline {
         }
         self.drain(out);
         let end = self.seq;
-        self.signals.finish(end, out)
+        let first = out.len();
+        let summary = self.signals.finish(end, out);
+        if let Some(cut) = &mut self.cutter {
+            // Spans closed by the end of the call.
+            let last = end.saturating_sub(1);
+            let quiet = [0.0; FRAME_LEN];
+            for leg in &Leg::BOTH[..self.converters.len()] {
+                cut.push(*leg, last + 1, &quiet, &out[first..], &mut self.utterances);
+            }
+            cut.finish(&mut self.utterances);
+        }
+        (summary, self.utterances)
+    }
+
+    /// Ends the call like [`Self::finish`] and also returns the last utterances.
+    pub fn finish_with_utterances(
+        self,
+        out: &mut Vec<SignalEvent>,
+        utterances: &mut Vec<Utterance>,
+    ) -> CallSummary {
+        let (summary, mut rest) = self.finish_parts(out);
+        utterances.append(&mut rest);
+        summary
     }
 }

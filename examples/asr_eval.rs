@@ -1,0 +1,125 @@
+//! Developer tool: transcribe dev-corpus calls with VAD-gated utterances and
+//! report WER on non-sensitive utterances per speaker and the real-time
+//! factor. Prints figures only, never transcript text.
+//!
+//! `cargo run --release --example asr_eval -- [MODEL] [CALL…]`
+
+use std::time::Instant;
+
+use callscope::asr::Transcriber;
+use callscope::asr::whisper::{WhisperConfig, WhisperPool};
+use callscope::pipeline::{CallPipeline, PipelineConfig};
+use callscope::source::WavSource;
+
+const DIGITS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+fn norm(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for w in text.split(|c: char| c.is_whitespace() || c == '-') {
+        let w: String = w
+            .chars()
+            .filter(|c| c.is_alphanumeric() || *c == '\'')
+            .flat_map(char::to_lowercase)
+            .collect();
+        if w.is_empty() {
+            continue;
+        }
+        if w.chars().all(|c| c.is_ascii_digit()) {
+            out.extend(w.chars().map(|c| c.to_string()));
+        } else if let Some(d) = DIGITS.iter().position(|x| *x == w) {
+            out.push(d.to_string());
+        } else if w == "oh" {
+            out.push("0".into());
+        } else {
+            out.push(w);
+        }
+    }
+    out
+}
+
+fn edits(r: &[String], h: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut cur = vec![i; h.len() + 1];
+        for j in 1..=h.len() {
+            cur[j] = (prev[j - 1] + usize::from(r[i - 1] != h[j - 1]))
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()]
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let model = args
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "models/ggml-base.bin".into());
+    let calls: Vec<String> = if args.len() > 1 {
+        args[1..].to_vec()
+    } else {
+        vec!["dev-001".into(), "dev-002".into()]
+    };
+    let pool = WhisperPool::start(WhisperConfig::for_machine(model.into())).expect("model");
+    let (mut err, mut n) = ([0usize; 2], [0usize; 2]);
+    let (mut audio_s, mut asr_s) = (0.0, 0.0);
+    for call in &calls {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev/");
+        let mut src = WavSource::open(format!("{dir}{call}.wav")).unwrap();
+        audio_s += src.info().duration_s();
+        let mut p =
+            CallPipeline::new(call.as_str().into(), 2, 8000, &PipelineConfig::default()).unwrap();
+        p.cut_utterances();
+        let mut bufs = vec![Vec::new(), Vec::new()];
+        let mut ev = Vec::new();
+        while src.read(4096, &mut bufs).unwrap() > 0 {
+            p.push(&[&bufs[0], &bufs[1]], &mut ev);
+        }
+        let mut utts = Vec::new();
+        p.finish_with_utterances(&mut ev, &mut utts);
+        let t = Instant::now();
+        let mut words: Vec<(usize, f64, String)> = Vec::new();
+        for u in &utts {
+            let tr = pool.transcribe(u).unwrap();
+            for w in tr.words {
+                words.push((u.leg.index(), (w.start + w.end) / 2.0, w.text));
+            }
+        }
+        asr_s += t.elapsed().as_secs_f64();
+        let truth: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(format!("{dir}{call}.truth.json")).unwrap(),
+        )
+        .unwrap();
+        for u in truth["utterances"].as_array().unwrap() {
+            if u["sensitive"].as_bool().unwrap_or(false) {
+                continue;
+            }
+            let leg = usize::from(u["speaker"] == "customer");
+            let (s, e) = (u["start"].as_f64().unwrap(), u["end"].as_f64().unwrap());
+            let hyp: String = words
+                .iter()
+                .filter(|(l, t, _)| *l == leg && *t >= s - 0.1 && *t <= e + 0.1)
+                .map(|(_, _, w)| w.as_str())
+                .collect::<Vec<_>>()
+                .join(" ");
+            let r = norm(u["text"].as_str().unwrap());
+            err[leg] += edits(&r, &norm(&hyp));
+            n[leg] += r.len();
+        }
+        eprintln!("{call}: {} utterances", utts.len());
+    }
+    println!(
+        "WER agent {:.1} % ({} words), customer {:.1} % ({} words); transcription {:.1} s for {:.1} s of calls: {:.1}x real time",
+        100.0 * err[0] as f64 / n[0] as f64,
+        n[0],
+        100.0 * err[1] as f64 / n[1] as f64,
+        n[1],
+        asr_s,
+        audio_s,
+        audio_s / asr_s
+    );
+}

@@ -1,0 +1,3 @@
+//! Card-data redaction.
+
+pub mod numbers;
