@@ -6,7 +6,6 @@
 
 use std::time::Instant;
 
-use callscope::asr::Transcriber;
 use callscope::asr::whisper::{WhisperConfig, WhisperPool};
 use callscope::pipeline::{CallPipeline, PipelineConfig};
 use callscope::source::WavSource;
@@ -64,7 +63,15 @@ fn main() {
     } else {
         vec!["dev-001".into(), "dev-002".into()]
     };
-    let pool = WhisperPool::start(WhisperConfig::for_machine(model.into())).expect("model");
+    let mut cfg = WhisperConfig::for_machine(model.into());
+    let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
+    cfg.workers = env("CS_WORKERS").unwrap_or(cfg.workers);
+    cfg.threads_per_worker = env("CS_THREADS").unwrap_or(cfg.threads_per_worker);
+    eprintln!(
+        "{} worker(s) x {} thread(s)",
+        cfg.workers, cfg.threads_per_worker
+    );
+    let pool = WhisperPool::start(cfg).expect("model");
     let (mut err, mut n) = ([0usize; 2], [0usize; 2]);
     let (mut audio_s, mut asr_s) = (0.0, 0.0);
     for call in &calls {
@@ -83,10 +90,14 @@ fn main() {
         p.finish_with_utterances(&mut ev, &mut utts);
         let t = Instant::now();
         let mut words: Vec<(usize, f64, String)> = Vec::new();
-        for u in &utts {
-            let tr = pool.transcribe(u).unwrap();
-            for w in tr.words {
-                words.push((u.leg.index(), (w.start + w.end) / 2.0, w.text));
+        // Submit everything first so that every worker is busy.
+        let pending: Vec<_> = utts
+            .iter()
+            .map(|u| (u.leg.index(), pool.submit(u.clone()).unwrap()))
+            .collect();
+        for (leg, rx) in pending {
+            for w in rx.recv().unwrap().unwrap().words {
+                words.push((leg, (w.start + w.end) / 2.0, w.text));
             }
         }
         asr_s += t.elapsed().as_secs_f64();
