@@ -9,6 +9,7 @@ use tracing::{info, info_span, warn};
 
 use crate::convert::ConvertError;
 use crate::pipeline::{CallPipeline, PipelineConfig};
+use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
 
@@ -203,7 +204,7 @@ pub fn analyze_and_store(
 ) -> Result<Report, AnalyzeError> {
     match analyze_file(path, opts) {
         Ok(report) => {
-            write_report(data_dir, &report)?;
+            write_report(data_dir, &seal(report.clone()))?;
             Ok(report)
         }
         Err(AnalyzeError::Truncated {
@@ -212,7 +213,7 @@ pub fn analyze_and_store(
             available_s,
             report,
         }) => {
-            write_report(data_dir, &report)?;
+            write_report(data_dir, &seal((*report).clone()))?;
             Err(AnalyzeError::Truncated {
                 path,
                 declared_s,
@@ -224,13 +225,20 @@ pub fn analyze_and_store(
     }
 }
 
+/// Seals a signals-only report (analysis does not transcribe yet, so no
+/// report carries call content).
+fn seal(report: Report) -> Redacted<Report> {
+    seal_signal_report(report).expect("signals-only reports have no transcript segments")
+}
+
 /// Path of a call's report under `data_dir`.
 pub fn report_path(data_dir: &Path, call_id: &str) -> PathBuf {
     data_dir.join("reports").join(format!("{call_id}.json"))
 }
 
-/// Writes a report atomically (temporary file, then rename).
-pub fn write_report(data_dir: &Path, report: &Report) -> Result<PathBuf, AnalyzeError> {
+/// Writes a report atomically (temporary file, then rename). Only a
+/// [`Redacted`] report can be written.
+pub fn write_report(data_dir: &Path, report: &Redacted<Report>) -> Result<PathBuf, AnalyzeError> {
     let path = report_path(data_dir, &report.call_id);
     let store_err = |p: &Path| {
         let p = p.to_path_buf();
@@ -239,7 +247,7 @@ pub fn write_report(data_dir: &Path, report: &Report) -> Result<PathBuf, Analyze
     let dir = path.parent().expect("report path has a parent");
     fs::create_dir_all(dir).map_err(store_err(dir))?;
     let tmp = path.with_extension("json.tmp");
-    let json = serde_json::to_vec_pretty(report).expect("reports always serialise");
+    let json = serde_json::to_vec_pretty(report.get()).expect("reports always serialise");
     let mut f = fs::File::create(&tmp).map_err(store_err(&tmp))?;
     f.write_all(&json).map_err(store_err(&tmp))?;
     f.write_all(b"\n").map_err(store_err(&tmp))?;
