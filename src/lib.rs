@@ -75,4 +75,5 @@ pub mod redact;
 pub mod report;
 pub mod signals;
 pub mod source;
+pub mod store;
 pub mod utter;

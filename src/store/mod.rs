@@ -1,0 +1,2 @@
+//! Writers for everything a call leaves on disk. Each takes only
+//! [`crate::redact::Redacted`] values.
