@@ -7,8 +7,10 @@
 //!   trail, database, outbound stream) accepts only `Redacted<T>`, and only
 //!   this module can make one.
 
+pub mod audio;
 pub mod detect;
 pub mod numbers;
+pub mod text;
 
 use std::ops::Deref;
 

@@ -1,0 +1,417 @@
+//! Audio hold-back: a call's audio stays in memory, at the source's native
+//! sample rate, until its redaction is decided.
+//!
+//! The redactor masks every sensitive span ([`AudioHold::mask`]) and then
+//! seals the buffer (`AudioHold::seal`, visible to the redaction module
+//! only); only the sealed [`Redacted<AudioHold>`] can reach a writer such
+//! as [`crate::store::recording::write_recording`].
+//!
+//! Masks apply to the audio already pushed: mask after the last
+//! [`AudioHold::push`] of the call.
+
+use std::f64::consts::PI;
+use std::fmt;
+
+use super::Redacted;
+
+/// Frequency of the masking tone, Hz.
+const TONE_HZ: f64 = 1_000.0;
+/// Peak amplitude of the masking tone: −20 dBFS.
+const TONE_PEAK: f64 = 0.1;
+/// Length of the raised-cosine fades at the edges of a tone span, seconds.
+const TONE_FADE_S: f64 = 0.005;
+/// Slack when turning seconds into sample indices, so that float noise in
+/// `t × rate` does not widen a span by a sample.
+const INDEX_SLACK: f64 = 1e-6;
+
+/// What replaces the audio of a masked span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MaskMethod {
+    /// Digital silence (zeros).
+    Silence,
+    /// A 1 kHz sine at −20 dBFS peak (−23 dBFS RMS), phase-continuous
+    /// within a span, with 5 ms raised-cosine fades at the span edges so it
+    /// starts and stops without a click. Overlapping or touching tone spans
+    /// of a leg merge into one tone. At sample rates of 2 kHz and below the
+    /// tone cannot be represented and silence is used instead.
+    Tone,
+}
+
+/// Every leg of one call, `f32` at the source's native sample rate, held in
+/// memory until the call's redaction is decided.
+///
+/// `Debug` shows the layout and duration only, never samples.
+pub struct AudioHold {
+    sample_rate: u32,
+    legs: Vec<Vec<f32>>,
+    /// Per leg: the merged tone spans `[start, end)` in samples, sorted and
+    /// disjoint (touching spans are merged).
+    tone_spans: Vec<Vec<(usize, usize)>>,
+}
+
+impl AudioHold {
+    /// An empty buffer for `legs` legs (agent first) at `sample_rate` Hz.
+    ///
+    /// # Panics
+    ///
+    /// If `sample_rate` or `legs` is zero.
+    pub fn new(sample_rate: u32, legs: usize) -> Self {
+        assert!(sample_rate > 0, "sample rate must be positive");
+        assert!(legs > 0, "at least one leg");
+        AudioHold {
+            sample_rate,
+            legs: vec![Vec::new(); legs],
+            tone_spans: vec![Vec::new(); legs],
+        }
+    }
+
+    /// Appends one block per leg, agent first. Blocks may differ in length
+    /// (live legs); a shorter leg is padded with silence when written.
+    ///
+    /// # Panics
+    ///
+    /// If the number of blocks is not the number of legs.
+    pub fn push(&mut self, blocks: &[&[f32]]) {
+        assert_eq!(blocks.len(), self.legs.len(), "one block per leg");
+        for (leg, block) in self.legs.iter_mut().zip(blocks) {
+            leg.extend_from_slice(block);
+        }
+    }
+
+    /// Sample rate of the held audio, Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.sample_rate
+    }
+
+    /// Number of legs (channels).
+    pub fn legs(&self) -> usize {
+        self.legs.len()
+    }
+
+    /// Length of the longest leg, in samples.
+    pub fn frames(&self) -> usize {
+        self.legs.iter().map(Vec::len).max().unwrap_or(0)
+    }
+
+    /// Duration of the longest leg, seconds.
+    pub fn duration_s(&self) -> f64 {
+        self.frames() as f64 / f64::from(self.sample_rate)
+    }
+
+    /// The samples of leg `leg` (0 = agent), as held (masked where masked).
+    ///
+    /// # Panics
+    ///
+    /// If `leg` is out of range.
+    pub fn leg(&self, leg: usize) -> &[f32] {
+        &self.legs[leg]
+    }
+
+    /// Masks `[start_s, end_s)` of leg `leg` (0 = agent) with `method`.
+    ///
+    /// Every sample that overlaps the span is masked (a span never leaves a
+    /// partial sample of speech). The span is clamped to the audio held
+    /// now; a span wholly outside it, or with `end_s <= start_s`, changes
+    /// nothing. A NaN bound fails closed: a NaN start counts as the start of
+    /// the buffer, a NaN end as its end. Masking is idempotent, and
+    /// overlapping spans are fine: each sample in any span stays masked,
+    /// and overlapping or touching tone spans render as one tone.
+    ///
+    /// # Panics
+    ///
+    /// If `leg` is out of range (a redactor bug: nothing may be written).
+    pub fn mask(&mut self, leg: usize, start_s: f64, end_s: f64, method: MaskMethod) {
+        assert!(
+            leg < self.legs.len(),
+            "mask on leg {leg} of a {}-leg call",
+            self.legs.len()
+        );
+        let len = self.legs[leg].len();
+        let rate = f64::from(self.sample_rate);
+        let start = if start_s.is_nan() {
+            0
+        } else {
+            to_index((start_s * rate + INDEX_SLACK).floor(), len)
+        };
+        let end = if end_s.is_nan() {
+            len
+        } else {
+            to_index((end_s * rate - INDEX_SLACK).ceil(), len)
+        };
+        if start >= end {
+            return;
+        }
+        let tone_possible = f64::from(self.sample_rate) > 2.0 * TONE_HZ;
+        match method {
+            MaskMethod::Tone if tone_possible => self.mask_tone(leg, start, end),
+            MaskMethod::Silence | MaskMethod::Tone => self.legs[leg][start..end].fill(0.0),
+        }
+    }
+
+    /// Merges `[start, end)` into the leg's tone spans and renders the
+    /// merged span afresh.
+    fn mask_tone(&mut self, leg: usize, mut start: usize, mut end: usize) {
+        let spans = &mut self.tone_spans[leg];
+        spans.retain(|&(s, e)| {
+            let joins = s <= end && e >= start;
+            if joins {
+                start = start.min(s);
+                end = end.max(e);
+            }
+            !joins
+        });
+        let at = spans.partition_point(|&(s, _)| s < start);
+        spans.insert(at, (start, end));
+        render_tone(&mut self.legs[leg][start..end], f64::from(self.sample_rate));
+    }
+
+    /// Seals the buffer for writing. The caller (the redactor) asserts every
+    /// sensitive span is masked.
+    #[allow(
+        dead_code,
+        reason = "the audio redactor in crate::redact is the only caller"
+    )]
+    pub(in crate::redact) fn seal(self) -> Redacted<AudioHold> {
+        Redacted::seal(self)
+    }
+}
+
+impl fmt::Debug for AudioHold {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AudioHold")
+            .field("sample_rate", &self.sample_rate)
+            .field("legs", &self.legs.len())
+            .field("frames", &self.frames())
+            .field(
+                "tone_spans",
+                &self.tone_spans.iter().map(Vec::len).sum::<usize>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// A sample index from a rounded position, clamped to `[0, len]`.
+fn to_index(pos: f64, len: usize) -> usize {
+    if pos <= 0.0 {
+        0
+    } else if pos >= len as f64 {
+        len
+    } else {
+        pos as usize
+    }
+}
+
+/// Writes the masking tone over `out`: sine from phase 0, faded in and out.
+fn render_tone(out: &mut [f32], rate: f64) {
+    let n = out.len();
+    let fade = ((TONE_FADE_S * rate).round() as usize).min(n / 2).max(1);
+    let step = 2.0 * PI * TONE_HZ / rate;
+    for (i, s) in out.iter_mut().enumerate() {
+        let edge = i.min(n - 1 - i);
+        let gain = if edge < fade {
+            0.5 * (1.0 - (PI * (edge as f64 + 0.5) / fade as f64).cos())
+        } else {
+            1.0
+        };
+        *s = (TONE_PEAK * gain * (step * i as f64).sin()) as f32;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A two-leg buffer of `secs` seconds of non-zero audio.
+    fn hold(rate: u32, secs: f64) -> AudioHold {
+        let n = (f64::from(rate) * secs) as usize;
+        let agent: Vec<f32> = (0..n).map(|i| 0.3 + 0.2 * ((i % 7) as f32 / 7.0)).collect();
+        let customer: Vec<f32> = (0..n)
+            .map(|i| -0.4 + 0.1 * ((i % 5) as f32 / 5.0))
+            .collect();
+        let mut h = AudioHold::new(rate, 2);
+        // In uneven blocks, as a source would deliver them.
+        for (a, c) in agent.chunks(333).zip(customer.chunks(333)) {
+            h.push(&[a, c]);
+        }
+        h
+    }
+
+    fn dbfs_rms(x: &[f32]) -> f64 {
+        let e: f64 = x.iter().map(|&s| f64::from(s).powi(2)).sum();
+        10.0 * (e / x.len() as f64).log10()
+    }
+
+    /// Share of the energy of `x` at `freq` (Goertzel, both DFT bins).
+    fn goertzel_share(x: &[f32], freq: f64, rate: f64) -> f64 {
+        let n = x.len() as f64;
+        let k = (n * freq / rate).round();
+        let w = 2.0 * PI * k / n;
+        let coeff = 2.0 * w.cos();
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &v in x {
+            let s0 = f64::from(v) + coeff * s1 - s2;
+            s2 = s1;
+            s1 = s0;
+        }
+        let power = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+        let energy: f64 = x.iter().map(|&s| f64::from(s).powi(2)).sum();
+        2.0 * power / (n * energy)
+    }
+
+    #[test]
+    fn layout_and_duration() {
+        let h = hold(8_000, 2.5);
+        assert_eq!(h.sample_rate(), 8_000);
+        assert_eq!(h.legs(), 2);
+        assert_eq!(h.frames(), 20_000);
+        assert!((h.duration_s() - 2.5).abs() < 1e-12);
+        let mut h = AudioHold::new(16_000, 2);
+        h.push(&[&[0.1; 10], &[0.2; 4]]);
+        assert_eq!(h.frames(), 10);
+        assert_eq!(h.leg(1).len(), 4);
+    }
+
+    #[test]
+    #[should_panic(expected = "one block per leg")]
+    fn push_needs_one_block_per_leg() {
+        AudioHold::new(8_000, 2).push(&[&[0.0; 4]]);
+    }
+
+    #[test]
+    fn silence_zeroes_exactly_the_span() {
+        for rate in [8_000u32, 16_000] {
+            let orig = hold(rate, 2.0);
+            let mut h = hold(rate, 2.0);
+            h.mask(0, 0.3, 0.7, MaskMethod::Silence);
+            let r = rate as usize;
+            let (s, e) = (3 * r / 10, 7 * r / 10);
+            let a = h.leg(0);
+            assert!(a[s..e].iter().all(|&v| v == 0.0), "{rate} Hz");
+            assert_eq!(a[..s], orig.leg(0)[..s], "{rate} Hz: before the span");
+            assert_eq!(a[e..], orig.leg(0)[e..], "{rate} Hz: after the span");
+            assert_eq!(h.leg(1), orig.leg(1), "{rate} Hz: other leg untouched");
+        }
+    }
+
+    #[test]
+    fn partial_samples_are_masked() {
+        // 8 kHz: sample 1 covers [125, 250) µs; a span starting inside it
+        // and ending inside sample 3 masks samples 1..=3.
+        let mut h = hold(8_000, 0.01);
+        h.mask(1, 0.000_2, 0.000_4, MaskMethod::Silence);
+        let c = h.leg(1);
+        assert_ne!(c[0], 0.0);
+        assert!(c[1..4].iter().all(|&v| v == 0.0));
+        assert_ne!(c[4], 0.0);
+    }
+
+    #[test]
+    fn tone_is_a_clean_1khz_at_minus_20_dbfs_peak() {
+        for rate in [8_000u32, 16_000, 44_100] {
+            let mut h = hold(rate, 3.0);
+            h.mask(1, 1.0, 2.0, MaskMethod::Tone);
+            let r = rate as usize;
+            let span = &h.leg(1)[r..2 * r];
+            let rms = dbfs_rms(span);
+            assert!((rms + 23.01).abs() < 0.1, "{rate} Hz: RMS {rms:.2} dBFS");
+            let peak = span.iter().fold(0.0f32, |m, &v| m.max(v.abs()));
+            assert!(peak <= 0.1 + 1e-6, "{rate} Hz: peak {peak}");
+            assert!(peak > 0.099, "{rate} Hz: peak {peak}");
+            let share = goertzel_share(span, 1_000.0, f64::from(rate));
+            assert!(
+                share >= 0.95,
+                "{rate} Hz: {share:.3} of the energy at 1 kHz"
+            );
+            // Fades: the tone starts and ends near zero, and never jumps by
+            // more than a full-amplitude sine can between two samples.
+            assert!(span[0].abs() < 1e-3 && span[r - 1].abs() < 1e-3);
+            let max_step = 0.1 * 2.0 * PI * 1_000.0 / f64::from(rate);
+            for w in span.windows(2) {
+                assert!(f64::from((w[1] - w[0]).abs()) <= max_step + 1e-6);
+            }
+            // The span edges: audio outside untouched.
+            assert_eq!(h.leg(1)[r - 1], hold(rate, 3.0).leg(1)[r - 1]);
+            assert_eq!(h.leg(1)[2 * r], hold(rate, 3.0).leg(1)[2 * r]);
+        }
+    }
+
+    #[test]
+    fn tone_falls_back_to_silence_without_room_for_1khz() {
+        let mut h = hold(2_000, 1.0);
+        h.mask(0, 0.0, 0.5, MaskMethod::Tone);
+        assert!(h.leg(0)[..1_000].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn spans_clamp_to_the_buffer() {
+        let orig = hold(8_000, 1.0);
+        let mut h = hold(8_000, 1.0);
+        h.mask(0, 2.0, 3.0, MaskMethod::Silence);
+        h.mask(0, 0.5, 0.4, MaskMethod::Tone);
+        h.mask(0, -5.0, -1.0, MaskMethod::Tone);
+        assert_eq!(h.leg(0), orig.leg(0), "spans outside change nothing");
+        h.mask(0, -1.0, 0.25, MaskMethod::Silence);
+        h.mask(0, 0.75, 99.0, MaskMethod::Tone);
+        h.mask(1, f64::NEG_INFINITY, f64::INFINITY, MaskMethod::Silence);
+        let a = h.leg(0);
+        assert!(a[..2_000].iter().all(|&v| v == 0.0));
+        assert_eq!(a[2_000..6_000], orig.leg(0)[2_000..6_000]);
+        assert!(a[6_000..].iter().all(|&v| v.abs() <= 0.1));
+        assert!(h.leg(1).iter().all(|&v| v == 0.0));
+        assert_eq!(h.frames(), 8_000, "masking never grows the buffer");
+    }
+
+    #[test]
+    fn nan_bounds_fail_closed() {
+        let mut h = hold(8_000, 1.0);
+        h.mask(0, f64::NAN, 0.5, MaskMethod::Silence);
+        h.mask(1, 0.5, f64::NAN, MaskMethod::Silence);
+        assert!(h.leg(0)[..4_000].iter().all(|&v| v == 0.0));
+        assert!(h.leg(1)[4_000..].iter().all(|&v| v == 0.0));
+    }
+
+    #[test]
+    fn overlapping_masks_are_idempotent() {
+        // Tone: two overlapping spans and a touching one render as one span.
+        let mut once = hold(16_000, 3.0);
+        once.mask(0, 0.5, 2.0, MaskMethod::Tone);
+        let mut many = hold(16_000, 3.0);
+        many.mask(0, 0.5, 1.0, MaskMethod::Tone);
+        many.mask(0, 0.75, 1.5, MaskMethod::Tone);
+        many.mask(0, 1.5, 2.0, MaskMethod::Tone);
+        many.mask(0, 0.6, 0.9, MaskMethod::Tone);
+        many.mask(0, 0.5, 2.0, MaskMethod::Tone);
+        assert_eq!(once.leg(0), many.leg(0));
+        // Silence: same.
+        let mut once = hold(8_000, 2.0);
+        once.mask(1, 0.2, 1.2, MaskMethod::Silence);
+        let mut many = hold(8_000, 2.0);
+        many.mask(1, 0.2, 0.8, MaskMethod::Silence);
+        many.mask(1, 0.5, 1.2, MaskMethod::Silence);
+        many.mask(1, 0.2, 1.2, MaskMethod::Silence);
+        assert_eq!(once.leg(1), many.leg(1));
+        // Mixed: every sample of either span stays masked.
+        let orig = hold(8_000, 2.0);
+        let mut h = hold(8_000, 2.0);
+        h.mask(0, 0.2, 0.8, MaskMethod::Tone);
+        h.mask(0, 0.5, 1.2, MaskMethod::Silence);
+        h.mask(0, 0.4, 0.6, MaskMethod::Tone);
+        let a = h.leg(0);
+        assert!(a[1_600..9_600].iter().all(|&v| v.abs() <= 0.1));
+        assert_eq!(a[..1_600], orig.leg(0)[..1_600]);
+        assert_eq!(a[9_600..], orig.leg(0)[9_600..]);
+    }
+
+    #[test]
+    fn debug_prints_no_samples() {
+        let mut h = AudioHold::new(8_000, 1);
+        h.push(&[&[0.123_456; 100]]);
+        let s = format!("{h:?}");
+        assert!(!s.contains("0.123"), "{s}");
+        assert!(s.contains("frames: 100"), "{s}");
+        let sealed = h.seal();
+        let s = format!("{sealed:?}");
+        assert!(!s.contains("0.123"), "{s}");
+        assert_eq!(sealed.frames(), 100);
+    }
+}
