@@ -8,10 +8,19 @@ use std::path::{Path, PathBuf};
 use tracing::{info, info_span, warn};
 
 use crate::convert::ConvertError;
+use std::sync::Arc;
+
+use crate::asr::whisper::WhisperPool;
 use crate::pipeline::{CallPipeline, PipelineConfig};
+use crate::redact::audio::{AudioHold, MaskMethod};
+use crate::redact::call::{TranscribedUtterance, redact_call};
+use crate::redact::detect::DetectConfig;
+use crate::redact::text::UtteranceSpan;
 use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
+use crate::store::audit::{AuditEntry, AuditWriter};
+use crate::store::recording::write_recording;
 
 /// Which stereo channel carries the agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
@@ -23,8 +32,21 @@ pub enum AgentChannel {
     Right,
 }
 
+/// Transcription and redaction settings of an analysis run.
+#[derive(Clone)]
+pub struct Transcription {
+    /// The whisper workers (shared by all calls of a batch).
+    pub pool: Arc<WhisperPool>,
+    /// Model file name, for the audit trail.
+    pub model_name: String,
+    /// How redacted audio is replaced.
+    pub mask: MaskMethod,
+    /// Detector settings.
+    pub detect: DetectConfig,
+}
+
 /// Options of one analysis run.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct AnalyzeOptions {
     /// Call id; default: the file name without its extension.
     pub call_id: Option<String>,
@@ -32,6 +54,9 @@ pub struct AnalyzeOptions {
     pub agent_channel: AgentChannel,
     /// DSP settings.
     pub pipeline: PipelineConfig,
+    /// Transcribe and redact (and store the redacted recording and audit
+    /// trail); `None` analyses signals only and stores no recording.
+    pub transcription: Option<Transcription>,
 }
 
 /// Why a call could not be analysed (or was only partly analysed).
@@ -72,6 +97,9 @@ pub enum AnalyzeError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The recording or audit trail could not be written. Stop.
+    #[error("{0}")]
+    Output(String),
     /// A call id that cannot be used as a file name.
     #[error("invalid call id {0:?}: use letters, digits, '.', '-' and '_' only")]
     CallId(String),
@@ -80,7 +108,7 @@ pub enum AnalyzeError {
 impl AnalyzeError {
     /// Whether the batch should go on with the next file (`true`) or stop.
     pub fn skip_and_continue(&self) -> bool {
-        !matches!(self, AnalyzeError::Store { .. })
+        !matches!(self, AnalyzeError::Store { .. } | AnalyzeError::Output(_))
     }
 }
 
@@ -109,9 +137,21 @@ pub fn validate_call_id(id: &str) -> Result<(), AnalyzeError> {
 /// Block size read from the file per step, in source frames (0.5 s at 8 kHz).
 const BLOCK: usize = 4096;
 
-/// Analyses one recording. A truncated file yields [`AnalyzeError::Truncated`]
-/// carrying the report of what was there.
-pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, AnalyzeError> {
+/// What one analysed call leaves to store: all of it sealed.
+pub struct CallResult {
+    /// The report.
+    pub report: Redacted<Report>,
+    /// The masked recording (only when transcribed and redacted).
+    pub audio: Option<Redacted<AudioHold>>,
+    /// Audit entries of the redactions.
+    pub audit: Vec<Redacted<AuditEntry>>,
+    /// `(declared, available)` seconds when the file was truncated.
+    pub truncated: Option<(f64, f64)>,
+}
+
+/// Analyses one recording (and, with [`AnalyzeOptions::transcription`],
+/// transcribes and redacts it). Nothing is written here.
+pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, AnalyzeError> {
     let call_id = opts.call_id.clone().unwrap_or_else(|| call_id_for(path));
     validate_call_id(&call_id)?;
     let span = info_span!("call", call_id = %call_id);
@@ -130,6 +170,13 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
         path: path.to_path_buf(),
         source,
     })?;
+    let mut hold = opts
+        .transcription
+        .as_ref()
+        .map(|_| AudioHold::new(info.sample_rate, legs));
+    if hold.is_some() {
+        pipeline.cut_utterances();
+    }
     let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
     let mut events = Vec::with_capacity(64);
     let (a, c) = match opts.agent_channel {
@@ -141,14 +188,18 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
         if n == 0 {
             break;
         }
-        if legs == 2 {
-            pipeline.push(&[&bufs[a], &bufs[c]], &mut events);
+        let blocks: Vec<&[f32]> = if legs == 2 {
+            vec![&bufs[a], &bufs[c]]
         } else {
-            pipeline.push(&[&bufs[0]], &mut events);
+            vec![&bufs[0]]
+        };
+        pipeline.push(&blocks, &mut events);
+        if let Some(h) = hold.as_mut() {
+            h.push(&blocks);
         }
         events.clear();
     }
-    let summary = pipeline.finish(&mut events);
+    let output = pipeline.finish_all(&mut events);
     let source = SourceInfo {
         name: path
             .file_name()
@@ -164,14 +215,14 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
         }
         .to_string(),
     };
-    let mut report = Report::from_summary(&call_id, source, &summary);
+    let mut report = Report::from_summary(&call_id, source, &output.summary);
     if legs == 1 {
         report.warnings.push(
             "mono recording: analysed as one speaker; no agent/customer split and no interruptions"
                 .to_string(),
         );
     }
-    if let Some(declared) = info.truncated_from {
+    let truncated = info.truncated_from.map(|declared| {
         let declared_s = declared as f64 / f64::from(info.sample_rate);
         report.status = "truncated".to_string();
         report.warnings.push(format!(
@@ -183,45 +234,115 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<Report, Analyz
             available_s = info.duration_s(),
             "truncated recording"
         );
-        return Err(AnalyzeError::Truncated {
-            path: path.to_path_buf(),
-            declared_s,
-            available_s: info.duration_s(),
-            report: Box::new(report),
+        (declared_s, info.duration_s())
+    });
+    let (Some(t), Some(hold)) = (&opts.transcription, hold) else {
+        return Ok(CallResult {
+            report: seal(report),
+            audio: None,
+            audit: Vec::new(),
+            truncated,
         });
+    };
+    // Transcribe every utterance on the worker pool (all queued first so no worker idles).
+    let pending: Vec<_> = output
+        .utterances
+        .iter()
+        .map(|u| {
+            let span = UtteranceSpan {
+                leg: u.leg,
+                start: u.start_s,
+                end: u.start_s + u.duration_s(),
+            };
+            (span, t.pool.submit(u.clone()))
+        })
+        .collect();
+    let mut utterances = Vec::with_capacity(pending.len());
+    let mut failed = 0;
+    for (span, rx) in pending {
+        let transcript = rx.ok().and_then(|rx| rx.recv().ok()).and_then(|r| r.ok());
+        failed += usize::from(transcript.is_none());
+        utterances.push(TranscribedUtterance { span, transcript });
     }
-    Ok(report)
+    if failed > 0 {
+        report.warnings.push(format!(
+            "{failed} utterance(s) could not be transcribed; redacted whole in audio and text"
+        ));
+    }
+    let mut words = [0u64; 2];
+    for u in &utterances {
+        if let Some(tr) = &u.transcript {
+            words[u.span.leg.index()] += tr.words.len() as u64;
+        }
+    }
+    let speakers = [
+        Some(&mut report.speakers.agent),
+        report.speakers.customer.as_mut(),
+    ];
+    for (i, sp) in speakers.into_iter().enumerate() {
+        if let Some(sp) = sp {
+            sp.words = Some(words[i]);
+            sp.wpm = (sp.talk_time_s > 0.0)
+                .then(|| (words[i] as f64 / (sp.talk_time_s / 60.0) * 10.0).round() / 10.0);
+        }
+    }
+    let done = redact_call(
+        report,
+        &utterances,
+        &output.tones,
+        hold,
+        t.mask,
+        &t.model_name,
+        &t.detect,
+    );
+    Ok(CallResult {
+        report: done.report,
+        audio: Some(done.audio),
+        audit: done.audit,
+        truncated,
+    })
 }
 
-/// Analyses one recording and writes `DIR/reports/<call_id>.json`.
+/// Analyses one recording and stores what it leaves: the redacted recording
+/// (`DIR/recordings/<call_id>.wav`), the audit trail
+/// (`DIR/audit/<call_id>.jsonl`) and the report (`DIR/reports/<call_id>.json`).
 ///
-/// A truncated recording's partial report is stored too, and the
-/// [`AnalyzeError::Truncated`] error still returned.
+/// A truncated recording is stored too, and [`AnalyzeError::Truncated`] still returned.
 pub fn analyze_and_store(
     path: &Path,
     opts: &AnalyzeOptions,
     data_dir: &Path,
 ) -> Result<Report, AnalyzeError> {
-    match analyze_file(path, opts) {
-        Ok(report) => {
-            write_report(data_dir, &seal(report.clone()))?;
-            Ok(report)
+    let result = analyze_file(path, opts)?;
+    let call_id = result.report.call_id.clone();
+    if let Some(audio) = &result.audio {
+        let agent_channel = match opts.agent_channel {
+            AgentChannel::Left => 0,
+            AgentChannel::Right => 1,
+        };
+        let info = write_recording(data_dir, &call_id, audio, agent_channel)
+            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
+        let mut audit = AuditWriter::create(data_dir, &call_id)
+            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
+        for entry in &result.audit {
+            audit
+                .append(entry)
+                .map_err(|e| AnalyzeError::Output(e.to_string()))?;
         }
-        Err(AnalyzeError::Truncated {
-            path,
+        audit
+            .finish(Some(&info.sha256))
+            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
+    }
+    write_report(data_dir, &result.report)?;
+    let report = result.report.get().clone();
+    match result.truncated {
+        None => Ok(report),
+        Some((declared_s, available_s)) => Err(AnalyzeError::Truncated {
+            path: path.to_path_buf(),
             declared_s,
             available_s,
-            report,
-        }) => {
-            write_report(data_dir, &seal((*report).clone()))?;
-            Err(AnalyzeError::Truncated {
-                path,
-                declared_s,
-                available_s,
-                report,
-            })
-        }
-        Err(e) => Err(e),
+            report: Box::new(report),
+        }),
     }
 }
 

@@ -9,8 +9,14 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tracing::error;
 
 use crate::analyze::{AgentChannel, AnalyzeError, AnalyzeOptions, analyze_and_store, report_path};
+use std::sync::Arc;
+
+use crate::analyze::Transcription;
+use crate::asr::whisper::{WhisperConfig, WhisperPool};
 use crate::model::install::KnownModel;
 use crate::pipeline::PipelineConfig;
+use crate::redact::audio::MaskMethod;
+use crate::redact::detect::DetectConfig;
 
 /// callscope: contact-centre speech analytics on your own machines.
 #[derive(Debug, Parser)]
@@ -76,6 +82,27 @@ pub struct AnalyzeArgs {
     /// Shortest overlap that counts as an interruption, seconds.
     #[arg(long, default_value_t = 0.3, value_parser = positive_seconds)]
     pub min_overlap: f64,
+    /// Whisper ggml model (default: models/ggml-base.bin).
+    #[arg(long, env = "CALLSCOPE_MODEL")]
+    pub model: Option<PathBuf>,
+    /// Spoken language, pinned so the model neither guesses nor translates.
+    #[arg(long, default_value = "en")]
+    pub language: String,
+    /// What replaces redacted audio.
+    #[arg(long, value_enum, default_value_t = Mask::Silence)]
+    pub mask: Mask,
+    /// Signals only: no transcription, no redaction, no recording stored.
+    #[arg(long)]
+    pub no_transcribe: bool,
+}
+
+/// What replaces redacted audio.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mask {
+    /// Digital silence.
+    Silence,
+    /// A 1 kHz tone.
+    Tone,
 }
 
 fn positive_seconds(s: &str) -> Result<f64, String> {
@@ -124,10 +151,39 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let mut pipeline = PipelineConfig::default();
     pipeline.signals.min_silence_s = args.min_silence;
     pipeline.signals.min_overlap_s = args.min_overlap;
+    let transcription = if args.no_transcribe {
+        None
+    } else {
+        let model = args
+            .model
+            .clone()
+            .unwrap_or_else(|| crate::model::default_models_dir().join("ggml-base.bin"));
+        let mut cfg = WhisperConfig::for_machine(model.clone());
+        cfg.language = args.language.clone();
+        match WhisperPool::start(cfg) {
+            Ok(pool) => Some(Transcription {
+                pool: Arc::new(pool),
+                model_name: model
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                mask: match args.mask {
+                    Mask::Silence => MaskMethod::Silence,
+                    Mask::Tone => MaskMethod::Tone,
+                },
+                detect: DetectConfig::default(),
+            }),
+            Err(e) => {
+                eprintln!("error: {e}\n(or analyse signals only with --no-transcribe)");
+                return ExitCode::from(2);
+            }
+        }
+    };
     let opts = AnalyzeOptions {
         call_id: args.call_id.clone(),
         agent_channel: args.agent_channel,
         pipeline,
+        transcription,
     };
     let batch = args.files.len() > 1;
     let bar = if batch && std::io::stderr().is_terminal() {

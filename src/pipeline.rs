@@ -33,6 +33,20 @@ pub struct CallPipeline {
     cutter: Option<UtteranceCutter>,
     utterances: Vec<Utterance>,
     call_id: CallId,
+    /// Keypad-tone frames per leg: closed spans and the open one.
+    tones: Vec<(Leg, u64, u64)>,
+    tone_open: [Option<u64>; 2],
+}
+
+/// Everything a finished call's pipeline produced.
+#[derive(Debug)]
+pub struct CallOutput {
+    /// The signal totals.
+    pub summary: CallSummary,
+    /// Utterances for transcription (empty unless [`CallPipeline::cut_utterances`] was called).
+    pub utterances: Vec<Utterance>,
+    /// Keypad-tone spans `(leg, start_s, end_s)`: audio to mask, digits never kept.
+    pub tones: Vec<(Leg, f64, f64)>,
 }
 
 impl CallPipeline {
@@ -58,6 +72,8 @@ impl CallPipeline {
             cutter: None,
             utterances: Vec::new(),
             call_id,
+            tones: Vec::new(),
+            tone_open: [None, None],
         })
     }
 
@@ -104,6 +120,7 @@ impl CallPipeline {
                 let a = self.queues[0].pop_front().expect("checked non-empty");
                 let c = self.queues[1].pop_front().expect("checked non-empty");
                 let d: [LegDecision; 2] = self.vad.process_pair(&a, &c);
+                self.track_tones(&d);
                 let first = out.len();
                 self.signals.process(self.seq, &d, out);
                 if let Some(cut) = &mut self.cutter {
@@ -134,12 +151,39 @@ impl CallPipeline {
         }
     }
 
+    fn track_tones(&mut self, decisions: &[LegDecision]) {
+        for (i, d) in decisions.iter().enumerate() {
+            let tone = d.dtmf.tone || d.class == crate::dsp::vad::FrameClass::Tone;
+            match (tone, self.tone_open[i]) {
+                (true, None) => self.tone_open[i] = Some(self.seq),
+                (false, Some(start)) => {
+                    self.tones.push((Leg::BOTH[i], start, self.seq));
+                    self.tone_open[i] = None;
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Flushes the converters and ends the call, returning everything.
+    pub fn finish_all(self, out: &mut Vec<SignalEvent>) -> CallOutput {
+        let (summary, utterances, tones) = self.finish_parts(out);
+        CallOutput {
+            summary,
+            utterances,
+            tones,
+        }
+    }
+
     /// Flushes the converters and ends the call.
     pub fn finish(self, out: &mut Vec<SignalEvent>) -> CallSummary {
         self.finish_parts(out).0
     }
 
-    fn finish_parts(mut self, out: &mut Vec<SignalEvent>) -> (CallSummary, Vec<Utterance>) {
+    fn finish_parts(
+        mut self,
+        out: &mut Vec<SignalEvent>,
+    ) -> (CallSummary, Vec<Utterance>, Vec<(Leg, f64, f64)>) {
         for (i, conv) in self.converters.iter_mut().enumerate() {
             let q = &mut self.queues[i];
             conv.finish(&mut |f: &Frame| q.push_back(f.samples));
@@ -164,7 +208,23 @@ impl CallPipeline {
             }
             cut.finish(&mut self.utterances);
         }
-        (summary, self.utterances)
+        for (i, open) in self.tone_open.iter().enumerate() {
+            if let Some(start) = open {
+                self.tones.push((Leg::BOTH[i], *start, end));
+            }
+        }
+        let tones = self
+            .tones
+            .iter()
+            .map(|&(leg, a, b)| {
+                (
+                    leg,
+                    crate::frame::frames_to_s(a),
+                    crate::frame::frames_to_s(b),
+                )
+            })
+            .collect();
+        (summary, self.utterances, tones)
     }
 
     /// Ends the call like [`Self::finish`] and also returns the last utterances.
@@ -173,7 +233,7 @@ impl CallPipeline {
         out: &mut Vec<SignalEvent>,
         utterances: &mut Vec<Utterance>,
     ) -> CallSummary {
-        let (summary, mut rest) = self.finish_parts(out);
+        let (summary, mut rest, _) = self.finish_parts(out);
         utterances.append(&mut rest);
         summary
     }

@@ -125,6 +125,11 @@ fn analyze_writes_a_report_with_the_contract_keys() {
     let (agent, customer) = (talk(&r, "agent"), talk(&r, "customer"));
     assert!((agent - 4.0).abs() < 0.5, "agent talk {agent}");
     assert!((customer - 2.0).abs() < 0.5, "customer talk {customer}");
+    // Transcribed and redacted: the recording and a verifiable audit trail are stored.
+    assert!(data.join("recordings/a.wav").is_file());
+    let summary =
+        callscope::store::audit::verify(&data.join("audit/a.jsonl")).expect("audit chain verifies");
+    assert!(summary.recording_sha256.is_some());
 }
 
 #[test]
@@ -132,7 +137,14 @@ fn json_flag_prints_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let wav = stereo(dir.path(), "b.wav");
     let data = dir.path().join("D");
-    let (code, out, err) = callscope(&["analyze", "--json", s(&wav), "--data-dir", s(&data)]);
+    let (code, out, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        "--json",
+        s(&wav),
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 0, "{err}");
     let printed: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}"));
     assert_eq!(printed["call_id"], "b");
@@ -148,7 +160,15 @@ fn call_id_names_the_report() {
     let dir = tempfile::tempdir().unwrap();
     let wav = stereo(dir.path(), "c.wav");
     let data = dir.path().join("D");
-    let (code, _, err) = callscope(&["analyze", s(&wav), "--call-id", "X", "--data-dir", s(&data)]);
+    let (code, _, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        s(&wav),
+        "--call-id",
+        "X",
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(report(&data, "X")["call_id"], "X");
     assert!(!data.join("reports/c.json").exists());
@@ -161,6 +181,7 @@ fn agent_channel_right_swaps_the_parties() {
     let data = dir.path().join("D");
     let (code, _, err) = callscope(&[
         "analyze",
+        "--no-transcribe",
         s(&wav),
         "--call-id",
         "left",
@@ -170,6 +191,7 @@ fn agent_channel_right_swaps_the_parties() {
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = callscope(&[
         "analyze",
+        "--no-transcribe",
         s(&wav),
         "--call-id",
         "right",
@@ -207,6 +229,7 @@ fn bad_file_in_a_batch_is_skipped_and_reported() {
     let data = dir.path().join("D");
     let (code, out, err) = callscope(&[
         "analyze",
+        "--no-transcribe",
         s(&good),
         s(&garbage),
         s(&good2),
@@ -235,7 +258,13 @@ fn truncated_file_stores_a_partial_report_and_fails() {
     f.set_len(len - 64_000).unwrap();
     drop(f);
     let data = dir.path().join("D");
-    let (code, out, err) = callscope(&["analyze", s(&wav), "--data-dir", s(&data)]);
+    let (code, out, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        s(&wav),
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("truncated"), "{err}");
     assert!(err.contains("cut.wav"), "{err}");
@@ -261,7 +290,13 @@ fn mono_file_has_no_customer_and_no_interruptions() {
     let dir = tempfile::tempdir().unwrap();
     let wav = write_wav(&dir.path().join("mono.wav"), 1);
     let data = dir.path().join("D");
-    let (code, out, err) = callscope(&["analyze", s(&wav), "--data-dir", s(&data)]);
+    let (code, out, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        s(&wav),
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let r = report(&data, "mono");
     assert_eq!(r["channel_layout"], "mono");
@@ -277,7 +312,13 @@ fn three_channels_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     let wav = write_wav(&dir.path().join("three.wav"), 3);
     let data = dir.path().join("D");
-    let (code, out, err) = callscope(&["analyze", s(&wav), "--data-dir", s(&data)]);
+    let (code, out, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        s(&wav),
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(err.contains("three.wav"), "{err}");
     assert!(err.contains("channels"), "{err}");
@@ -292,6 +333,7 @@ fn call_id_with_two_files_is_a_usage_error() {
     let data = dir.path().join("D");
     let (code, _, err) = callscope(&[
         "analyze",
+        "--no-transcribe",
         s(&a),
         s(&b),
         "--call-id",
@@ -309,7 +351,13 @@ fn missing_file_fails_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("not-there.wav");
     let data = dir.path().join("D");
-    let (code, out, err) = callscope(&["analyze", s(&missing), "--data-dir", s(&data)]);
+    let (code, out, err) = callscope(&[
+        "analyze",
+        "--no-transcribe",
+        s(&missing),
+        "--data-dir",
+        s(&data),
+    ]);
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(err.contains(s(&missing)), "{err}");
 }

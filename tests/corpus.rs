@@ -23,7 +23,12 @@ fn run_variant(suffix: &str) {
                 .to_string()
         })
         .collect();
-    let mut args = vec!["analyze", "--data-dir", data.path().to_str().unwrap()];
+    let mut args = vec![
+        "analyze",
+        "--no-transcribe",
+        "--data-dir",
+        data.path().to_str().unwrap(),
+    ];
     args.extend(files.iter().map(String::as_str));
     let (code, _out, err) = callscope(&args);
     assert_eq!(code, 0, "analyze failed: {err}");

@@ -8,6 +8,7 @@
 //!   this module can make one.
 
 pub mod audio;
+pub mod call;
 pub mod detect;
 pub mod numbers;
 pub mod text;

@@ -1,0 +1,204 @@
+//! End to end over the dev corpus (μ-law): transcribe, redact, store; then
+//! check what was stored against the truth files:
+//! * every sensitive span's audio is silent (≥ 90 % of its 20 ms frames at
+//!   or below −45 dBFS) on the speaker's channel;
+//! * no stored file holds six or more consecutive digits of a PAN (digits
+//!   or digit words, any separators) nor the CVV in the segments spoken at
+//!   its time;
+//! * over-redaction (voiced non-sensitive speech muted) and WER are printed.
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+
+use callscope::source::WavSource;
+
+const WORDS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+
+fn read_legs(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
+    let mut src = WavSource::open(path).unwrap();
+    let rate = src.info().sample_rate;
+    let ch = usize::from(src.info().channels);
+    let mut legs = vec![Vec::new(); ch];
+    let mut bufs = vec![Vec::new(); ch];
+    while src.read(8192, &mut bufs).unwrap() > 0 {
+        for (l, b) in legs.iter_mut().zip(&bufs) {
+            l.extend_from_slice(b);
+        }
+    }
+    (rate, legs)
+}
+
+fn frame_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * ms.max(1e-12).log10()
+}
+
+/// Frames (20 ms) of `[start, end)` on `leg` and how many are loud (> −45 dBFS).
+fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usize) {
+    let n = (rate / 50) as usize;
+    let (mut total, mut loud) = (0, 0);
+    let mut t = start;
+    while t + 0.02 <= end + 1e-9 {
+        let a = (t * f64::from(rate)) as usize;
+        if a + n <= leg.len() {
+            total += 1;
+            loud += usize::from(frame_db(&leg[a..a + n]) > -45.0);
+        }
+        t += 0.02;
+    }
+    (total, loud)
+}
+
+/// The digit stream of a text: digits and digit words, separators ignored.
+fn digit_stream(text: &str) -> String {
+    let lower = text.to_lowercase();
+    let mut out = String::new();
+    for tok in lower.split(|c: char| !c.is_alphanumeric()) {
+        if tok.chars().all(|c| c.is_ascii_digit()) {
+            out.push_str(tok);
+        } else if let Some(d) = WORDS.iter().position(|w| *w == tok) {
+            out.push(char::from(b'0' + d as u8));
+        } else if tok == "oh" {
+            out.push('0');
+        } else if !tok.is_empty() {
+            out.push(' ');
+        }
+    }
+    out
+}
+
+#[test]
+fn corpus_calls_are_stored_redacted() {
+    let calls = corpus_calls();
+    assert!(!calls.is_empty());
+    let data = tempfile::tempdir().unwrap();
+    let files: Vec<String> = calls
+        .iter()
+        .map(|c| corpus_dir().join(format!("{c}.wav")).display().to_string())
+        .collect();
+    let mut args = vec!["analyze", "--data-dir", data.path().to_str().unwrap()];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _out, err) = callscope(&args);
+    assert_eq!(code, 0, "analyze failed: {err}");
+
+    let (mut spans, mut covered, mut muted, mut voiced) = (0, 0, 0usize, 0usize);
+    let mut leaks = Vec::new();
+    for call in &calls {
+        let truth = truth(call);
+        let (rate, stored) = read_legs(&data.path().join(format!("recordings/{call}.wav")));
+        let (_, original) = read_legs(&corpus_dir().join(format!("{call}.wav")));
+        let leg_of = |s: &Value| usize::from(s["speaker"] == "customer");
+        // 1. Audio of every sensitive span.
+        for s in truth["sensitive"].as_array().unwrap() {
+            let (total, loud) = loud_frames(
+                rate,
+                &stored[leg_of(s)],
+                s["start"].as_f64().unwrap(),
+                s["end"].as_f64().unwrap(),
+            );
+            spans += 1;
+            if total > 0 && loud as f64 <= 0.1 * total as f64 {
+                covered += 1;
+            } else {
+                eprintln!(
+                    "{call}: {} span at {} not covered: {loud}/{total} loud frames",
+                    s["kind"], s["start"]
+                );
+            }
+        }
+        // 2. Over-redaction: voiced frames outside sensitive/allowed spans (±0.25 s) muted.
+        let protected: Vec<(usize, f64, f64)> = truth["sensitive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(truth["allowed"].as_array().into_iter().flatten())
+            .map(|s| {
+                (
+                    leg_of(s),
+                    s["start"].as_f64().unwrap() - 0.25,
+                    s["end"].as_f64().unwrap() + 0.25,
+                )
+            })
+            .collect();
+        for (leg, who) in ["agent", "customer"].iter().enumerate() {
+            for span in truth["speakers"][who]["voiced_spans"].as_array().unwrap() {
+                let (a, b) = (span[0].as_f64().unwrap(), span[1].as_f64().unwrap());
+                let mut t = a;
+                while t + 0.02 <= b {
+                    if !protected
+                        .iter()
+                        .any(|&(l, s, e)| l == leg && t + 0.02 > s && t < e)
+                    {
+                        let n = (rate / 50) as usize;
+                        let i = (t * f64::from(rate)) as usize;
+                        if i + n <= original[leg].len()
+                            && frame_db(&original[leg][i..i + n]) > -40.0
+                        {
+                            voiced += 1;
+                            muted += usize::from(frame_db(&stored[leg][i..i + n]) <= -45.0);
+                        }
+                    }
+                    t += 0.02;
+                }
+            }
+        }
+        // 3. No PAN digits in any stored file.
+        let pans: Vec<String> = truth["sensitive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| s["pan"].as_str().map(str::to_string))
+            .collect();
+        for dir in ["reports", "audit"] {
+            for entry in std::fs::read_dir(data.path().join(dir)).unwrap() {
+                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+                let stream = digit_stream(&text);
+                for pan in &pans {
+                    for w in 0..=pan.len().saturating_sub(6) {
+                        if stream.contains(&pan[w..w + 6]) {
+                            leaks.push(format!("{call}: 6 PAN digits in {dir}"));
+                        }
+                    }
+                }
+            }
+        }
+        // CVV in the segments spoken at its time.
+        let report = read_json(&data.path().join(format!("reports/{call}.json")));
+        for s in truth["sensitive"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["kind"] == "cvv")
+        {
+            let digits = s["digits"].as_str().unwrap_or_default();
+            let (a, b) = (s["start"].as_f64().unwrap(), s["end"].as_f64().unwrap());
+            for seg in report["segments"].as_array().unwrap() {
+                let (sa, sb) = (seg["start"].as_f64().unwrap(), seg["end"].as_f64().unwrap());
+                if sb > a - 2.0
+                    && sa < b + 2.0
+                    && !digits.is_empty()
+                    && digit_stream(seg["text"].as_str().unwrap()).contains(digits)
+                {
+                    leaks.push(format!("{call}: CVV in the transcript at {a}"));
+                }
+            }
+        }
+    }
+    leaks.sort();
+    leaks.dedup();
+    let over = muted as f64 / voiced.max(1) as f64;
+    eprintln!(
+        "== redaction: sensitive spans covered {covered}/{spans}; leaks {}; over-redaction {:.1} % of {voiced} voiced frames",
+        leaks.len(),
+        over * 100.0
+    );
+    assert!(leaks.is_empty(), "{leaks:?}");
+    assert_eq!(
+        covered, spans,
+        "every sensitive span must be masked in the stored audio"
+    );
+}
