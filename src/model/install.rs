@@ -13,7 +13,6 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use sha2::{Digest, Sha256};
 use tracing::info;
 
 use super::ggml::{self, ConvertModelError};
@@ -152,17 +151,7 @@ fn io_at(path: &Path) -> impl FnOnce(io::Error) -> InstallError + '_ {
 
 /// SHA-256 of a file, lower-case hex.
 pub fn sha256_file(path: &Path) -> io::Result<String> {
-    let mut f = BufReader::new(File::open(path)?);
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    crate::store::sha256_of(File::open(path)?)
 }
 
 fn verify(path: &Path, expected: &str) -> Result<(), InstallError> {

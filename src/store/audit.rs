@@ -117,12 +117,7 @@ fn is_sha256_hex(s: &str) -> bool {
 
 /// Lower-case hex SHA-256 of `bytes`.
 fn sha256_hex(bytes: &[u8]) -> String {
-    let digest = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(64);
-    for b in digest.iter() {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    super::hex(&Sha256::digest(bytes))
 }
 
 /// Why an audit trail could not be written or did not verify.

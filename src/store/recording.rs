@@ -221,16 +221,7 @@ fn sha256_hex(file: &File) -> io::Result<String> {
     use std::io::{Seek, SeekFrom};
     let mut f = file;
     f.seek(SeekFrom::Start(0))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 1 << 16];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(h.finalize().iter().map(|b| format!("{b:02x}")).collect())
+    super::sha256_of(f)
 }
 
 /// Makes a rename in `dir` durable.
