@@ -31,7 +31,6 @@
 //! replaced), so a reader never sees a half-written trail under the final
 //! name.
 
-use std::fmt::Write as _;
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::path::{Path, PathBuf};

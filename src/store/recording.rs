@@ -7,11 +7,9 @@
 //! and a failed write leaves nothing behind.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read};
+use std::io::{self, BufWriter};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-use sha2::{Digest, Sha256};
 
 use crate::redact::Redacted;
 use crate::redact::audio::AudioHold;
@@ -417,7 +415,7 @@ mod tests {
         let audio = sealed(16_000, &[wave(20_000, 0.03, 0.5), wave(20_000, 0.05, 0.3)]);
         let info = write_recording(tmp.path(), "hash", &audio, 1).unwrap();
         let bytes = fs::read(&info.path).unwrap();
-        let want: String = Sha256::digest(&bytes)
+        let want: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
             .collect();
