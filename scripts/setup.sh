@@ -47,8 +47,8 @@ if [ "$rustc_minor" -lt 88 ]; then
     echo "setup: Rust $(rustc --version) is too old; callscope needs 1.88 or newer: run 'rustup update'" >&2
     exit 1
 fi
-for comp in clippy rustfmt; do
+for comp in clippy fmt; do
     if ! cargo "$comp" --version >/dev/null 2>&1; then
-        command -v rustup >/dev/null && rustup component add "$comp" >&2
+        command -v rustup >/dev/null && rustup component add "${comp/fmt/rustfmt}" >&2
     fi
 done

@@ -235,9 +235,12 @@ impl Report {
         let mut party = |name: &str, p: &Speaker| {
             let _ = writeln!(
                 s,
-                "  {name:<9} talk {:>6.1} s ({:>3.0} %)  loudness {}  rate {}",
+                "  {name:<9} talk {:>6.1} s ({:>3.0} %)  {}loudness {}  rate {}",
                 p.talk_time_s,
                 p.talk_share * 100.0,
+                p.words
+                    .zip(p.wpm)
+                    .map_or(String::new(), |(w, r)| format!("{w} words ({r:.0} wpm)  ")),
                 p.loudness_dbfs
                     .zip(p.loudness_score)
                     .map_or("-".to_string(), |(d, sc)| format!(
@@ -291,6 +294,14 @@ impl Report {
             let _ = write!(s, "  [{:.1}–{:.1} s]", x.start, x.end);
         }
         let _ = writeln!(s);
+        if !self.segments.is_empty() {
+            let _ = writeln!(
+                s,
+                "  transcript {} segments, {} redactions",
+                self.segments.len(),
+                self.redactions.len()
+            );
+        }
         for w in &self.warnings {
             let _ = writeln!(s, "  warning: {w}");
         }

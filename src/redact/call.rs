@@ -77,7 +77,13 @@ pub fn redact_call(
         }
     }
     let spans: Vec<UtteranceSpan> = utterances.iter().map(|u| u.span).collect();
-    let segments = text::redact_segments(&spans, &words, &findings).into_inner();
+    let round = |x: f64| (x * 1000.0).round() / 1000.0;
+    let mut segments = text::redact_segments(&spans, &words, &findings).into_inner();
+    for seg in &mut segments {
+        seg.start = round(seg.start);
+        seg.end = round(seg.end);
+    }
+    segments.sort_by(|a, b| a.start.total_cmp(&b.start));
 
     let method_name = match method {
         MaskMethod::Silence => "silence",
@@ -98,8 +104,8 @@ pub fn redact_call(
         redactions.push(RedactionSpan {
             kind: format!("{kind:?}").to_lowercase(),
             speaker: leg,
-            start: (start * 1000.0).round() / 1000.0,
-            end: (end * 1000.0).round() / 1000.0,
+            start: round(start),
+            end: round(end),
         });
         audit.push(Redacted::seal(AuditEntry {
             kind,
