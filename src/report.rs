@@ -139,8 +139,8 @@ pub struct Prompt {
 /// Average syllables per English word, for [`Speaker::est_wpm`].
 pub const SYLLABLES_PER_WORD: f64 = 1.4;
 
-/// Rounds to milliseconds, so reports stay readable and diff cleanly.
-fn ms(x: f64) -> f64 {
+/// Rounds seconds to milliseconds, so reports stay readable and diff cleanly.
+pub fn ms(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
 }
 

@@ -15,7 +15,7 @@
 //! 5. Stock phrases whisper is known to invent on near-silence ("thank you
 //!    for watching", "subtitles by") are dropped when they are all there is.
 
-use super::Word;
+use super::{Word, fold as norm};
 
 /// Thresholds of the guard.
 #[derive(Debug, Clone, PartialEq)]
@@ -59,13 +59,6 @@ const NUMBER_WORDS: &[&str] = &[
 
 fn is_number(w: &str) -> bool {
     !w.is_empty() && (w.chars().all(|c| c.is_ascii_digit()) || NUMBER_WORDS.contains(&w))
-}
-
-fn norm(w: &str) -> String {
-    w.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
 }
 
 /// Removes looping n-grams in place; returns how many words went.

@@ -134,6 +134,15 @@ pub enum AsrError {
     Stopped,
 }
 
+/// A word folded for comparison: letters and digits only, lower case
+/// (`"Number,"` → `"number"`).
+pub fn fold(word: &str) -> String {
+    word.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
 /// Anything that turns utterances into timed words.
 pub trait Transcriber: Send + Sync {
     /// Transcribes one utterance; blocks until done.

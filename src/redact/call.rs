@@ -7,7 +7,7 @@ use super::detect::{self, CallWord, Confidence, DetectConfig, Kind};
 use super::text::{self, UtteranceSpan};
 use crate::asr::Transcript;
 use crate::frame::Leg;
-use crate::report::{RedactionSpan, Report};
+use crate::report::{RedactionSpan, Report, ms};
 use crate::store::audit::AuditEntry;
 
 /// Padding around redacted words in the audio, seconds.
@@ -77,11 +77,10 @@ pub fn redact_call(
         }
     }
     let spans: Vec<UtteranceSpan> = utterances.iter().map(|u| u.span).collect();
-    let round = |x: f64| (x * 1000.0).round() / 1000.0;
     let mut segments = text::redact_segments(&spans, &words, &findings).into_inner();
     for seg in &mut segments {
-        seg.start = round(seg.start);
-        seg.end = round(seg.end);
+        seg.start = ms(seg.start);
+        seg.end = ms(seg.end);
     }
     segments.sort_by(|a, b| a.start.total_cmp(&b.start));
 
@@ -104,8 +103,8 @@ pub fn redact_call(
         redactions.push(RedactionSpan {
             kind: format!("{kind:?}").to_lowercase(),
             speaker: leg,
-            start: round(start),
-            end: round(end),
+            start: ms(start),
+            end: ms(end),
         });
         audit.push(Redacted::seal(AuditEntry {
             kind,

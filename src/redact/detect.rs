@@ -26,7 +26,7 @@
 //! anything of 12+ digits is a PAN.
 
 use super::numbers::{self, DigitRun};
-use crate::asr::Word;
+use crate::asr::{Word, fold as norm};
 use crate::frame::Leg;
 
 /// What was found.
@@ -149,13 +149,6 @@ const EXPIRY_PHRASES: &[&[&str]] = &[
     &["valid", "through"],
     &["end", "date"],
 ];
-
-fn norm(w: &str) -> String {
-    w.chars()
-        .filter(|c| c.is_alphanumeric())
-        .flat_map(char::to_lowercase)
-        .collect()
-}
 
 /// The trigger kind starting at word `i` and its length in words, if any.
 fn trigger_at(normed: &[String], i: usize) -> Option<(Kind, usize)> {

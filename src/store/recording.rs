@@ -35,8 +35,9 @@ pub struct RecordingInfo {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RecordingError {
-    /// The call id cannot name a file (empty, `.`, `..`, or holds a path
-    /// separator or NUL). Skip this call's recording and go on.
+    /// The call id is not one [`crate::analyze::validate_call_id`] accepts
+    /// (the rule reports and audit trails use). Skip this call's recording
+    /// and go on.
     #[error("call id {call_id:?} cannot name a recording file")]
     InvalidCallId {
         /// The offending call id.
@@ -119,11 +120,7 @@ pub fn write_recording(
     audio: &Redacted<AudioHold>,
     agent_channel: usize,
 ) -> Result<RecordingInfo, RecordingError> {
-    if call_id.is_empty()
-        || call_id == "."
-        || call_id == ".."
-        || call_id.contains(['/', '\\', '\0'])
-    {
+    if crate::analyze::validate_call_id(call_id).is_err() {
         return Err(RecordingError::InvalidCallId {
             call_id: call_id.to_owned(),
         });
