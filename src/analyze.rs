@@ -45,6 +45,16 @@ pub struct Transcription {
     pub detect: DetectConfig,
 }
 
+impl AgentChannel {
+    /// The stereo channel index of the agent: 0 (left) or 1 (right).
+    pub fn index(self) -> usize {
+        match self {
+            AgentChannel::Left => 0,
+            AgentChannel::Right => 1,
+        }
+    }
+}
+
 /// Options of one analysis run.
 #[derive(Clone, Default)]
 pub struct AnalyzeOptions {
@@ -179,10 +189,7 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
     }
     let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
     let mut events = Vec::with_capacity(64);
-    let (a, c) = match opts.agent_channel {
-        AgentChannel::Left => (0, 1),
-        AgentChannel::Right => (1, 0),
-    };
+    let (a, c) = (opts.agent_channel.index(), 1 - opts.agent_channel.index());
     loop {
         let n = src.read(BLOCK, &mut bufs)?;
         if n == 0 {
@@ -316,11 +323,7 @@ pub fn analyze_and_store(
     let result = analyze_file(path, opts)?;
     let call_id = result.report.call_id.clone();
     if let Some(audio) = &result.audio {
-        let agent_channel = match opts.agent_channel {
-            AgentChannel::Left => 0,
-            AgentChannel::Right => 1,
-        };
-        let info = write_recording(data_dir, &call_id, audio, agent_channel)
+        let info = write_recording(data_dir, &call_id, audio, opts.agent_channel.index())
             .map_err(|e| AnalyzeError::Output(e.to_string()))?;
         let mut audit = AuditWriter::create(data_dir, &call_id)
             .map_err(|e| AnalyzeError::Output(e.to_string()))?;
