@@ -20,10 +20,7 @@ const RATE: u32 = 8_000;
 
 /// Two legs of 8 kHz audio.
 fn load() -> [Vec<f32>; 2] {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/corpus/dev/dev-001.wav"
-    );
+    let path = "../shared/corpus/dev/dev-001.wav";
     if let Ok(mut src) = WavSource::open(path) {
         let mut legs = [Vec::new(), Vec::new()];
         let mut bufs = vec![Vec::new(), Vec::new()];

@@ -75,7 +75,7 @@ fn main() {
     let (mut err, mut n) = ([0usize; 2], [0usize; 2]);
     let (mut audio_s, mut asr_s) = (0.0, 0.0);
     for call in &calls {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/dev/");
+        let dir = "../shared/corpus/dev/";
         let mut src = WavSource::open(format!("{dir}{call}.wav")).unwrap();
         audio_s += src.info().duration_s();
         let mut p =

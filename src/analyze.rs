@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use tracing::{info, info_span, warn};
 
 use crate::convert::ConvertError;
+use crate::frame::Leg;
 use std::sync::Arc;
 
 use crate::asr::whisper::WhisperPool;
@@ -265,19 +266,34 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
         })
         .collect();
     let mut utterances = Vec::with_capacity(pending.len());
-    let mut failed = 0;
     for (span, rx) in pending {
         let transcript = rx.ok().and_then(|rx| rx.recv().ok()).and_then(|r| r.ok());
-        failed += usize::from(transcript.is_none());
         utterances.push(TranscribedUtterance { span, transcript });
     }
+    let mut result = redact_and_seal(report, &utterances, &output.tones, hold, t);
+    result.truncated = truncated;
+    Ok(result)
+}
+
+/// Counts words and wpm per speaker into `report`, then redacts the call
+/// (text, audio, audit). Shared by file analysis and live calls; an
+/// utterance without a transcript is counted in a warning and redacted
+/// whole.
+pub fn redact_and_seal(
+    mut report: Report,
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    hold: AudioHold,
+    t: &Transcription,
+) -> CallResult {
+    let failed = utterances.iter().filter(|u| u.transcript.is_none()).count();
     if failed > 0 {
         report.warnings.push(format!(
             "{failed} utterance(s) could not be transcribed; redacted whole in audio and text"
         ));
     }
     let mut words = [0u64; 2];
-    for u in &utterances {
+    for u in utterances {
         if let Some(tr) = &u.transcript {
             words[u.span.leg.index()] += tr.words.len() as u64;
         }
@@ -295,19 +311,19 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
     }
     let done = redact_call(
         report,
-        &utterances,
-        &output.tones,
+        utterances,
+        tones,
         hold,
         t.mask,
         &t.model_name,
         &t.detect,
     );
-    Ok(CallResult {
+    CallResult {
         report: done.report,
         audio: Some(done.audio),
         audit: done.audit,
-        truncated,
-    })
+        truncated: None,
+    }
 }
 
 /// Analyses one recording and stores what it leaves: the redacted recording
@@ -321,22 +337,7 @@ pub fn analyze_and_store(
     data_dir: &Path,
 ) -> Result<Report, AnalyzeError> {
     let result = analyze_file(path, opts)?;
-    let call_id = result.report.call_id.clone();
-    if let Some(audio) = &result.audio {
-        let info = write_recording(data_dir, &call_id, audio, opts.agent_channel.index())
-            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
-        let mut audit = AuditWriter::create(data_dir, &call_id)
-            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
-        for entry in &result.audit {
-            audit
-                .append(entry)
-                .map_err(|e| AnalyzeError::Output(e.to_string()))?;
-        }
-        audit
-            .finish(Some(&info.sha256))
-            .map_err(|e| AnalyzeError::Output(e.to_string()))?;
-    }
-    write_report(data_dir, &result.report)?;
+    store_result(data_dir, &result, opts.agent_channel.index())?;
     let report = result.report.get().clone();
     match result.truncated {
         None => Ok(report),
@@ -347,6 +348,27 @@ pub fn analyze_and_store(
             report: Box::new(report),
         }),
     }
+}
+
+/// Stores an analysed call: the redacted recording (with the agent on
+/// channel `agent_channel`), its audit trail, then the report.
+pub fn store_result(
+    data_dir: &Path,
+    result: &CallResult,
+    agent_channel: usize,
+) -> Result<(), AnalyzeError> {
+    let call_id = &result.report.call_id;
+    if let Some(audio) = &result.audio {
+        let out = |e: &dyn std::fmt::Display| AnalyzeError::Output(e.to_string());
+        let info = write_recording(data_dir, call_id, audio, agent_channel).map_err(|e| out(&e))?;
+        let mut audit = AuditWriter::create(data_dir, call_id).map_err(|e| out(&e))?;
+        for entry in &result.audit {
+            audit.append(entry).map_err(|e| out(&e))?;
+        }
+        audit.finish(Some(&info.sha256)).map_err(|e| out(&e))?;
+    }
+    write_report(data_dir, &result.report)?;
+    Ok(())
 }
 
 /// Seals a signals-only report (analysis does not transcribe yet, so no

@@ -38,6 +38,14 @@ pub enum Command {
     /// Manage Whisper models.
     #[command(subcommand)]
     Model(ModelCommand),
+    /// Run the live engine: the gRPC API for telephony platforms, agent desktops and dashboards.
+    Serve(crate::live::commands::ServeArgs),
+    /// Stream a recording to a server as a telephony platform would, printing the events.
+    Replay(crate::live::commands::ReplayArgs),
+    /// Show a live call's prompts and KPIs, or the whole floor.
+    Watch(crate::live::commands::WatchArgs),
+    /// Record a call from sound devices (agent headset, customer line) and analyse it live.
+    Capture(crate::live::commands::CaptureArgs),
 }
 
 /// `callscope model …`
@@ -82,6 +90,17 @@ pub struct AnalyzeArgs {
     /// Shortest overlap that counts as an interruption, seconds.
     #[arg(long, default_value_t = 0.3, value_parser = positive_seconds)]
     pub min_overlap: f64,
+    /// Transcription and redaction.
+    #[command(flatten)]
+    pub asr: AsrArgs,
+    /// Signals only: no transcription, no redaction, no recording stored.
+    #[arg(long)]
+    pub no_transcribe: bool,
+}
+
+/// Transcription and redaction options (`analyze`, `serve`, `capture`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct AsrArgs {
     /// Whisper ggml model (default: models/ggml-base.bin).
     #[arg(long, env = "CALLSCOPE_MODEL")]
     pub model: Option<PathBuf>,
@@ -91,9 +110,31 @@ pub struct AnalyzeArgs {
     /// What replaces redacted audio.
     #[arg(long, value_enum, default_value_t = Mask::Silence)]
     pub mask: Mask,
-    /// Signals only: no transcription, no redaction, no recording stored.
-    #[arg(long)]
-    pub no_transcribe: bool,
+}
+
+impl AsrArgs {
+    /// Loads the model and starts the worker pool; the error says what to do.
+    pub fn start(&self) -> Result<Transcription, String> {
+        let model = self
+            .model
+            .clone()
+            .unwrap_or_else(|| crate::model::default_models_dir().join("ggml-base.bin"));
+        let mut cfg = WhisperConfig::for_machine(model.clone());
+        cfg.language = self.language.clone();
+        let pool = WhisperPool::start(cfg).map_err(|e| e.to_string())?;
+        Ok(Transcription {
+            pool: Arc::new(pool),
+            model_name: model
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            mask: match self.mask {
+                Mask::Silence => MaskMethod::Silence,
+                Mask::Tone => MaskMethod::Tone,
+            },
+            detect: DetectConfig::default(),
+        })
+    }
 }
 
 /// What replaces redacted audio.
@@ -119,6 +160,10 @@ fn positive_seconds(s: &str) -> Result<f64, String> {
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Analyze(args) => analyze(args),
+        Command::Serve(args) => crate::live::commands::serve(args),
+        Command::Replay(args) => crate::live::commands::replay(args),
+        Command::Watch(args) => crate::live::commands::watch(args),
+        Command::Capture(args) => crate::live::commands::capture(args),
         Command::Model(ModelCommand::Install {
             model,
             models_dir,
@@ -154,25 +199,8 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     let transcription = if args.no_transcribe {
         None
     } else {
-        let model = args
-            .model
-            .clone()
-            .unwrap_or_else(|| crate::model::default_models_dir().join("ggml-base.bin"));
-        let mut cfg = WhisperConfig::for_machine(model.clone());
-        cfg.language = args.language.clone();
-        match WhisperPool::start(cfg) {
-            Ok(pool) => Some(Transcription {
-                pool: Arc::new(pool),
-                model_name: model
-                    .file_name()
-                    .map(|n| n.to_string_lossy().into_owned())
-                    .unwrap_or_default(),
-                mask: match args.mask {
-                    Mask::Silence => MaskMethod::Silence,
-                    Mask::Tone => MaskMethod::Tone,
-                },
-                detect: DetectConfig::default(),
-            }),
+        match args.asr.start() {
+            Ok(t) => Some(t),
             Err(e) => {
                 eprintln!("error: {e}\n(or analyse signals only with --no-transcribe)");
                 return ExitCode::from(2);

@@ -69,6 +69,8 @@ pub mod cli;
 pub mod convert;
 pub mod dsp;
 pub mod frame;
+pub mod grpc;
+pub mod live;
 pub mod model;
 pub mod pipeline;
 pub mod redact;

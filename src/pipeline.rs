@@ -98,6 +98,28 @@ impl CallPipeline {
         self.seq
     }
 
+    /// The utterance being collected on `leg` (live partial transcripts):
+    /// its start in seconds and its audio so far.
+    pub fn utterance_in_progress(&self, leg: Leg) -> Option<(f64, &[f32])> {
+        self.cutter.as_ref()?.in_progress(leg)
+    }
+
+    /// Keypad-tone spans closed so far, `(leg, start_s, end_s)` in order.
+    pub fn closed_tones(&self) -> impl Iterator<Item = (Leg, f64, f64)> + '_ {
+        self.tones.iter().map(|&(leg, a, b)| {
+            (
+                leg,
+                crate::frame::frames_to_s(a),
+                crate::frame::frames_to_s(b),
+            )
+        })
+    }
+
+    /// Number of keypad-tone spans closed so far.
+    pub fn closed_tone_count(&self) -> usize {
+        self.tones.len()
+    }
+
     /// The signal stage, for live queries (who is talking, talk time so far).
     pub fn signals(&self) -> &CallSignals {
         &self.signals

@@ -141,6 +141,13 @@ impl UtteranceCutter {
         }
     }
 
+    /// The utterance being collected on `leg`: start (seconds) and samples so far.
+    pub fn in_progress(&self, leg: Leg) -> Option<(f64, &[f32])> {
+        let c = &self.legs[leg.index()];
+        let start = c.start?;
+        (!c.buf.is_empty()).then_some((start as f64 * FRAME_SECONDS, c.buf.as_slice()))
+    }
+
     /// Ends the call: emits what is being collected.
     pub fn finish(&mut self, out: &mut Vec<Utterance>) {
         for (i, c) in self.legs.iter_mut().enumerate() {

@@ -1,17 +1,20 @@
 //! Real whisper inference on a real model (base by default; `CALLSCOPE_MODEL`
 //! picks another). `scripts/test.sh` installs the model first.
 
+mod common;
+
 use std::path::PathBuf;
 
 use callscope::asr::whisper::{WhisperConfig, WhisperPool};
 use callscope::asr::{Transcriber, Utterance};
 use callscope::frame::Leg;
 use callscope::source::WavSource;
+use common::wer;
 
 fn model() -> PathBuf {
     let path = std::env::var_os("CALLSCOPE_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/ggml-base.bin"));
+        .unwrap_or_else(|| PathBuf::from("models/ggml-base.bin"));
     assert!(
         path.is_file(),
         "no whisper model at {}: run `cargo run --release -- model install base` (scripts/test.sh does)",
@@ -21,7 +24,7 @@ fn model() -> PathBuf {
 }
 
 fn jfk() -> Vec<f32> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/corpus/real/jfk.wav");
+    let path = "../shared/corpus/real/jfk.wav";
     let mut src = WavSource::open(path).expect("jfk.wav");
     assert_eq!(src.info().sample_rate, 16_000);
     let mut out = Vec::new();
@@ -30,34 +33,6 @@ fn jfk() -> Vec<f32> {
         out.extend_from_slice(&buf[0]);
     }
     out
-}
-
-fn words(s: &str) -> Vec<String> {
-    s.split_whitespace()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .collect()
-}
-
-/// Word error rate by edit distance.
-fn wer(reference: &str, hypothesis: &str) -> f64 {
-    let (r, h) = (words(reference), words(hypothesis));
-    let mut d: Vec<Vec<usize>> = (0..=r.len()).map(|i| vec![i; h.len() + 1]).collect();
-    for (j, x) in d[0].iter_mut().enumerate() {
-        *x = j;
-    }
-    for i in 1..=r.len() {
-        for j in 1..=h.len() {
-            let sub = d[i - 1][j - 1] + usize::from(r[i - 1] != h[j - 1]);
-            d[i][j] = sub.min(d[i - 1][j] + 1).min(d[i][j - 1] + 1);
-        }
-    }
-    d[r.len()][h.len()] as f64 / r.len() as f64
 }
 
 #[test]

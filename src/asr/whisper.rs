@@ -70,9 +70,22 @@ pub fn audio_ctx_for(samples: usize, min: i32) -> i32 {
     ((samples.div_ceil(320) + MARGIN).max(min.max(0) as usize)).min(1500) as i32
 }
 
+/// Where a result goes: called on the worker thread, so it must not block.
+pub type Reply = Box<dyn FnOnce(Result<Transcript, AsrError>) + Send>;
+
 struct Job {
     utterance: Utterance,
-    reply: mpsc::Sender<Result<Transcript, AsrError>>,
+    reply: Reply,
+}
+
+fn channel_reply() -> (Reply, Receiver<Result<Transcript, AsrError>>) {
+    let (tx, rx) = mpsc::channel();
+    (
+        Box::new(move |r| {
+            let _ = tx.send(r);
+        }),
+        rx,
+    )
 }
 
 /// A pool of whisper workers sharing one loaded model.
@@ -121,7 +134,7 @@ impl WhisperPool {
                         };
                         let Ok(job) = job else { break };
                         let result = run(&mut state, &cfg, eot, &job.utterance);
-                        let _ = job.reply.send(result);
+                        (job.reply)(result);
                     }
                 })
                 .map_err(|e| model_err(format!("cannot start a worker thread ({e})")))?;
@@ -138,12 +151,26 @@ impl WhisperPool {
         &self,
         utterance: Utterance,
     ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
-        let (reply, rx) = mpsc::channel();
-        let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
+        let (reply, rx) = channel_reply();
+        self.try_submit_with(utterance, reply).map_err(|(e, _)| e)?;
+        Ok(rx)
+    }
+
+    /// Queues an utterance without waiting; the worker hands the result to
+    /// `reply`. When the queue is full or stopped, the error comes back with
+    /// the utterance, so the caller can keep it for later.
+    pub fn try_submit_with(
+        &self,
+        utterance: Utterance,
+        reply: Reply,
+    ) -> Result<(), (AsrError, Utterance)> {
+        let Some(tx) = self.tx.as_ref() else {
+            return Err((AsrError::Stopped, utterance));
+        };
         match tx.try_send(Job { utterance, reply }) {
-            Ok(()) => Ok(rx),
-            Err(TrySendError::Full(_)) => Err(AsrError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(AsrError::Stopped),
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(j)) => Err((AsrError::Busy, j.utterance)),
+            Err(TrySendError::Disconnected(j)) => Err((AsrError::Stopped, j.utterance)),
         }
     }
 
@@ -152,7 +179,7 @@ impl WhisperPool {
         &self,
         utterance: Utterance,
     ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
-        let (reply, rx) = mpsc::channel();
+        let (reply, rx) = channel_reply();
         let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
         tx.send(Job { utterance, reply })
             .map_err(|_| AsrError::Stopped)?;

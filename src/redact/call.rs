@@ -37,19 +37,9 @@ pub struct RedactedCall {
     pub words: [u64; 2],
 }
 
-/// Redacts a whole call. `report` must not carry segments yet; `tones` are
-/// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
-/// recogniser for the audit trail.
-#[allow(clippy::too_many_arguments)]
-pub fn redact_call(
-    mut report: Report,
-    utterances: &[TranscribedUtterance],
-    tones: &[(Leg, f64, f64)],
-    mut audio: AudioHold,
-    method: MaskMethod,
-    model: &str,
-    cfg: &DetectConfig,
-) -> RedactedCall {
+/// The words of all transcribed utterances in time order, and the word count
+/// per leg (agent, customer).
+pub fn call_words(utterances: &[TranscribedUtterance]) -> (Vec<CallWord>, [u64; 2]) {
     let mut words: Vec<CallWord> = Vec::new();
     let mut counts = [0u64; 2];
     for (u, tu) in utterances.iter().enumerate() {
@@ -63,10 +53,37 @@ pub fn redact_call(
         }
     }
     words.sort_by(|a, b| a.word.start.total_cmp(&b.word.start));
-    let mut findings = detect::detect(&words, cfg);
-    // Whisper failed on an utterance in payment talk: fail closed.
+    (words, counts)
+}
+
+/// Redacts a whole call. `report` must not carry segments yet; `tones` are
+/// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
+/// recogniser for the audit trail.
+#[allow(clippy::too_many_arguments)]
+pub fn redact_call(
+    mut report: Report,
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    mut audio: AudioHold,
+    method: MaskMethod,
+    model: &str,
+    cfg: &DetectConfig,
+) -> RedactedCall {
+    let (words, counts) = call_words(utterances);
+    let detection = detect::detect_all(&words, cfg);
+    let mut findings = detection.findings;
+    // Fail closed on speech without a usable transcript: an utterance whisper
+    // failed on, anywhere, and one that gave no words (nothing recognised, or
+    // all dropped by the hallucination guard) during payment talk.
     for (u, tu) in utterances.iter().enumerate() {
-        if tu.transcript.is_none() {
+        let wordless_in_window = tu.transcript.as_ref().is_some_and(|t| {
+            t.words.is_empty()
+                && detection
+                    .windows
+                    .iter()
+                    .any(|&(a, b)| tu.span.start < b && tu.span.end > a)
+        });
+        if tu.transcript.is_none() || wordless_in_window {
             findings.push(detect::Finding {
                 kind: Kind::Pan,
                 leg: tu.span.leg,

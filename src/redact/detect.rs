@@ -99,10 +99,15 @@ pub struct Finding {
 pub struct DetectConfig {
     /// How long the payment window stays open after its last activity, seconds.
     pub window_s: f64,
-    /// Word confidence under which, inside a window, the utterance is redacted whole.
+    /// Word confidence under which, inside a window, a word is unsure.
     pub unsure_below: f32,
     /// Longest pause between two parts of one number, seconds.
     pub split_gap_s: f64,
+    /// A pause longer than this inside one leg ends a digit run, seconds.
+    pub run_gap_s: f64,
+    /// How long an identity question ("order number", "zip code") marks the
+    /// numbers that follow as not card data, seconds.
+    pub distractor_s: f64,
 }
 
 impl Default for DetectConfig {
@@ -111,6 +116,8 @@ impl Default for DetectConfig {
             window_s: 45.0,
             unsure_below: 0.6,
             split_gap_s: 15.0,
+            run_gap_s: 3.0,
+            distractor_s: 20.0,
         }
     }
 }
@@ -149,21 +156,91 @@ const EXPIRY_PHRASES: &[&[&str]] = &[
     &["valid", "through"],
     &["end", "date"],
 ];
+/// The payment is over: the window closes.
+const DONE_PHRASES: &[&[&str]] = &[
+    &["been", "accepted"],
+    &["been", "approved"],
+    &["been", "processed"],
+    &["been", "charged"],
+    &["gone", "through"],
+    &["went", "through"],
+    &["payment", "complete"],
+    &["payment", "is", "complete"],
+    &["payment", "successful"],
+    &["payment", "was", "successful"],
+];
+/// Identity questions: the numbers that follow are not card data.
+const DISTRACTOR_PHRASES: &[&[&str]] = &[
+    &["order", "number"],
+    &["reference", "number"],
+    &["phone", "number"],
+    &["telephone", "number"],
+    &["mobile", "number"],
+    &["tracking", "number"],
+    &["case", "number"],
+    &["ticket", "number"],
+    &["invoice", "number"],
+    &["confirmation", "number"],
+    &["zip", "code"],
+    &["zip"],
+    &["postcode"],
+    &["post", "code"],
+    &["postal", "code"],
+    &["date", "of", "birth"],
+];
+/// Words that announce the last four digits, which may stay.
+const LAST_FOUR_CUES: &[&[&str]] = &[
+    &["ending"],
+    &["ending", "in"],
+    &["ends", "in"],
+    &["ends", "with"],
+    &["last", "four"],
+    &["last", "4"],
+    &["last", "four", "digits"],
+    &["last", "4", "digits"],
+];
+/// Words after a number that make it an amount.
+const AMOUNT_UNITS: &[&str] = &[
+    "dollar", "dollars", "pound", "pounds", "euro", "euros", "cent", "cents", "pence", "percent",
+];
+/// Everyday words that whisper's low confidence on does not make suspect:
+/// an unsure "and" or "goodbye" is not a garbled digit. Words that sound like
+/// digits ("to", "for", "won", "ate", "free", "fine", "hey", "oh") are
+/// deliberately absent.
+const COMMON_WORDS: &[&str] = &[
+    "a", "about", "account", "accepted", "again", "all", "alright", "am", "an", "and", "any",
+    "anything", "are", "at", "back", "be", "been", "bye", "can", "card", "code", "confirm",
+    "correct", "could", "date", "day", "did", "digits", "do", "does", "done", "else", "enter",
+    "expiry", "finally", "first", "from", "go", "good", "goodbye", "got", "great", "has", "hash",
+    "have", "hello", "help", "hi", "how", "i", "im", "in", "is", "it", "its", "just", "key",
+    "keypad", "let", "lovely", "me", "month", "my", "next", "no", "now", "number", "numbers", "of",
+    "ok", "okay", "on", "one", "please", "press", "ready", "right", "security", "so", "sure",
+    "take", "thank", "thanks", "that", "thats", "the", "then", "there", "this", "today", "wait",
+    "was", "we", "well", "what", "when", "where", "will", "with", "year", "yeah", "yes", "you",
+    "your", "youre",
+];
+
+/// The phrase from `phrases` starting at word `i`, as its length in words.
+fn phrase_at(normed: &[String], i: usize, phrases: &[&[&str]]) -> Option<usize> {
+    phrases
+        .iter()
+        .find(|p| {
+            p.iter()
+                .enumerate()
+                .all(|(k, w)| normed.get(i + k).is_some_and(|n| n == w))
+        })
+        .map(|p| p.len())
+}
 
 /// The trigger kind starting at word `i` and its length in words, if any.
 fn trigger_at(normed: &[String], i: usize) -> Option<(Kind, usize)> {
-    let matches = |p: &&&[&str]| {
-        p.iter()
-            .enumerate()
-            .all(|(k, w)| normed.get(i + k).is_some_and(|n| n == w))
-    };
     [
         (Kind::Cvv, CVV_PHRASES),
         (Kind::Expiry, EXPIRY_PHRASES),
         (Kind::Pan, PAN_PHRASES),
     ]
     .into_iter()
-    .find_map(|(kind, phrases)| phrases.iter().find(matches).map(|p| (kind, p.len())))
+    .find_map(|(kind, phrases)| phrase_at(normed, i, phrases).map(|n| (kind, n)))
 }
 
 /// Luhn check of a digit sequence.
@@ -188,58 +265,141 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
     sum.is_multiple_of(10)
 }
 
+/// Stands in for trigger words and long pauses in a leg's word list: an
+/// ordinary word, so it ends a digit run.
+const BREAK: &str = "\u{1}break";
+
+/// Whether an unsure word may hide a number: a number word, or anything
+/// that is not an everyday word (whisper's garbles of digits).
+fn suspect(normed: &str, text: &str) -> bool {
+    numbers::is_number_word(text) || !COMMON_WORDS.contains(&normed)
+}
+
+/// What the detector found, and when payment talk was going on.
+#[derive(Debug, Clone, Default)]
+pub struct Detection {
+    /// The redactions.
+    pub findings: Vec<Finding>,
+    /// Payment windows `(open, close)`, seconds: speech in them that has no
+    /// usable transcript must be redacted whole.
+    pub windows: Vec<(f64, f64)>,
+}
+
 /// Finds what must be redacted in a call's words (both legs, in time order).
 pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
+    detect_all(words, cfg).findings
+}
+
+/// [`detect`], also returning the payment windows.
+pub fn detect_all(words: &[CallWord], cfg: &DetectConfig) -> Detection {
     let normed: Vec<String> = words.iter().map(|w| norm(&w.word.text)).collect();
-    // 1. Payment windows: per word, the kind hint if inside one.
+    // 1. Payment windows (per word, the kind hint if inside one) and
+    //    identity-question contexts (per word, whether one is open and no
+    //    payment window is).
     let mut hint: Vec<Option<Kind>> = vec![None; words.len()];
+    let mut identity = vec![false; words.len()];
     // Words of trigger phrases ("three digits on the back") are not numbers.
     let mut trigger_word = vec![false; words.len()];
-    let mut open: Option<(Kind, f64)> = None; // (kind, closes at)
+    let mut windows: Vec<(f64, f64)> = Vec::new();
+    let mut open: Option<(Kind, f64, f64)> = None; // (kind, opened, closes at)
+    let mut distractor_until = f64::NEG_INFINITY;
+    let mut close = |open: &mut Option<(Kind, f64, f64)>, at: f64| {
+        if let Some((_, from, until)) = open.take() {
+            windows.push((from, until.min(at)));
+        }
+    };
     for i in 0..words.len() {
         let t = words[i].word.start;
-        if open.is_some_and(|(_, until)| t > until) {
-            open = None;
+        if open.is_some_and(|(_, _, until)| t > until) {
+            close(&mut open, f64::INFINITY);
         }
         if let Some((k, len)) = trigger_at(&normed, i) {
-            open = Some((k, t + cfg.window_s));
-            for flag in &mut trigger_word[i..(i + len).min(words.len())] {
-                *flag = true;
-            }
+            let from = open.map_or(t, |(_, from, _)| from);
+            open = Some((k, from, t + cfg.window_s));
+            distractor_until = f64::NEG_INFINITY;
+            trigger_word[i..(i + len).min(words.len())].fill(true);
+        } else if let Some(len) = phrase_at(&normed, i, DISTRACTOR_PHRASES) {
+            distractor_until = t + cfg.distractor_s;
+            trigger_word[i..(i + len).min(words.len())].fill(true);
         }
-        if let Some((k, until)) = open.as_mut() {
+        if let Some((k, _, until)) = open.as_mut() {
             hint[i] = Some(*k);
             if numbers::is_number_word(&words[i].word.text) {
                 *until = until.max(t + cfg.window_s);
             }
+        } else {
+            identity[i] = t <= distractor_until;
+        }
+        if let Some(len) = phrase_at(&normed, i, DONE_PHRASES) {
+            let end = words[(i + len - 1).min(words.len() - 1)].word.end;
+            close(&mut open, end);
         }
     }
+    close(&mut open, f64::INFINITY);
 
     let mut findings = Vec::new();
+    // Words that are last-four read-backs or amounts: never unsure.
+    let mut cleared = vec![false; words.len()];
     // 2. Digit runs per leg.
     for leg in Leg::BOTH {
-        let idx: Vec<usize> = (0..words.len()).filter(|&i| words[i].leg == leg).collect();
-        let leg_words: Vec<&str> = idx
-            .iter()
-            .map(|&i| {
-                if trigger_word[i] {
-                    "\u{1}"
-                } else {
-                    words[i].word.text.as_str()
-                }
-            })
-            .collect();
+        // The leg's words, with a breaker at each long pause;
+        // `idx` maps them back to `words` (a breaker maps to the word before).
+        let mut idx: Vec<usize> = Vec::new();
+        let mut leg_words: Vec<&str> = Vec::new();
+        let mut last_end: Option<f64> = None;
+        for i in (0..words.len()).filter(|&i| words[i].leg == leg) {
+            if let Some(e) = last_end
+                && words[i].word.start - e > cfg.run_gap_s
+            {
+                idx.push(*idx.last().expect("a word came before"));
+                leg_words.push(BREAK);
+            }
+            last_end = Some(words[i].word.end);
+            idx.push(i);
+            leg_words.push(if trigger_word[i] {
+                BREAK
+            } else {
+                words[i].word.text.as_str()
+            });
+        }
+        let leg_normed: Vec<String> = leg_words.iter().map(|w| norm(w)).collect();
         let runs: Vec<DigitRun> = numbers::digit_runs(&leg_words);
         let to_call = |run: &DigitRun| -> Vec<usize> {
             let mut v: Vec<usize> = run.digits.iter().map(|d| idx[d.word]).collect();
             v.dedup();
             v
         };
+        // Runs that are not card data whatever their length (said after an
+        // identity question, outside payment talk): the split rule skips them.
+        let mut excluded = vec![false; runs.len()];
         let mut taken = vec![false; runs.len()];
         for (r, run) in runs.iter().enumerate() {
             let first = idx[run.first_word];
             let digits: Vec<u8> = run.digits.iter().map(|d| d.digit).collect();
             let in_window = hint[first].or(hint[idx[run.last_word]]);
+            let card_like = (13..=19).contains(&digits.len()) && luhn_valid(&digits);
+            let last_four = digits.len() == 4
+                && (1..=3).any(|back| {
+                    run.first_word >= back
+                        && phrase_at(&leg_normed, run.first_word - back, LAST_FOUR_CUES)
+                            == Some(back)
+                });
+            let amount = digits.len() < 12
+                && ((run.first_word..=run.last_word)
+                    .any(|w| leg_words[w].contains(['$', '£', '€']))
+                    || leg_normed
+                        .get(run.last_word + 1)
+                        .is_some_and(|n| AMOUNT_UNITS.contains(&n.as_str())));
+            if last_four || amount {
+                for w in to_call(run) {
+                    cleared[w] = true;
+                }
+                continue;
+            }
+            if in_window.is_none() && identity[first] && !card_like {
+                excluded[r] = true;
+                continue;
+            }
             let kind = if digits.len() >= 12 {
                 Some(Kind::Pan)
             } else if let Some(k) = in_window {
@@ -257,10 +417,7 @@ pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
             };
             if let Some(kind) = kind {
                 taken[r] = true;
-                let confidence = if kind == Kind::Pan
-                    && (13..=19).contains(&digits.len())
-                    && luhn_valid(&digits)
-                {
+                let confidence = if kind == Kind::Pan && card_like {
                     Confidence::High
                 } else {
                     Confidence::Medium
@@ -300,7 +457,7 @@ pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
             *count = 0;
         };
         for (r, run) in runs.iter().enumerate() {
-            if taken[r] || run.digits.len() < 8 {
+            if taken[r] || excluded[r] || run.digits.len() < 8 {
                 flush(&mut group, &mut count, &mut findings);
                 continue;
             }
@@ -316,11 +473,15 @@ pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
         }
         flush(&mut group, &mut count, &mut findings);
     }
-    // 3. Unsure utterances inside a window are redacted whole.
+    // 3. Utterances inside a window with an unsure word that may hide a
+    //    number are redacted whole.
     let mut done: Vec<usize> = Vec::new();
     for (i, w) in words.iter().enumerate() {
         if let Some(k) = hint[i]
             && w.word.confidence < cfg.unsure_below
+            && !trigger_word[i]
+            && !cleared[i]
+            && suspect(&normed[i], &w.word.text)
             && !done.contains(&w.utterance)
         {
             done.push(w.utterance);
@@ -335,7 +496,7 @@ pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
             });
         }
     }
-    findings
+    Detection { findings, windows }
 }
 
 #[cfg(test)]
@@ -472,6 +633,112 @@ mod tests {
             redacted(&w, &f),
             "and the security code please # I have 2 sofas"
         );
+    }
+
+    #[test]
+    fn identity_numbers_survive_even_when_long() {
+        // A 12-digit order number read in groups, a phone number and a zip
+        // code, one after another, before any payment talk.
+        let w = call(&[
+            (A, "Do you have the order number there?"),
+            (C, "Yes, it's 5895 1035 7131."),
+            (A, "Can I also take the phone number on the account?"),
+            (C, "My number is 398 555 0122."),
+            (A, "And the zip code?"),
+            (C, "13148."),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn a_card_number_after_an_identity_question_is_still_a_pan() {
+        // Luhn-valid card length: the identity context does not excuse it.
+        let w = call(&[(A, "and your order number?"), (C, "4111 1111 1111 1111")]);
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(redacted(&w, &f), "and your order number? # # # #");
+    }
+
+    #[test]
+    fn payment_talk_beats_identity_context() {
+        let w = call(&[
+            (A, "thanks, and the card number and zip code please"),
+            (C, "5895 1035 7131 5"),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(
+            redacted(&w, &f),
+            "thanks, and the card number and zip code please # # # #"
+        );
+    }
+
+    #[test]
+    fn last_four_and_amounts_in_payment_talk_stay() {
+        let w = call(&[
+            (A, "and the security code?"),
+            (C, "737"),
+            (A, "the card ending 1234 has been charged $244."),
+            (A, "that was 49 dollars"),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(
+            redacted(&w, &f),
+            "and the security code? # the card ending 1234 has been charged $244. that was 49 dollars"
+        );
+    }
+
+    #[test]
+    fn unsure_everyday_words_do_not_take_the_utterance() {
+        let w = call(&[
+            (A, "what is the card number?"),
+            (C, "okay~ let me see"),
+            (C, "right~ Gun-Ho-Hine~"),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(
+            redacted(&w, &f),
+            "what is the card number? okay let me see # #"
+        );
+    }
+
+    #[test]
+    fn a_finished_payment_closes_the_window() {
+        let w = call(&[
+            (A, "and the expiry date?"),
+            (C, "09 27"),
+            (A, "thank you, that payment has been accepted"),
+            (C, "great~ I have 2 sofas to return"),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(
+            redacted(&w, &f),
+            "and the expiry date? # # thank you, that payment has been accepted \
+             great I have 2 sofas to return"
+        );
+    }
+
+    #[test]
+    fn a_long_pause_ends_a_run() {
+        // 10 digits, then 4 s later 2 more: two numbers, not a 12-digit PAN.
+        let mut w = call(&[(C, "2096 544 884")]);
+        let mut late = call(&[(C, "14 June")]);
+        for x in &mut late {
+            x.word.start += 6.0;
+            x.word.end += 6.0;
+            x.utterance += 1;
+        }
+        w.extend(late);
+        let f = detect(&w, &DetectConfig::default());
+        assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn payment_windows_are_reported() {
+        let w = call(&[(A, "the card number please"), (C, "ok")]);
+        let d = detect_all(&w, &DetectConfig::default());
+        assert_eq!(d.windows.len(), 1);
+        let (a, b) = d.windows[0];
+        assert!(a <= w[1].word.start && b >= w[4].word.start + 40.0);
     }
 
     #[test]

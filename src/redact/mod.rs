@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod call;
 pub mod detect;
+pub mod live;
 pub mod numbers;
 pub mod text;
 

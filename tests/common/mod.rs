@@ -7,9 +7,11 @@ use std::process::Command;
 
 use serde_json::Value;
 
-/// The dev corpus, by relative path from the crate root.
+/// The dev corpus, by relative path from the crate root (cargo runs tests
+/// there; a compile-time path would go stale when the build cache is shared
+/// between checkouts).
 pub fn corpus_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/corpus/dev")
+    PathBuf::from("../shared/corpus/dev")
 }
 
 /// The call ids of the dev corpus, or an empty list (with a note) if it is absent.
@@ -134,4 +136,89 @@ pub fn silence_found(truth: &Value, found: &[Value]) -> bool {
         let (fs, fe) = (f["start"].as_f64().unwrap(), f["end"].as_f64().unwrap());
         (fe.min(te) - fs.max(ts)) >= 0.5 * (te - ts)
     })
+}
+
+const UNITS: [&str; 10] = [
+    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
+];
+const TEENS: [&str; 10] = [
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+];
+const TENS: [&str; 8] = [
+    "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+];
+
+/// Words for WER scoring, as the corpus README says: case and punctuation
+/// dropped, numbers compared digit by digit (`$49.99` = "forty nine ninety
+/// nine", "oh" = 0 between digits is left as a word).
+pub fn score_words(text: &str) -> Vec<String> {
+    let toks: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == '-')
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric() || *c == '\'')
+                .flat_map(char::to_lowercase)
+                .collect::<String>()
+        })
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < toks.len() {
+        let w = toks[i].as_str();
+        if w.chars().all(|c| c.is_ascii_digit()) {
+            out.extend(w.chars().map(String::from));
+        } else if let Some(d) = UNITS.iter().position(|x| *x == w) {
+            out.push(d.to_string());
+        } else if let Some(d) = TEENS.iter().position(|x| *x == w) {
+            out.push("1".into());
+            out.push(d.to_string());
+        } else if let Some(d) = TENS.iter().position(|x| *x == w) {
+            out.push((d + 2).to_string());
+            match toks
+                .get(i + 1)
+                .and_then(|n| UNITS[1..].iter().position(|x| x == n))
+            {
+                Some(u) => {
+                    out.push((u + 1).to_string());
+                    i += 1;
+                }
+                None => out.push("0".into()),
+            }
+        } else {
+            out.push(w.to_string());
+        }
+        i += 1;
+    }
+    out
+}
+
+/// Word-level edit distance between a reference and a hypothesis.
+pub fn edits(r: &[String], h: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=h.len()).collect();
+    for i in 1..=r.len() {
+        let mut cur = vec![i; h.len() + 1];
+        for j in 1..=h.len() {
+            cur[j] = (prev[j - 1] + usize::from(r[i - 1] != h[j - 1]))
+                .min(prev[j] + 1)
+                .min(cur[j - 1] + 1);
+        }
+        prev = cur;
+    }
+    prev[h.len()]
+}
+
+/// Word error rate of `hypothesis` against `reference` (see [`score_words`]).
+pub fn wer(reference: &str, hypothesis: &str) -> f64 {
+    let r = score_words(reference);
+    edits(&r, &score_words(hypothesis)) as f64 / r.len().max(1) as f64
 }

@@ -1,0 +1,312 @@
+//! Command-line clients of the API: `replay` (a telephony platform pushing
+//! a recording) and `watch` (an agent desktop or a supervisor's floor view).
+
+use std::path::Path;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_stream::wrappers::ReceiverStream;
+
+use super::pb::call_scope_client::CallScopeClient;
+use super::{Encoding, pb};
+use crate::source::{Codec, WavSource};
+
+/// What went wrong in a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// The server cannot be reached. Retry once it runs.
+    #[error(
+        "cannot reach callscope at {url}: {detail}; start it with `callscope serve` or check --server"
+    )]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// Why.
+        detail: String,
+    },
+    /// The server refused or ended the call.
+    #[error("server: {0}")]
+    Status(#[from] tonic::Status),
+    /// The recording cannot be read.
+    #[error(transparent)]
+    Source(#[from] crate::source::SourceError),
+}
+
+/// Connects to a server URL (`http://host:port`).
+pub async fn connect(url: &str) -> Result<CallScopeClient<tonic::transport::Channel>, ClientError> {
+    CallScopeClient::connect(url.to_string())
+        .await
+        .map_err(|e| ClientError::Connect {
+            url: url.to_string(),
+            detail: e.to_string(),
+        })
+}
+
+/// Replay settings.
+#[derive(Debug, Clone)]
+pub struct ReplayOptions {
+    /// Call id sent in the CallStart.
+    pub call_id: String,
+    /// Agent id sent in the CallStart.
+    pub agent_id: String,
+    /// 1.0 = real time; 0 = as fast as the server reads.
+    pub speed: f64,
+    /// Chunk length, milliseconds (20–100).
+    pub chunk_ms: u32,
+    /// Which channel of a stereo file is the agent.
+    pub agent_channel: u32,
+}
+
+/// Streams a recording to `StreamCall` at real-time pace and hands every
+/// event to `on_event`; returns the final `CallEnded` event.
+pub async fn replay(
+    url: &str,
+    path: &Path,
+    opts: &ReplayOptions,
+    mut on_event: impl FnMut(&pb::CallEvent),
+) -> Result<Option<pb::CallEvent>, ClientError> {
+    let mut src = WavSource::open(path)?;
+    let info = src.info().clone();
+    let enc = match info.codec {
+        Codec::MuLaw => Encoding::G711(crate::source::g711::Law::MuLaw),
+        Codec::ALaw => Encoding::G711(crate::source::g711::Law::ALaw),
+        _ => Encoding::Pcm16,
+    };
+    let wire = match enc {
+        Encoding::Pcm16 => pb::AudioEncoding::Pcm16le,
+        Encoding::G711(crate::source::g711::Law::MuLaw) => pb::AudioEncoding::Mulaw,
+        Encoding::G711(crate::source::g711::Law::ALaw) => pb::AudioEncoding::Alaw,
+    };
+    let channels = usize::from(info.channels);
+    let mut client = connect(url).await?;
+    let (tx, rx) = mpsc::channel::<pb::CallInput>(16);
+    tx.send(pb::CallInput {
+        msg: Some(pb::call_input::Msg::Start(pb::CallStart {
+            call_id: opts.call_id.clone(),
+            agent_id: opts.agent_id.clone(),
+            encoding: wire as i32,
+            sample_rate: info.sample_rate,
+            channels: u32::from(info.channels),
+            agent_channel: opts.agent_channel,
+            separate_legs: false,
+        })),
+    })
+    .await
+    .expect("receiver alive");
+    let chunk = (info.sample_rate as usize * opts.chunk_ms.clamp(20, 100) as usize / 1000).max(1);
+    let speed = opts.speed;
+    let feeder = tokio::spawn(async move {
+        let mut bufs = vec![Vec::new(); channels];
+        let mut interleaved = Vec::with_capacity(chunk * channels);
+        let period = Duration::from_secs_f64(chunk as f64 / f64::from(info.sample_rate));
+        let mut tick = (speed > 0.0).then(|| tokio::time::interval(period.div_f64(speed)));
+        loop {
+            let n = match src.read(chunk, &mut bufs) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) => return Err(ClientError::Source(e)),
+            };
+            interleaved.clear();
+            for i in 0..n {
+                for b in &bufs {
+                    interleaved.push(b[i]);
+                }
+            }
+            let mut data = Vec::with_capacity(interleaved.len() * 2);
+            enc.encode(&interleaved, &mut data);
+            if let Some(t) = tick.as_mut() {
+                t.tick().await;
+            }
+            let msg = pb::CallInput {
+                msg: Some(pb::call_input::Msg::Audio(pb::AudioChunk { data, leg: 0 })),
+            };
+            if tx.send(msg).await.is_err() {
+                return Ok(());
+            }
+        }
+        let _ = tx
+            .send(pb::CallInput {
+                msg: Some(pb::call_input::Msg::End(pb::CallEnd {})),
+            })
+            .await;
+        Ok(())
+    });
+    let mut events = client
+        .stream_call(ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    let mut last = None;
+    while let Some(ev) = events.message().await? {
+        on_event(&ev);
+        if matches!(ev.event, Some(pb::call_event::Event::Ended(_))) {
+            last = Some(ev);
+        }
+    }
+    if let Ok(Err(e)) = feeder.await {
+        return Err(e);
+    }
+    Ok(last)
+}
+
+fn who(v: i32) -> &'static str {
+    match pb::Speaker::try_from(v) {
+        Ok(pb::Speaker::Agent) => "agent",
+        Ok(pb::Speaker::Customer) => "customer",
+        _ => "-",
+    }
+}
+
+/// One line for a call event, or `None` for events too frequent to print
+/// (KPI snapshots, speaking started/stopped) unless `verbose`.
+pub fn describe(ev: &pb::CallEvent, verbose: bool) -> Option<String> {
+    use pb::call_event::Event;
+    use pb::signal_event::Kind as K;
+    let t = ev.t;
+    let line = match ev.event.as_ref()? {
+        Event::Accepted(a) => format!(
+            "call {} accepted (agent {}, {} leg(s))",
+            ev.call_id, a.agent_id, a.legs
+        ),
+        Event::Transcript(s) => {
+            if !s.is_final && !verbose {
+                return None;
+            }
+            format!(
+                "{:>7.1}s {:<8} {}{}",
+                s.start,
+                who(s.speaker),
+                if s.is_final { "" } else { "… " },
+                s.text
+            )
+        }
+        Event::Signal(s) => match K::try_from(s.kind).ok()? {
+            K::Interruption => format!(
+                "{t:>7.1}s interruption: {} cut off {} ({:.1} s overlap)",
+                who(s.speaker),
+                who(s.other),
+                s.duration_s
+            ),
+            K::SilenceStarted => format!("{t:>7.1}s silence started"),
+            K::SilenceEnded => format!("{t:>7.1}s silence ended ({:.1} s)", s.duration_s),
+            K::Pace => format!("{t:>7.1}s agent pace {:.0} wpm", s.wpm),
+            K::SpeakingStarted | K::SpeakingStopped if verbose => {
+                format!(
+                    "{t:>7.1}s {} {:?}",
+                    who(s.speaker),
+                    K::try_from(s.kind).ok()?
+                )
+            }
+            _ => return None,
+        },
+        Event::Prompt(p) => format!(
+            "{t:>7.1}s PROMPT [{}] {}: {} ({})",
+            p.severity, p.kind, p.message, p.evidence
+        ),
+        Event::Kpi(k) => {
+            if !verbose {
+                return None;
+            }
+            kpi_line(k)
+        }
+        Event::Redaction(r) => {
+            if r.kind == "dtmf" {
+                format!(
+                    "{t:>7.1}s redacted keypad entry, {} keys ({})",
+                    r.keys,
+                    who(r.speaker)
+                )
+            } else {
+                format!(
+                    "{t:>7.1}s redacted {} ({}, {:.1}–{:.1} s)",
+                    r.kind,
+                    who(r.speaker),
+                    r.start,
+                    r.end
+                )
+            }
+        }
+        Event::Lagging(l) => format!(
+            "{t:>7.1}s transcription lagging {:.1} s ({} utterances queued); partials paused",
+            l.lag_s, l.queued_utterances
+        ),
+        Event::Ended(e) => format!("call {} ended: {}", ev.call_id, e.status),
+    };
+    Some(line)
+}
+
+/// A KPI snapshot on one line.
+pub fn kpi_line(k: &pb::KpiSnapshot) -> String {
+    format!(
+        "{:>7.1}s talk agent {:.0}s / customer {:.0}s (ratio {:.2})  speaking {}  pace {:.0} wpm  interruptions {}/{}  silence {:.0}s  lag {:.1}s",
+        k.duration_s,
+        k.agent_talk_s,
+        k.customer_talk_s,
+        k.talk_ratio,
+        who(k.current_speaker),
+        k.agent_wpm,
+        k.interruptions_by_agent,
+        k.interruptions_by_customer,
+        k.silence_s,
+        k.transcription_lag_s
+    )
+}
+
+/// Follows one live call, printing its events.
+pub async fn watch_call(url: &str, call_id: &str, verbose: bool) -> Result<(), ClientError> {
+    let mut client = connect(url).await?;
+    let mut s = client
+        .watch_call(pb::WatchCallRequest {
+            call_id: call_id.to_string(),
+        })
+        .await?
+        .into_inner();
+    let mut last_kpi = 0.0;
+    while let Some(ev) = s.message().await? {
+        // Once every 5 s, the KPIs; everything notable as it happens.
+        if let Some(pb::call_event::Event::Kpi(k)) = &ev.event {
+            if k.duration_s - last_kpi >= 5.0 || last_kpi == 0.0 {
+                last_kpi = k.duration_s;
+                println!("{}", kpi_line(k));
+            }
+            continue;
+        }
+        if let Some(line) = describe(&ev, verbose) {
+            println!("{line}");
+        }
+    }
+    Ok(())
+}
+
+/// Follows the whole floor, printing one line per call update.
+pub async fn watch_floor(url: &str) -> Result<(), ClientError> {
+    let mut client = connect(url).await?;
+    let mut s = client
+        .watch_floor(pb::WatchFloorRequest {})
+        .await?
+        .into_inner();
+    while let Some(u) = s.message().await? {
+        let kind =
+            pb::floor_update::Kind::try_from(u.kind).unwrap_or(pb::floor_update::Kind::Unspecified);
+        let k = u.kpi.unwrap_or_default();
+        let prompt = u
+            .latest_prompts
+            .last()
+            .map(|p| format!("  last prompt: {}", p.message))
+            .unwrap_or_default();
+        match kind {
+            pb::floor_update::Kind::CallStarted => {
+                println!("{} started (agent {})", u.call_id, u.agent_id)
+            }
+            pb::floor_update::Kind::CallEnded => {
+                println!("{} ended after {:.0} s", u.call_id, k.duration_s)
+            }
+            _ => println!(
+                "{:<20} {:<10} {}{prompt}",
+                u.call_id,
+                u.agent_id,
+                kpi_line(&k)
+            ),
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,704 @@
+//! `callscope serve`: the live engine behind the gRPC API.
+//!
+//! One tokio task (the call actor, [`run_call`]) per call drives a
+//! synchronous [`LiveCall`]; whisper runs on the shared worker pool's own
+//! threads and answers through a channel, never on the runtime. Events go
+//! to the caller through a bounded channel (a slow reader loses events, the
+//! call never waits) and to watchers through broadcast channels (a slow
+//! watcher skips ahead). When the call ends — or the stream breaks, or the
+//! server shuts down — the actor transcribes what is left, redacts, and
+//! stores the call exactly as `analyze` does.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tokio_stream::{Stream, StreamExt};
+use tonic::{Request, Response, Status, Streaming};
+use tracing::{Instrument, info, info_span, warn};
+
+use super::pb::call_scope_server::{CallScope, CallScopeServer};
+use super::{Encoding, event, kpi, pb, prompt};
+use crate::analyze::{Transcription, report_path, store_result, validate_call_id};
+use crate::asr::{AsrError, Transcript};
+use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
+use crate::live::kpi::{KpiSnapshot, LivePrompt};
+
+/// Events buffered per caller stream before events are dropped.
+const CALLER_BUFFER: usize = 1024;
+/// Events buffered per watcher before it skips ahead.
+const WATCH_BUFFER: usize = 256;
+/// Audio messages buffered between the gRPC stream and the actor.
+const INPUT_BUFFER: usize = 64;
+/// One leg may run this far ahead of the other (separate legs) before the
+/// quiet one is padded with silence, seconds.
+const LEG_SKEW_S: f64 = 2.0;
+
+/// What feeds a call actor.
+#[derive(Debug)]
+pub enum Input {
+    /// Samples per leg (agent first), at the call's rate.
+    Audio(Vec<Vec<f32>>),
+    /// The call ended normally.
+    End,
+}
+
+/// A live call as the floor sees it.
+struct Entry {
+    agent_id: String,
+    events: broadcast::Sender<pb::CallEvent>,
+    snapshot: KpiSnapshot,
+    prompts: VecDeque<LivePrompt>,
+}
+
+/// Shared state of the server: live calls, the floor feed, the whisper pool.
+pub struct Hub {
+    calls: Mutex<HashMap<String, Entry>>,
+    floor: broadcast::Sender<pb::FloorUpdate>,
+    data_dir: PathBuf,
+    transcription: Arc<Transcription>,
+    cfg: LiveConfig,
+    max_calls: usize,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Hub {
+    /// A hub storing into `data_dir`, transcribing with `transcription`,
+    /// taking at most `max_calls` calls at once; actors finish their calls
+    /// when `shutdown` turns true.
+    pub fn new(
+        data_dir: PathBuf,
+        transcription: Arc<Transcription>,
+        cfg: LiveConfig,
+        max_calls: usize,
+        shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Arc::new(Hub {
+            calls: Mutex::new(HashMap::new()),
+            floor: broadcast::channel(WATCH_BUFFER).0,
+            data_dir,
+            transcription,
+            cfg,
+            max_calls,
+            shutdown,
+        })
+    }
+
+    /// Number of live calls.
+    pub fn live_calls(&self) -> usize {
+        self.calls.lock().expect("hub lock").len()
+    }
+
+    fn floor_update(&self, kind: pb::floor_update::Kind, call_id: &str, e: &Entry) {
+        let _ = self.floor.send(pb::FloorUpdate {
+            kind: kind as i32,
+            call_id: call_id.to_string(),
+            agent_id: e.agent_id.clone(),
+            kpi: Some(kpi(&e.snapshot)),
+            latest_prompts: e.prompts.iter().map(prompt).collect(),
+        });
+    }
+
+    /// Registers a call; refused when it is already live or the floor is full.
+    fn register(&self, call_id: &str, agent_id: &str) -> Result<(), Status> {
+        let mut calls = self.calls.lock().expect("hub lock");
+        if calls.contains_key(call_id) {
+            return Err(Status::already_exists(format!(
+                "call {call_id} is already live; use another call_id"
+            )));
+        }
+        if calls.len() >= self.max_calls {
+            return Err(Status::resource_exhausted(format!(
+                "{} live calls, the configured limit (--max-calls); try again later or add capacity",
+                calls.len()
+            )));
+        }
+        let e = Entry {
+            agent_id: agent_id.to_string(),
+            events: broadcast::channel(WATCH_BUFFER).0,
+            snapshot: KpiSnapshot::default(),
+            prompts: VecDeque::new(),
+        };
+        self.floor_update(pb::floor_update::Kind::CallStarted, call_id, &e);
+        calls.insert(call_id.to_string(), e);
+        Ok(())
+    }
+
+    fn unregister(&self, call_id: &str) {
+        if let Some(e) = self.calls.lock().expect("hub lock").remove(call_id) {
+            self.floor_update(pb::floor_update::Kind::CallEnded, call_id, &e);
+        }
+    }
+
+    /// Sends an event to a live call's watchers and keeps the floor's view current.
+    fn publish(&self, call_id: &str, ev: &pb::CallEvent, live: &LiveEvent) {
+        let mut calls = self.calls.lock().expect("hub lock");
+        let Some(e) = calls.get_mut(call_id) else {
+            return;
+        };
+        let _ = e.events.send(ev.clone());
+        match live {
+            LiveEvent::Kpi(s) => {
+                e.snapshot = s.clone();
+                self.floor_update(pb::floor_update::Kind::CallUpdate, call_id, e);
+            }
+            LiveEvent::Prompt(p) => {
+                e.prompts.push_back(p.clone());
+                while e.prompts.len() > 3 {
+                    e.prompts.pop_front();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Runs one call: audio from `input`, events to `out` (try-send: a slow
+/// reader loses events, never stalls the call) and to watchers. Stores the
+/// call when the input ends; returns the final event.
+pub async fn run_call(
+    hub: Arc<Hub>,
+    start: LiveStart,
+    mut input: mpsc::Receiver<Input>,
+    out: mpsc::Sender<Result<pb::CallEvent, Status>>,
+) -> Result<pb::CallEvent, Status> {
+    let call_id = start.call_id.clone();
+    let agent_channel = start.agent_channel;
+    let mut call = LiveCall::new(start, hub.cfg.clone())
+        .map_err(|e| Status::invalid_argument(format!("cannot set up the call: {e}")))?;
+    let pool = Arc::clone(&hub.transcription);
+    let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(u64, Result<Transcript, AsrError>)>();
+    let mut backlog: VecDeque<AsrJob> = VecDeque::new();
+    let mut in_flight = 0usize;
+    let mut events: Vec<LiveEvent> = Vec::new();
+    let mut jobs: Vec<AsrJob> = Vec::new();
+    let mut dropped = 0u64;
+    let mut shutdown = hub.shutdown.clone();
+    let emit = |call: &LiveCall, events: &mut Vec<LiveEvent>, dropped: &mut u64| {
+        for e in events.drain(..) {
+            let ev = event(&call_id, call.now(), &e);
+            hub.publish(&call_id, &ev, &e);
+            if out.try_send(Ok(ev)).is_err() {
+                *dropped += 1;
+            }
+        }
+    };
+    // Queues work on the pool: finals wait in the backlog when it is full,
+    // partials are dropped.
+    let submit = |call: &mut LiveCall,
+                  jobs: &mut Vec<AsrJob>,
+                  backlog: &mut VecDeque<AsrJob>,
+                  in_flight: &mut usize| {
+        backlog.extend(jobs.drain(..).filter(|j| !j.partial));
+        let partials: Vec<AsrJob> = std::mem::take(jobs);
+        let mut try_one = |job: AsrJob| -> Option<AsrJob> {
+            let tx = res_tx.clone();
+            let id = job.id;
+            let partial = job.partial;
+            match pool.pool.try_submit_with(
+                job.utterance,
+                Box::new(move |r| {
+                    let _ = tx.send((id, r));
+                }),
+            ) {
+                Ok(()) => {
+                    *in_flight += 1;
+                    None
+                }
+                Err((_, utterance)) => Some(AsrJob {
+                    id,
+                    partial,
+                    utterance,
+                }),
+            }
+        };
+        while let Some(job) = backlog.pop_front() {
+            if let Some(job) = try_one(job) {
+                backlog.push_front(job);
+                break;
+            }
+        }
+        for p in partials {
+            if backlog.is_empty() {
+                if let Some(p) = try_one(p) {
+                    call.partial_dropped(p.id);
+                }
+            } else {
+                call.partial_dropped(p.id);
+            }
+        }
+    };
+    let status = loop {
+        tokio::select! {
+            msg = input.recv() => match msg {
+                Some(Input::Audio(legs)) => {
+                    let blocks: Vec<&[f32]> = legs.iter().map(Vec::as_slice).collect();
+                    call.push(&blocks, &mut events, &mut jobs);
+                    submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+                    emit(&call, &mut events, &mut dropped);
+                }
+                Some(Input::End) => break "complete",
+                None => break "interrupted",
+            },
+            Some((id, r)) = res_rx.recv() => {
+                in_flight -= 1;
+                call.on_transcript(id, r, &mut events);
+                submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+                emit(&call, &mut events, &mut dropped);
+            }
+            _ = shutdown.changed() => break "interrupted",
+        }
+    };
+    // Flush: the last utterances, then everything still queued.
+    call.end(&mut events, &mut jobs);
+    emit(&call, &mut events, &mut dropped);
+    loop {
+        submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+        if in_flight == 0 && backlog.is_empty() {
+            break;
+        }
+        match res_rx.recv().await {
+            Some((id, r)) => {
+                in_flight -= 1;
+                call.on_transcript(id, r, &mut events);
+                emit(&call, &mut events, &mut dropped);
+            }
+            None => break,
+        }
+    }
+    if dropped > 0 {
+        warn!(
+            dropped,
+            "the caller read events too slowly; some were dropped"
+        );
+    }
+    let t = Arc::clone(&hub.transcription);
+    let data_dir = hub.data_dir.clone();
+    let status_s = status.to_string();
+    let stored = tokio::task::spawn_blocking(move || {
+        let result = call.seal(&status_s, &t);
+        store_result(&data_dir, &result, agent_channel)?;
+        Ok::<_, crate::analyze::AnalyzeError>(result)
+    })
+    .await
+    .map_err(|e| Status::internal(format!("storing the call failed: {e}")))?;
+    hub.unregister(&call_id);
+    let result = stored.map_err(|e| Status::internal(format!("storing the call failed: {e}")))?;
+    info!(status, "call stored");
+    let report = result.report.get();
+    let ended = pb::CallEvent {
+        call_id: call_id.clone(),
+        t: report.duration_s,
+        event: Some(pb::call_event::Event::Ended(pb::CallEnded {
+            status: status.to_string(),
+            report_json: serde_json::to_string(report).expect("reports serialise"),
+        })),
+    };
+    Ok(ended)
+}
+
+/// Reads a StreamCall's first message and checks it.
+fn check_start(msg: Option<pb::CallInput>) -> Result<(LiveStart, Encoding, usize, bool), Status> {
+    let Some(pb::CallInput {
+        msg: Some(pb::call_input::Msg::Start(s)),
+    }) = msg
+    else {
+        return Err(Status::invalid_argument(
+            "the first message of StreamCall must be a CallStart (call_id, encoding, sample_rate, channels)",
+        ));
+    };
+    validate_call_id(&s.call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    let enc = Encoding::from_wire(s.encoding)
+        .ok_or_else(|| Status::invalid_argument("encoding must be PCM16LE, MULAW or ALAW"))?;
+    if !(8_000..=48_000).contains(&s.sample_rate) {
+        return Err(Status::invalid_argument(format!(
+            "sample_rate {} Hz is outside 8000–48000 Hz",
+            s.sample_rate
+        )));
+    }
+    let (legs, channels) = if s.separate_legs {
+        (2, 1)
+    } else {
+        match s.channels {
+            1 => (1, 1),
+            2 => (2, 2),
+            n => {
+                return Err(Status::invalid_argument(format!(
+                    "channels must be 1 or 2, not {n} (or set separate_legs)"
+                )));
+            }
+        }
+    };
+    if s.agent_channel > 1 {
+        return Err(Status::invalid_argument("agent_channel must be 0 or 1"));
+    }
+    Ok((
+        LiveStart {
+            call_id: s.call_id,
+            agent_id: s.agent_id,
+            legs,
+            sample_rate: s.sample_rate,
+            codec: enc.name().to_string(),
+            agent_channel: s.agent_channel as usize,
+        },
+        enc,
+        channels,
+        s.separate_legs,
+    ))
+}
+
+/// Turns wire audio into per-leg blocks, keeping separate legs in step.
+struct Deframer {
+    enc: Encoding,
+    channels: usize,
+    separate: bool,
+    agent_channel: usize,
+    legs: usize,
+    pending: [Vec<f32>; 2],
+    max_skew: usize,
+}
+
+impl Deframer {
+    fn blocks(&mut self, chunk: pb::AudioChunk) -> Result<Option<Vec<Vec<f32>>>, Status> {
+        let mut dec = vec![Vec::new(); self.channels];
+        if !self.enc.decode(&chunk.data, self.channels, &mut dec) {
+            return Err(Status::invalid_argument(format!(
+                "audio chunk of {} bytes is not whole samples ({} bytes per frame)",
+                chunk.data.len(),
+                self.enc.width() * self.channels
+            )));
+        }
+        if !self.separate {
+            if self.legs == 2 && self.agent_channel == 1 {
+                dec.swap(0, 1);
+            }
+            return Ok(Some(dec));
+        }
+        let leg = match pb::Speaker::try_from(chunk.leg) {
+            Ok(pb::Speaker::Agent) => 0,
+            Ok(pb::Speaker::Customer) => 1,
+            _ => {
+                return Err(Status::invalid_argument(
+                    "with separate_legs every AudioChunk needs leg AGENT or CUSTOMER",
+                ));
+            }
+        };
+        self.pending[leg].extend_from_slice(&dec[0]);
+        let (a, c) = (self.pending[0].len(), self.pending[1].len());
+        // A quiet leg far behind is padded with silence.
+        if a.abs_diff(c) > self.max_skew {
+            let n = a.max(c);
+            for p in &mut self.pending {
+                p.resize(n, 0.0);
+            }
+        }
+        let n = self.pending[0].len().min(self.pending[1].len());
+        if n == 0 {
+            return Ok(None);
+        }
+        Ok(Some(
+            self.pending
+                .iter_mut()
+                .map(|p| p.drain(..n).collect())
+                .collect(),
+        ))
+    }
+}
+
+/// The gRPC service.
+pub struct Service {
+    hub: Arc<Hub>,
+}
+
+type EventStream = Pin<Box<dyn Stream<Item = Result<pb::CallEvent, Status>> + Send>>;
+type FloorStream = Pin<Box<dyn Stream<Item = Result<pb::FloorUpdate, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl CallScope for Service {
+    type StreamCallStream = ReceiverStream<Result<pb::CallEvent, Status>>;
+    type WatchCallStream = EventStream;
+    type WatchFloorStream = FloorStream;
+
+    async fn stream_call(
+        &self,
+        request: Request<Streaming<pb::CallInput>>,
+    ) -> Result<Response<Self::StreamCallStream>, Status> {
+        let mut inbound = request.into_inner();
+        let first = inbound.message().await?;
+        let (start, enc, channels, separate) = check_start(first)?;
+        self.hub.register(&start.call_id, &start.agent_id)?;
+        let span = info_span!("call", call_id = %start.call_id);
+        span.in_scope(|| info!(agent = %start.agent_id, rate = start.sample_rate, legs = start.legs, "live call started"));
+        let (out_tx, out_rx) = mpsc::channel(CALLER_BUFFER);
+        let (in_tx, in_rx) = mpsc::channel(INPUT_BUFFER);
+        let _ = out_tx
+            .send(Ok(pb::CallEvent {
+                call_id: start.call_id.clone(),
+                t: 0.0,
+                event: Some(pb::call_event::Event::Accepted(pb::CallAccepted {
+                    agent_id: start.agent_id.clone(),
+                    legs: start.legs as u32,
+                })),
+            }))
+            .await;
+        let mut deframer = Deframer {
+            enc,
+            channels,
+            separate,
+            agent_channel: start.agent_channel,
+            legs: start.legs,
+            pending: [Vec::new(), Vec::new()],
+            max_skew: (LEG_SKEW_S * f64::from(start.sample_rate)) as usize,
+        };
+        // Reader: wire messages → actor input. A bad message ends the call
+        // (what was received is still stored) and tells the caller why.
+        let reader_out = out_tx.clone();
+        tokio::spawn(
+            async move {
+                loop {
+                    let msg = match inbound.message().await {
+                        Ok(Some(m)) => m,
+                        Ok(None) => break,
+                        Err(e) => {
+                            warn!(error = %e, "call stream broke; storing what arrived");
+                            break;
+                        }
+                    };
+                    match msg.msg {
+                        Some(pb::call_input::Msg::Audio(chunk)) => match deframer.blocks(chunk) {
+                            Ok(Some(b)) => {
+                                if in_tx.send(Input::Audio(b)).await.is_err() {
+                                    break;
+                                }
+                            }
+                            Ok(None) => {}
+                            Err(status) => {
+                                warn!(error = %status.message(), "bad audio; ending the call");
+                                let _ = reader_out.try_send(Err(status));
+                                break;
+                            }
+                        },
+                        Some(pb::call_input::Msg::End(_)) => {
+                            let _ = in_tx.send(Input::End).await;
+                            break;
+                        }
+                        Some(pb::call_input::Msg::Start(_)) | None => {
+                            let _ = reader_out.try_send(Err(Status::invalid_argument(
+                                "only audio chunks and one CallEnd may follow the CallStart",
+                            )));
+                            break;
+                        }
+                    }
+                }
+            }
+            .instrument(span.clone()),
+        );
+        let hub = Arc::clone(&self.hub);
+        let call_id = start.call_id.clone();
+        tokio::spawn(
+            async move {
+                let last = run_call(Arc::clone(&hub), start, in_rx, out_tx.clone()).await;
+                if last.is_err() {
+                    hub.unregister(&call_id);
+                }
+                let _ = out_tx.send(last).await;
+            }
+            .instrument(span),
+        );
+        Ok(Response::new(ReceiverStream::new(out_rx)))
+    }
+
+    async fn watch_call(
+        &self,
+        request: Request<pb::WatchCallRequest>,
+    ) -> Result<Response<Self::WatchCallStream>, Status> {
+        let call_id = request.into_inner().call_id;
+        let (rx, first) = {
+            let calls = self.hub.calls.lock().expect("hub lock");
+            let Some(e) = calls.get(&call_id) else {
+                return Err(Status::not_found(format!(
+                    "no live call {call_id}; finished calls are read with GetReport"
+                )));
+            };
+            let first = pb::CallEvent {
+                call_id: call_id.clone(),
+                t: e.snapshot.duration_s,
+                event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
+            };
+            (e.events.subscribe(), first)
+        };
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| r.ok().map(Ok));
+        Ok(Response::new(Box::pin(
+            tokio_stream::once(Ok(first)).chain(live),
+        )))
+    }
+
+    async fn watch_floor(
+        &self,
+        _request: Request<pb::WatchFloorRequest>,
+    ) -> Result<Response<Self::WatchFloorStream>, Status> {
+        let (rx, now) = {
+            let calls = self.hub.calls.lock().expect("hub lock");
+            let rx = self.hub.floor.subscribe();
+            let now: Vec<Result<pb::FloorUpdate, Status>> = calls
+                .iter()
+                .map(|(id, e)| {
+                    Ok(pb::FloorUpdate {
+                        kind: pb::floor_update::Kind::CallUpdate as i32,
+                        call_id: id.clone(),
+                        agent_id: e.agent_id.clone(),
+                        kpi: Some(kpi(&e.snapshot)),
+                        latest_prompts: e.prompts.iter().map(prompt).collect(),
+                    })
+                })
+                .collect();
+            (rx, now)
+        };
+        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| r.ok().map(Ok));
+        Ok(Response::new(Box::pin(tokio_stream::iter(now).chain(live))))
+    }
+
+    async fn get_report(
+        &self,
+        request: Request<pb::GetReportRequest>,
+    ) -> Result<Response<pb::GetReportResponse>, Status> {
+        let call_id = request.into_inner().call_id;
+        validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let path = report_path(&self.hub.data_dir, &call_id);
+        match tokio::fs::read_to_string(&path).await {
+            Ok(report_json) => Ok(Response::new(pb::GetReportResponse { report_json })),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Status::not_found(format!(
+                "no stored report for call {call_id}"
+            ))),
+            Err(e) => Err(Status::internal(format!("cannot read the report: {e}"))),
+        }
+    }
+
+    async fn list_calls(
+        &self,
+        request: Request<pb::ListCallsRequest>,
+    ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        let limit = match request.into_inner().limit {
+            0 => 100,
+            n => n as usize,
+        };
+        let dir = self.hub.data_dir.join("reports");
+        let calls = tokio::task::spawn_blocking(move || list_reports(&dir, limit))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?;
+        Ok(Response::new(pb::ListCallsResponse { calls }))
+    }
+}
+
+/// Stored reports in `dir`, newest first.
+fn list_reports(dir: &std::path::Path, limit: usize) -> Vec<pb::CallSummary> {
+    let mut out: Vec<pb::CallSummary> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| {
+            let stored_at = e
+                .metadata()
+                .ok()?
+                .modified()
+                .ok()?
+                .duration_since(std::time::UNIX_EPOCH)
+                .ok()?
+                .as_secs() as i64;
+            let v: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
+            Some(pb::CallSummary {
+                call_id: v["call_id"].as_str()?.to_string(),
+                duration_s: v["duration_s"].as_f64().unwrap_or(0.0),
+                status: v["status"].as_str().unwrap_or("").to_string(),
+                stored_at,
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.stored_at
+            .cmp(&a.stored_at)
+            .then(a.call_id.cmp(&b.call_id))
+    });
+    out.truncate(limit);
+    out
+}
+
+/// Serves the API on `listener` until `stop` resolves; then tells every live
+/// call to finish (stored as `interrupted`) and waits for them.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    health.set_serving::<CallScopeServer<Service>>().await;
+    let reflection = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()
+        .expect("the descriptor set is built in");
+    let service = CallScopeServer::new(Service {
+        hub: Arc::clone(&hub),
+    })
+    .max_decoding_message_size(1 << 20);
+    let hub2 = Arc::clone(&hub);
+    let stopping = async move {
+        stop.await;
+        info!(
+            live = hub2.live_calls(),
+            "shutting down: finishing live calls"
+        );
+        let _ = shutdown.send(true);
+        // Let actors store their calls; the server closes once streams end.
+        while hub2.live_calls() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    };
+    tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(reflection)
+        .add_service(service)
+        .serve_with_incoming_shutdown(
+            tokio_stream::wrappers::TcpListenerStream::new(listener),
+            stopping,
+        )
+        .await
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+/// Where `serve` listens by default.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
+
+/// Parses a listen address.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse()
+        .map_err(|e| format!("--listen {s}: not an address like 127.0.0.1:50051 ({e})"))
+}

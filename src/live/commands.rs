@@ -1,0 +1,224 @@
+//! The live commands: `serve`, `replay`, `watch`, `capture`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use crate::analyze::call_id_for;
+use crate::cli::AsrArgs;
+use crate::grpc::{client, server};
+use crate::live::call::LiveConfig;
+
+/// Arguments of `callscope serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, default_value = server::DEFAULT_LISTEN, env = "CALLSCOPE_LISTEN")]
+    pub listen: String,
+    /// Where finished calls are stored (as `analyze` stores them).
+    #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Most live calls at once; more get RESOURCE_EXHAUSTED.
+    #[arg(long, default_value_t = 64)]
+    pub max_calls: usize,
+    /// Transcription lag (seconds of speech) beyond which partial transcripts stop.
+    #[arg(long, default_value_t = 10.0)]
+    pub max_lag: f64,
+    /// Transcription and redaction.
+    #[command(flatten)]
+    pub asr: AsrArgs,
+}
+
+/// Arguments of `callscope replay`.
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// The recording (WAV).
+    pub file: PathBuf,
+    /// The server.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "CALLSCOPE_SERVER"
+    )]
+    pub server: String,
+    /// 1 = real time, 2 = twice as fast, 0 = as fast as the server reads.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Call id (default: the file name without extension).
+    #[arg(long)]
+    pub call_id: Option<String>,
+    /// Agent id.
+    #[arg(long, default_value = "replay")]
+    pub agent_id: String,
+    /// Chunk length, milliseconds (20–100).
+    #[arg(long, default_value_t = 50)]
+    pub chunk_ms: u32,
+    /// Also print partial transcripts, KPIs and speaking changes.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Arguments of `callscope watch`.
+#[derive(Debug, clap::Args)]
+#[group(required = true, multiple = false, id = "what")]
+pub struct WatchArgs {
+    /// Follow one live call.
+    #[arg(long, group = "what")]
+    pub call: Option<String>,
+    /// Follow every live call.
+    #[arg(long, group = "what")]
+    pub floor: bool,
+    /// The server.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:50051",
+        env = "CALLSCOPE_SERVER"
+    )]
+    pub server: String,
+    /// Also print partial transcripts and speaking changes.
+    #[arg(long, short)]
+    pub verbose: bool,
+}
+
+/// Arguments of `callscope capture`.
+#[derive(Debug, clap::Args)]
+pub struct CaptureArgs {
+    /// List the input devices and exit.
+    #[arg(long)]
+    pub list_devices: bool,
+    /// The agent's device (name or id as listed; default: the system default input).
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The customer's device; without it, a stereo input's second channel is the customer.
+    #[arg(long)]
+    pub customer_device: Option<String>,
+    /// Stop after this many seconds (default: at Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<f64>,
+    /// Call id (default: capture-<unix time>).
+    #[arg(long)]
+    pub call_id: Option<String>,
+    /// Where the call is stored.
+    #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// Transcription and redaction.
+    #[command(flatten)]
+    pub asr: AsrArgs,
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime starts")
+}
+
+/// `callscope serve`.
+pub fn serve(args: ServeArgs) -> ExitCode {
+    let addr = match server::parse_listen(&args.listen) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let transcription = match args.asr.start() {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = LiveConfig {
+        max_lag_s: args.max_lag,
+        ..LiveConfig::default()
+    };
+    runtime().block_on(async move {
+        let listener = match tokio::net::TcpListener::bind(addr).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("error: cannot listen on {addr}: {e}; pick another --listen");
+                return ExitCode::from(2);
+            }
+        };
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let hub = server::Hub::new(
+            args.data_dir.clone(),
+            transcription,
+            cfg,
+            args.max_calls,
+            stop_rx,
+        );
+        eprintln!(
+            "callscope serving on {} (data in {}); Ctrl-C to stop",
+            listener.local_addr().map_or(addr, |a| a),
+            args.data_dir.display()
+        );
+        match server::serve(listener, hub, stop_tx, server::shutdown_signal()).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: server: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `callscope replay`.
+pub fn replay(args: ReplayArgs) -> ExitCode {
+    let call_id = args
+        .call_id
+        .clone()
+        .unwrap_or_else(|| call_id_for(&args.file));
+    let opts = client::ReplayOptions {
+        call_id,
+        agent_id: args.agent_id.clone(),
+        speed: args.speed.max(0.0),
+        chunk_ms: args.chunk_ms,
+        agent_channel: 0,
+    };
+    let verbose = args.verbose;
+    runtime().block_on(async move {
+        let r = client::replay(&args.server, &args.file, &opts, |ev| {
+            if let Some(line) = client::describe(ev, verbose) {
+                println!("{line}");
+            }
+        })
+        .await;
+        match r {
+            Ok(Some(_)) => ExitCode::SUCCESS,
+            Ok(None) => {
+                eprintln!("error: the server ended the stream without storing the call");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `callscope watch`.
+pub fn watch(args: WatchArgs) -> ExitCode {
+    runtime().block_on(async move {
+        let r = match &args.call {
+            Some(id) => client::watch_call(&args.server, id, args.verbose).await,
+            None => client::watch_floor(&args.server).await,
+        };
+        match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `callscope capture`.
+pub fn capture(args: CaptureArgs) -> ExitCode {
+    super::capture::run(args)
+}

@@ -1,0 +1,370 @@
+//! Live KPIs of one call and the built-in agent-assist prompts.
+//!
+//! [`Kpis`] follows the signal events frame by frame (it never waits for
+//! transcription, except for the words-per-minute figure) and answers "how
+//! is the call going now". [`PromptRules`] turns that into prompts with a
+//! cooldown each.
+
+use std::collections::VecDeque;
+
+use crate::frame::Leg;
+use crate::signals::SignalEvent;
+
+/// The call so far.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KpiSnapshot {
+    /// Media time, seconds.
+    pub duration_s: f64,
+    /// Talk time per leg (agent, customer), seconds.
+    pub talk_s: [f64; 2],
+    /// Who is talking now (the agent when both are).
+    pub current_speaker: Option<Leg>,
+    /// Agent words per minute of agent talk, from final transcripts.
+    pub agent_wpm: f64,
+    /// Interruptions made by each leg (agent, customer).
+    pub interruptions_by: [u32; 2],
+    /// The current silence, seconds (0 while someone talks).
+    pub silence_s: f64,
+    /// Time both talked at once, seconds.
+    pub overtalk_s: f64,
+    /// Seconds of speech waiting for transcription.
+    pub transcription_lag_s: f64,
+}
+
+impl KpiSnapshot {
+    /// Agent talk time ÷ customer talk time (0 while the customer has said nothing).
+    pub fn talk_ratio(&self) -> f64 {
+        if self.talk_s[1] > 0.0 {
+            self.talk_s[0] / self.talk_s[1]
+        } else {
+            0.0
+        }
+    }
+}
+
+/// Follows a call's signal events.
+#[derive(Debug, Default)]
+pub struct Kpis {
+    talking_since: [Option<f64>; 2],
+    quiet_since: f64,
+    /// When the customer last talked (end of their last span, or now).
+    customer_last: f64,
+    interruptions: VecDeque<(f64, Leg)>,
+    interruptions_by: [u32; 2],
+    overtalk_s: f64,
+    /// Agent words and talk seconds from final transcripts, recent first out.
+    agent_words: VecDeque<(f64, u64, f64)>,
+    total_agent_words: u64,
+    total_agent_talk: f64,
+}
+
+impl Kpis {
+    /// Takes one signal event into account.
+    pub fn on_signal(&mut self, e: &SignalEvent) {
+        match *e {
+            SignalEvent::SpeakingStarted { leg, t } => {
+                self.talking_since[leg.index()] = Some(t);
+                if leg == Leg::Customer {
+                    self.customer_last = t;
+                }
+            }
+            SignalEvent::SpeakingStopped { leg, t } => {
+                if let (Some(a), Some(b)) = (self.talking_since[0], self.talking_since[1]) {
+                    self.overtalk_s += (t - a.max(b)).max(0.0);
+                }
+                self.talking_since[leg.index()] = None;
+                if self.talking_since.iter().all(Option::is_none) {
+                    self.quiet_since = t;
+                }
+                if leg == Leg::Customer {
+                    self.customer_last = t;
+                }
+            }
+            SignalEvent::Interruption { t, by, .. } => {
+                self.interruptions_by[by.index()] += 1;
+                self.interruptions.push_back((t, by));
+            }
+            SignalEvent::SilenceStarted { .. } | SignalEvent::SilenceEnded { .. } => {}
+        }
+    }
+
+    /// Counts a final agent utterance of `words` words over `talk_s` seconds at `t`.
+    pub fn on_agent_words(&mut self, t: f64, words: u64, talk_s: f64) {
+        self.agent_words.push_back((t, words, talk_s));
+        self.total_agent_words += words;
+        self.total_agent_talk += talk_s;
+        while self
+            .agent_words
+            .front()
+            .is_some_and(|&(x, ..)| t - x > 60.0)
+        {
+            self.agent_words.pop_front();
+        }
+    }
+
+    /// Agent words per minute over the last minute of their finals, and the
+    /// number of words that is based on.
+    pub fn recent_agent_wpm(&self) -> (f64, u64) {
+        let (w, s) = self
+            .agent_words
+            .iter()
+            .fold((0u64, 0.0), |(w, s), &(_, n, d)| (w + n, s + d));
+        if s > 0.0 {
+            (w as f64 / (s / 60.0), w)
+        } else {
+            (0.0, 0)
+        }
+    }
+
+    /// Interruptions by `leg` in the minute before `now`.
+    pub fn recent_interruptions(&mut self, now: f64, leg: Leg) -> usize {
+        while self
+            .interruptions
+            .front()
+            .is_some_and(|&(t, _)| now - t > 60.0)
+        {
+            self.interruptions.pop_front();
+        }
+        self.interruptions
+            .iter()
+            .filter(|&&(_, l)| l == leg)
+            .count()
+    }
+
+    /// Seconds since the customer last spoke (0 while they speak).
+    pub fn customer_quiet_s(&self, now: f64) -> f64 {
+        if self.talking_since[1].is_some() {
+            0.0
+        } else {
+            now - self.customer_last
+        }
+    }
+
+    /// The snapshot at media time `now`, with talk times from the signal stage.
+    pub fn snapshot(&self, now: f64, talk_s: [f64; 2], lag_s: f64) -> KpiSnapshot {
+        let current_speaker = if self.talking_since[0].is_some() {
+            Some(Leg::Agent)
+        } else if self.talking_since[1].is_some() {
+            Some(Leg::Customer)
+        } else {
+            None
+        };
+        let live_overlap = match (self.talking_since[0], self.talking_since[1]) {
+            (Some(a), Some(b)) => (now - a.max(b)).max(0.0),
+            _ => 0.0,
+        };
+        KpiSnapshot {
+            duration_s: now,
+            talk_s,
+            current_speaker,
+            agent_wpm: if self.total_agent_talk > 0.0 {
+                self.total_agent_words as f64 / (self.total_agent_talk / 60.0)
+            } else {
+                0.0
+            },
+            interruptions_by: self.interruptions_by,
+            silence_s: if current_speaker.is_none() {
+                (now - self.quiet_since).max(0.0)
+            } else {
+                0.0
+            },
+            overtalk_s: self.overtalk_s + live_overlap,
+            transcription_lag_s: lag_s,
+        }
+    }
+}
+
+/// A prompt for the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LivePrompt {
+    /// Media time, seconds.
+    pub t: f64,
+    /// `dead_air`, `interrupting`, `pace` or `monologue`.
+    pub kind: &'static str,
+    /// `info`, `warning` or `critical`.
+    pub severity: &'static str,
+    /// What the agent is told.
+    pub message: &'static str,
+    /// Why (a measurement; never call content).
+    pub evidence: String,
+}
+
+/// Thresholds of the built-in prompts.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PromptRules {
+    /// Silence that counts as dead air, seconds.
+    pub dead_air_s: f64,
+    /// Agent interruptions within a minute that earn a prompt.
+    pub interruptions_per_min: usize,
+    /// Agent pace that is too fast, words per minute (over ≥ 20 words).
+    pub max_wpm: f64,
+    /// Customer silent this long while the agent talks: a monologue, seconds.
+    pub monologue_s: f64,
+    /// Least time between two prompts of one kind, seconds.
+    pub cooldown_s: f64,
+}
+
+impl Default for PromptRules {
+    fn default() -> Self {
+        PromptRules {
+            dead_air_s: 10.0,
+            interruptions_per_min: 2,
+            max_wpm: 190.0,
+            monologue_s: 45.0,
+            cooldown_s: 60.0,
+        }
+    }
+}
+
+/// Raises the built-in prompts with a cooldown per kind.
+#[derive(Debug, Default)]
+pub struct Prompter {
+    rules: PromptRules,
+    last: Vec<(&'static str, f64)>,
+}
+
+impl Prompter {
+    /// A prompter with these thresholds.
+    pub fn new(rules: PromptRules) -> Self {
+        Prompter {
+            rules,
+            last: Vec::new(),
+        }
+    }
+
+    fn raise(
+        &mut self,
+        now: f64,
+        kind: &'static str,
+        severity: &'static str,
+        message: &'static str,
+        evidence: String,
+        out: &mut Vec<LivePrompt>,
+    ) {
+        if let Some((_, t)) = self.last.iter_mut().find(|(k, _)| *k == kind) {
+            if now - *t < self.rules.cooldown_s {
+                return;
+            }
+            *t = now;
+        } else {
+            self.last.push((kind, now));
+        }
+        out.push(LivePrompt {
+            t: now,
+            kind,
+            severity,
+            message,
+            evidence,
+        });
+    }
+
+    /// Checks the rules at media time `now`.
+    pub fn check(
+        &mut self,
+        now: f64,
+        kpis: &mut Kpis,
+        snap: &KpiSnapshot,
+        out: &mut Vec<LivePrompt>,
+    ) {
+        let r = self.rules.clone();
+        if snap.silence_s >= r.dead_air_s {
+            self.raise(
+                now,
+                "dead_air",
+                "warning",
+                "Check in with the customer",
+                format!("{:.0} s of silence", snap.silence_s),
+                out,
+            );
+        }
+        let n = kpis.recent_interruptions(now, Leg::Agent);
+        if n >= r.interruptions_per_min {
+            self.raise(
+                now,
+                "interrupting",
+                "warning",
+                "Let the customer finish",
+                format!("agent interrupted the customer {n} times in a minute"),
+                out,
+            );
+        }
+        let (wpm, words) = kpis.recent_agent_wpm();
+        if words >= 20 && wpm > r.max_wpm {
+            self.raise(
+                now,
+                "pace",
+                "info",
+                "Slow down",
+                format!("agent at {wpm:.0} words/min over the last minute"),
+                out,
+            );
+        }
+        let quiet = kpis.customer_quiet_s(now);
+        if quiet >= r.monologue_s && snap.current_speaker == Some(Leg::Agent) {
+            self.raise(
+                now,
+                "monologue",
+                "info",
+                "Pause and check understanding",
+                format!("customer silent for {quiet:.0} s while the agent talks"),
+                out,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silence_and_talk_are_followed() {
+        let mut k = Kpis::default();
+        k.on_signal(&SignalEvent::SpeakingStarted {
+            leg: Leg::Agent,
+            t: 1.0,
+        });
+        k.on_signal(&SignalEvent::SpeakingStarted {
+            leg: Leg::Customer,
+            t: 2.0,
+        });
+        k.on_signal(&SignalEvent::SpeakingStopped {
+            leg: Leg::Agent,
+            t: 3.0,
+        });
+        k.on_signal(&SignalEvent::SpeakingStopped {
+            leg: Leg::Customer,
+            t: 4.0,
+        });
+        let s = k.snapshot(16.0, [2.0, 2.0], 0.0);
+        assert_eq!(s.current_speaker, None);
+        assert!((s.silence_s - 12.0).abs() < 1e-9);
+        assert!((s.overtalk_s - 1.0).abs() < 1e-9);
+        assert!((s.talk_ratio() - 1.0).abs() < 1e-9);
+        let mut p = Prompter::new(PromptRules::default());
+        let mut out = Vec::new();
+        p.check(16.0, &mut k, &s, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].kind, "dead_air");
+        // Cooldown: not again a second later.
+        p.check(17.0, &mut k, &s, &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn repeated_interruptions_prompt_the_agent() {
+        let mut k = Kpis::default();
+        for t in [10.0, 30.0] {
+            k.on_signal(&SignalEvent::Interruption {
+                t,
+                by: Leg::Agent,
+                of: Leg::Customer,
+                overlap_s: 0.5,
+            });
+        }
+        let s = k.snapshot(31.0, [10.0, 10.0], 0.0);
+        let mut out = Vec::new();
+        Prompter::new(PromptRules::default()).check(31.0, &mut k, &s, &mut out);
+        assert!(out.iter().any(|p| p.kind == "interrupting"));
+    }
+}
