@@ -72,7 +72,7 @@ fn find(wanted: Option<&str>) -> Result<cpal::Device, String> {
 fn open(device: &cpal::Device) -> Result<Input1, String> {
     let name = device_name(device);
     let supported = device.default_input_config().map_err(|e| {
-        format!("sound device {name:?} cannot be opened for input: {e}; pick another with --device")
+        format!("sound device {name:?} cannot be opened for input: {e}; pick another with --device (see --list-devices), or on a machine without sound hardware stream calls to `callscope serve`")
     })?;
     let config: cpal::StreamConfig = supported.config();
     let channels = usize::from(config.channels);
