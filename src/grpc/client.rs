@@ -72,11 +72,6 @@ pub async fn replay(
         Codec::ALaw => Encoding::G711(crate::source::g711::Law::ALaw),
         _ => Encoding::Pcm16,
     };
-    let wire = match enc {
-        Encoding::Pcm16 => pb::AudioEncoding::Pcm16le,
-        Encoding::G711(crate::source::g711::Law::MuLaw) => pb::AudioEncoding::Mulaw,
-        Encoding::G711(crate::source::g711::Law::ALaw) => pb::AudioEncoding::Alaw,
-    };
     let channels = usize::from(info.channels);
     let mut client = connect(url).await?;
     let (tx, rx) = mpsc::channel::<pb::CallInput>(16);
@@ -84,7 +79,7 @@ pub async fn replay(
         msg: Some(pb::call_input::Msg::Start(pb::CallStart {
             call_id: opts.call_id.clone(),
             agent_id: opts.agent_id.clone(),
-            encoding: wire as i32,
+            encoding: enc.to_wire() as i32,
             sample_rate: info.sample_rate,
             channels: u32::from(info.channels),
             agent_channel: opts.agent_channel,

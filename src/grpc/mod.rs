@@ -163,6 +163,15 @@ impl Encoding {
         }
     }
 
+    /// The wire enum.
+    pub fn to_wire(self) -> pb::AudioEncoding {
+        match self {
+            Encoding::Pcm16 => pb::AudioEncoding::Pcm16le,
+            Encoding::G711(Law::MuLaw) => pb::AudioEncoding::Mulaw,
+            Encoding::G711(Law::ALaw) => pb::AudioEncoding::Alaw,
+        }
+    }
+
     /// Bytes per sample.
     pub fn width(self) -> usize {
         match self {
@@ -226,6 +235,7 @@ mod tests {
             assert_eq!(out[0].len(), 2);
             assert!((out[0][1] - (-0.25)).abs() < 0.02, "{enc:?}");
             assert!((out[1][0] - 0.5).abs() < 0.02, "{enc:?}");
+            assert_eq!(Encoding::from_wire(enc.to_wire() as i32), Some(enc));
         }
         // Half a frame is refused.
         let mut out = vec![Vec::new(), Vec::new()];

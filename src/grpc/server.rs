@@ -55,6 +55,18 @@ struct Entry {
     prompts: VecDeque<LivePrompt>,
 }
 
+impl Entry {
+    fn floor_message(&self, kind: pb::floor_update::Kind, call_id: &str) -> pb::FloorUpdate {
+        pb::FloorUpdate {
+            kind: kind as i32,
+            call_id: call_id.to_string(),
+            agent_id: self.agent_id.clone(),
+            kpi: Some(kpi(&self.snapshot)),
+            latest_prompts: self.prompts.iter().map(prompt).collect(),
+        }
+    }
+}
+
 /// Shared state of the server: live calls, the floor feed, the whisper pool.
 pub struct Hub {
     calls: Mutex<HashMap<String, Entry>>,
@@ -94,13 +106,7 @@ impl Hub {
     }
 
     fn floor_update(&self, kind: pb::floor_update::Kind, call_id: &str, e: &Entry) {
-        let _ = self.floor.send(pb::FloorUpdate {
-            kind: kind as i32,
-            call_id: call_id.to_string(),
-            agent_id: e.agent_id.clone(),
-            kpi: Some(kpi(&e.snapshot)),
-            latest_prompts: e.prompts.iter().map(prompt).collect(),
-        });
+        let _ = self.floor.send(e.floor_message(kind, call_id));
     }
 
     /// Registers a call; refused when it is already live or the floor is full.
@@ -546,15 +552,7 @@ impl CallScope for Service {
             let rx = self.hub.floor.subscribe();
             let now: Vec<Result<pb::FloorUpdate, Status>> = calls
                 .iter()
-                .map(|(id, e)| {
-                    Ok(pb::FloorUpdate {
-                        kind: pb::floor_update::Kind::CallUpdate as i32,
-                        call_id: id.clone(),
-                        agent_id: e.agent_id.clone(),
-                        kpi: Some(kpi(&e.snapshot)),
-                        latest_prompts: e.prompts.iter().map(prompt).collect(),
-                    })
-                })
+                .map(|(id, e)| Ok(e.floor_message(pb::floor_update::Kind::CallUpdate, id)))
                 .collect();
             (rx, now)
         };

@@ -428,17 +428,8 @@ impl LiveCall {
                 return;
             }
             let end = t.words.last().map_or(start, |w| w.end);
-            let finals: Vec<TranscribedUtterance> = self
-                .utterances
-                .iter()
-                .filter(|u| u.transcript.is_some())
-                .map(|u| TranscribedUtterance {
-                    span: u.span,
-                    transcript: u.transcript.clone(),
-                })
-                .collect();
             let span = UtteranceSpan { leg, start, end };
-            if let Some(segment) = partial_of(&finals, span, t, &self.cfg.detect) {
+            if let Some(segment) = partial_of(&self.utterances, span, t, &self.cfg.detect) {
                 out.push(LiveEvent::Transcript {
                     segment,
                     is_final: false,
@@ -464,19 +455,8 @@ impl LiveCall {
             }
         }
         self.utterances[u].transcript = Some(t);
-        // Redact over the transcribed utterances so far.
-        let upto: Vec<usize> = (0..self.utterances.len())
-            .filter(|&i| self.utterances[i].transcript.is_some())
-            .collect();
-        let view: Vec<TranscribedUtterance> = upto
-            .iter()
-            .map(|&i| TranscribedUtterance {
-                span: self.utterances[i].span,
-                transcript: self.utterances[i].transcript.clone(),
-            })
-            .collect();
-        let pos = upto.iter().position(|&i| i == u).expect("just set");
-        if let Some((segment, notices)) = segment_of(&view, pos, &self.cfg.detect) {
+        // Redact over the utterances transcribed so far.
+        if let Some((segment, notices)) = segment_of(&self.utterances, u, &self.cfg.detect) {
             for n in notices {
                 out.push(LiveEvent::Redaction {
                     kind: n.kind,

@@ -16,7 +16,7 @@ pub const WORD_PAD_S: f64 = 0.25;
 pub const TONE_PAD_S: f64 = 0.04;
 
 /// One utterance and what became of it.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct TranscribedUtterance {
     /// Span and leg.
     pub span: UtteranceSpan,

@@ -28,8 +28,8 @@ pub struct Notice {
     pub end: f64,
 }
 
-/// The redacted text of utterance `index` of `utterances` (whose transcript
-/// must be set), given every utterance before it, with the redactions in it.
+/// The redacted text of utterance `index` of `utterances`, given the others
+/// (those without a transcript contribute nothing), with the redactions in it.
 /// `None` when the utterance has no words.
 pub fn segment_of(
     utterances: &[TranscribedUtterance],
@@ -79,20 +79,15 @@ pub fn segment_of(
 }
 
 /// The redacted text of a partial transcript of the utterance being spoken
-/// at `span`, after the final utterances `finals`.
+/// at `span`, after the final utterances `finals` (those without a
+/// transcript yet contribute nothing).
 pub fn partial_of(
     finals: &[TranscribedUtterance],
     span: UtteranceSpan,
     transcript: Transcript,
     cfg: &DetectConfig,
 ) -> Option<Redacted<Segment>> {
-    let mut all: Vec<TranscribedUtterance> = finals
-        .iter()
-        .map(|u| TranscribedUtterance {
-            span: u.span,
-            transcript: u.transcript.clone(),
-        })
-        .collect();
+    let mut all = finals.to_vec();
     all.push(TranscribedUtterance {
         span,
         transcript: Some(transcript),
