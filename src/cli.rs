@@ -46,6 +46,8 @@ pub enum Command {
     Watch(crate::live::commands::WatchArgs),
     /// Record a call from sound devices (agent headset, customer line) and analyse it live.
     Capture(crate::live::commands::CaptureArgs),
+    /// Open many concurrent calls against a server and measure how late their events arrive.
+    Load(crate::live::load::LoadArgs),
 }
 
 /// `callscope model …`
@@ -164,6 +166,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Replay(args) => crate::live::commands::replay(args),
         Command::Watch(args) => crate::live::commands::watch(args),
         Command::Capture(args) => crate::live::commands::capture(args),
+        Command::Load(args) => crate::live::commands::load(args),
         Command::Model(ModelCommand::Install {
             model,
             models_dir,

@@ -8,12 +8,21 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use callscope::cli::{AsrArgs, Mask};
-use callscope::grpc::client::{ReplayOptions, connect, replay};
+use callscope::grpc::Encoding;
+use callscope::grpc::client::{
+    ClientError, ReplayOptions, audio_message, connect, open_call, replay,
+};
 use callscope::grpc::pb;
 use callscope::grpc::server::{Hub, serve};
 use callscope::live::call::LiveConfig;
+use callscope::live::load::{LoadArgs, run as run_load};
+use callscope::source::WavSource;
 use common::*;
 use tokio::sync::{oneshot, watch};
+
+/// One whisper server at a time: two on two cores slow each other down
+/// several times over (whisper's threads spin), which only tests patience.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 struct Server {
     url: String,
@@ -22,7 +31,7 @@ struct Server {
     task: tokio::task::JoinHandle<()>,
 }
 
-async fn start_server(max_calls: usize) -> Server {
+async fn start_server(max_calls: usize, cfg: LiveConfig) -> Server {
     let asr = AsrArgs {
         model: std::env::var_os("CALLSCOPE_MODEL").map(PathBuf::from),
         language: "en".into(),
@@ -36,13 +45,7 @@ async fn start_server(max_calls: usize) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let (down_tx, down_rx) = watch::channel(false);
-    let hub = Hub::new(
-        data.path().to_path_buf(),
-        t,
-        LiveConfig::default(),
-        max_calls,
-        down_rx,
-    );
+    let hub = Hub::new(data.path().to_path_buf(), t, cfg, max_calls, down_rx);
     let (stop, stop_rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         serve(listener, hub, down_tx, async {
@@ -74,18 +77,22 @@ fn opts(call_id: &str) -> ReplayOptions {
         speed: 0.0,
         chunk_ms: 50,
         agent_channel: 0,
+        max_s: None,
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replayed_call_streams_redacted_events_and_is_stored() {
-    let server = start_server(4).await;
+    let _serial = SERIAL.lock().await;
+    let server = start_server(4, LiveConfig::default()).await;
     let call = "dev-002";
     let wav = corpus_dir().join(format!("{call}.wav"));
     let mut events = Vec::new();
-    let ended = replay(&server.url, &wav, &opts(call), |e| events.push(e.clone()))
-        .await
-        .expect("replay");
+    let ended = replay(&server.url, &wav, &opts(call), |e, _| {
+        events.push(e.clone())
+    })
+    .await
+    .expect("replay");
     let ended = ended.expect("a CallEnded event");
     use pb::call_event::Event;
     let finals: Vec<&pb::TranscriptSegment> = events
@@ -170,7 +177,8 @@ async fn a_replayed_call_streams_redacted_events_and_is_stored() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
-    let server = start_server(1).await;
+    let _serial = SERIAL.lock().await;
+    let server = start_server(1, LiveConfig::default()).await;
     let mut client = connect(&server.url).await.unwrap();
     // No CallStart first.
     let s = tokio_stream::iter(vec![pb::CallInput {
@@ -261,4 +269,390 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
     // The garbled call was stored up to where it broke.
     let r = read_json(&data.path().join("reports/garbled.json"));
     assert_eq!(r["status"], "interrupted");
+}
+
+/// The first `seconds` of a corpus call as 50 ms PCM16 messages.
+fn chunks_of(call: &str, seconds: f64) -> (u32, Vec<pb::CallInput>) {
+    let mut src = WavSource::open(corpus_dir().join(format!("{call}.wav"))).unwrap();
+    let rate = src.info().sample_rate;
+    let chunk = rate as usize / 20;
+    let mut bufs = vec![Vec::new(); 2];
+    let mut out = Vec::new();
+    let mut left = (seconds * f64::from(rate)) as usize;
+    while left > 0 {
+        let n = src.read(chunk.min(left), &mut bufs).unwrap();
+        if n == 0 {
+            break;
+        }
+        left -= n;
+        out.push(audio_message(Encoding::Pcm16, &bufs, n));
+    }
+    (rate, out)
+}
+
+fn start_msg(call_id: &str, rate: u32) -> pb::CallStart {
+    pb::CallStart {
+        call_id: call_id.into(),
+        agent_id: "agent-9".into(),
+        encoding: pb::AudioEncoding::Pcm16le as i32,
+        sample_rate: rate,
+        channels: 2,
+        agent_channel: 0,
+        separate_legs: false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn late_watchers_get_the_state_and_a_vanished_caller_is_still_stored() {
+    let _serial = SERIAL.lock().await;
+    let server = start_server(4, LiveConfig::default()).await;
+    let call = "late-join";
+    let (rate, chunks) = chunks_of("dev-003", 12.0);
+    let mut floor = connect(&server.url)
+        .await
+        .unwrap()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let (tx, mut events) = open_call(&server.url, start_msg(call, rate)).await.unwrap();
+    for c in chunks {
+        tx.send(c).await.unwrap();
+    }
+    // Wait until the server has analysed some audio.
+    loop {
+        let ev = events
+            .message()
+            .await
+            .unwrap()
+            .expect("events until the end");
+        if matches!(&ev.event, Some(pb::call_event::Event::Kpi(k)) if k.duration_s >= 5.0) {
+            break;
+        }
+    }
+    // A late watcher starts with the state so far.
+    let mut client = connect(&server.url).await.unwrap();
+    let mut watch = client
+        .watch_call(pb::WatchCallRequest {
+            call_id: call.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let first = watch.message().await.unwrap().unwrap();
+    match first.event {
+        Some(pb::call_event::Event::Kpi(k)) => assert!(k.duration_s >= 5.0, "{k:?}"),
+        other => panic!("a late watcher first gets a KPI snapshot, got {other:?}"),
+    }
+    // The floor saw the call start.
+    let started = floor.message().await.unwrap().unwrap();
+    assert_eq!(started.call_id, call);
+    assert_eq!(started.kind, pb::floor_update::Kind::CallStarted as i32);
+    // The same id again while live is refused.
+    match open_call(&server.url, start_msg(call, rate)).await {
+        Err(ClientError::Status(s)) => {
+            assert_eq!(s.code(), tonic::Code::AlreadyExists, "{}", s.message())
+        }
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("a second live call with the same id was accepted"),
+    }
+    // The caller vanishes without a CallEnd.
+    drop(tx);
+    drop(events);
+    // The watcher sees the call end, stored as interrupted.
+    let mut status = String::new();
+    while let Ok(Some(ev)) = watch.message().await {
+        if let Some(pb::call_event::Event::Ended(e)) = ev.event {
+            status = e.status;
+            break;
+        }
+    }
+    assert_eq!(status, "interrupted");
+    let data = server.shutdown().await;
+    let r = read_json(&data.path().join(format!("reports/{call}.json")));
+    assert_eq!(r["status"], "interrupted");
+    assert!(r["duration_s"].as_f64().unwrap() > 5.0);
+    assert!(data.path().join(format!("recordings/{call}.wav")).is_file());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_overloaded_call_says_it_is_lagging_and_loses_no_final() {
+    let _serial = SERIAL.lock().await;
+    // A lag bound far below what whisper can do on audio sent 20x faster
+    // than real time.
+    let cfg = LiveConfig {
+        max_lag_s: 1.0,
+        ..LiveConfig::default()
+    };
+    let server = start_server(2, cfg).await;
+    let wav = corpus_dir().join("dev-001.wav");
+    let o = ReplayOptions {
+        speed: 20.0,
+        max_s: Some(40.0),
+        ..opts("overload")
+    };
+    let mut events = Vec::new();
+    replay(&server.url, &wav, &o, |e, _| events.push(e.clone()))
+        .await
+        .unwrap()
+        .expect("stored");
+    use pb::call_event::Event;
+    let lagging = events
+        .iter()
+        .filter(|e| matches!(e.event, Some(Event::Lagging(_))))
+        .count();
+    assert!(lagging >= 1, "a transcription_lagging event");
+    // Signals and KPIs went on every media second.
+    let kpis = events
+        .iter()
+        .filter(|e| matches!(e.event, Some(Event::Kpi(_))))
+        .count();
+    assert!(kpis >= 39, "{kpis} KPI snapshots for 40 s");
+    // Every utterance got its final, late but complete.
+    let finals = events
+        .iter()
+        .filter(|e| matches!(&e.event, Some(Event::Transcript(s)) if s.is_final))
+        .count();
+    let data = server.shutdown().await;
+    let r = read_json(&data.path().join("reports/overload.json"));
+    assert_eq!(r["status"], "complete");
+    let segments = r["segments"].as_array().unwrap().len();
+    assert!(
+        finals >= segments,
+        "{finals} finals for {segments} stored segments"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_load_generator_measures_two_concurrent_calls() {
+    let _serial = SERIAL.lock().await;
+    let server = start_server(4, LiveConfig::default()).await;
+    let args = LoadArgs {
+        files: vec![
+            corpus_dir().join("dev-001.wav"),
+            corpus_dir().join("dev-002.wav"),
+        ],
+        server: server.url.clone(),
+        calls: 2,
+        speed: 1.0,
+        duration: Some(12.0),
+        stagger: 0.5,
+        chunk_ms: 50,
+        server_pid: Some(std::process::id()),
+        json: true,
+    };
+    let report = run_load(&args).await;
+    assert_eq!(report.failures(), 0, "{}", report.table());
+    assert!(report.calls.iter().all(|c| c.outcome == "complete"));
+    assert!(report.all(|c| &c.finals).len() >= 2, "{}", report.table());
+    let j = report.json();
+    assert_eq!(j["concurrent_calls"], 2);
+    assert!(j["server_cpu_cores"].as_f64().unwrap() > 0.0);
+    server.shutdown().await;
+}
+
+/// Starts `callscope serve` as its own process on a free port.
+async fn spawn_server(data: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--data-dir",
+        ])
+        .arg(data)
+        .spawn()
+        .expect("start callscope serve");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if connect(&url).await.is_ok() {
+            return (child, url);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("callscope serve did not come up on {url}");
+}
+
+fn signal(child: &std::process::Child, sig: &str) {
+    let ok = std::process::Command::new("kill")
+        .args([sig, &child.id().to_string()])
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "kill {sig}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
+    let _serial = SERIAL.lock().await;
+    let wav = corpus_dir().join("dev-002.wav");
+    // SIGTERM: the live call is finished, stored as interrupted, and the
+    // server exits cleanly.
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_server(data.path()).await;
+    let o = ReplayOptions {
+        speed: 1.0,
+        ..opts("term-call")
+    };
+    let (w, u) = (wav.clone(), url.clone());
+    let call = tokio::spawn(async move { replay(&u, &w, &o, |_, _| {}).await });
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    signal(&child, "-TERM");
+    let ended = call.await.unwrap().expect("replay").expect("CallEnded");
+    let Some(pb::call_event::Event::Ended(e)) = ended.event else {
+        unreachable!()
+    };
+    assert_eq!(e.status, "interrupted");
+    assert!(child.wait().unwrap().success(), "clean exit on SIGTERM");
+    let r = read_json(&data.path().join("reports/term-call.json"));
+    assert_eq!(r["status"], "interrupted");
+    assert!(data.path().join("recordings/term-call.wav").is_file());
+    // SIGKILL mid-call: audio was only ever held in memory, so no file of
+    // the call exists.
+    let data = tempfile::tempdir().unwrap();
+    let (mut child, url) = spawn_server(data.path()).await;
+    let o = ReplayOptions {
+        speed: 1.0,
+        ..opts("kill-call")
+    };
+    let call = tokio::spawn(async move { replay(&url, &wav, &o, |_, _| {}).await });
+    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    signal(&child, "-KILL");
+    let _ = child.wait();
+    assert!(call.await.unwrap().is_err(), "the stream broke");
+    let files: Vec<_> = walk(data.path());
+    assert!(files.is_empty(), "files after SIGKILL: {files:?}");
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// The Python that has grpcio-tools: `CALLSCOPE_PYTHON`, or the venv
+/// scripts/test.sh makes.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CALLSCOPE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    let p = PathBuf::from(home).join(".cache/callscope/venv/bin/python");
+    assert!(
+        p.is_file(),
+        "no Python with grpcio-tools: run scripts/test.sh (it makes {}) or set CALLSCOPE_PYTHON",
+        p.display()
+    );
+    p
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_client_streams_two_calls_at_once_and_matches_offline_analysis() {
+    let _serial = SERIAL.lock().await;
+    let server = start_server(4, LiveConfig::default()).await;
+    let stubs = tempfile::tempdir().unwrap();
+    let files = ["dev-004.wav", "dev-005.pcm16.wav"].map(|f| corpus_dir().join(f));
+    // Four times real time: the server keeps its media clock from the samples.
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg("tests/python/stream_calls.py")
+        .arg(server.url.trim_start_matches("http://"))
+        .arg(stubs.path())
+        .arg("4")
+        .args(&files);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run python");
+    assert!(
+        out.status.success(),
+        "python client failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let offline = tempfile::tempdir().unwrap();
+    for (file, call) in files.iter().zip(["dev-004", "dev-005"]) {
+        let id = format!("py-{}", file.file_stem().unwrap().to_str().unwrap());
+        let events = got["calls"][&id]
+            .as_array()
+            .unwrap_or_else(|| panic!("{id}: no events"));
+        let has = |k: &str| events.iter().filter(|e| e.get(k).is_some()).count();
+        assert_eq!(has("accepted"), 1, "{id}");
+        assert!(has("kpi") > 20, "{id}: KPI snapshots");
+        let finals = events
+            .iter()
+            .filter(|e| e["transcript"]["is_final"] == true)
+            .count();
+        assert!(finals > 5, "{id}: {finals} final transcripts");
+        // No run of six card digits anywhere in what the client saw.
+        let text = serde_json::to_string(events).unwrap();
+        for s in truth(call)["sensitive"].as_array().unwrap() {
+            if let Some(pan) = s["pan"].as_str() {
+                for w in 0..=pan.len() - 6 {
+                    assert!(!text.contains(&pan[w..w + 6]), "{id}: PAN digits");
+                }
+            }
+        }
+        // The live report agrees with offline analysis of the same file.
+        let ended = events.last().unwrap();
+        assert_eq!(ended["ended"]["status"], "complete", "{id}");
+        let live: serde_json::Value =
+            serde_json::from_str(ended["ended"]["report_json"].as_str().unwrap()).unwrap();
+        let (code, stdout, stderr) = callscope(&[
+            "analyze",
+            "--no-transcribe",
+            "--json",
+            "--data-dir",
+            offline.path().to_str().unwrap(),
+            file.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let off: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        let close = |a: &serde_json::Value, b: &serde_json::Value, tol: f64| {
+            (a.as_f64().unwrap() - b.as_f64().unwrap()).abs() <= tol
+        };
+        assert!(
+            close(&live["duration_s"], &off["duration_s"], 0.1),
+            "{id}: duration"
+        );
+        for who in ["agent", "customer"] {
+            let (l, o) = (
+                &live["speakers"][who]["talk_time_s"],
+                &off["speakers"][who]["talk_time_s"],
+            );
+            assert!(
+                close(l, o, 0.05 * o.as_f64().unwrap() + 0.2),
+                "{id}: {who} talk time live {l} vs offline {o}"
+            );
+        }
+        for list in ["interruptions", "silences"] {
+            assert_eq!(
+                live[list].as_array().unwrap().len(),
+                off[list].as_array().unwrap().len(),
+                "{id}: {list}"
+            );
+        }
+        assert!(
+            got["listed"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|c| c == &serde_json::json!(id)),
+            "{id} in ListCalls"
+        );
+    }
+    server.shutdown().await;
 }

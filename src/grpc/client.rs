@@ -2,6 +2,8 @@
 //! a recording) and `watch` (an agent desktop or a supervisor's floor view).
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -55,15 +57,52 @@ pub struct ReplayOptions {
     pub chunk_ms: u32,
     /// Which channel of a stereo file is the agent.
     pub agent_channel: u32,
+    /// Stop after this much media (seconds), as a caller hanging up.
+    pub max_s: Option<f64>,
+}
+
+/// Opens a `StreamCall` and sends `start`: audio goes in through the
+/// sender (finish with a `CallEnd`), events come back on the stream.
+pub async fn open_call(
+    url: &str,
+    start: pb::CallStart,
+) -> Result<(mpsc::Sender<pb::CallInput>, tonic::Streaming<pb::CallEvent>), ClientError> {
+    let mut client = connect(url).await?;
+    let (tx, rx) = mpsc::channel::<pb::CallInput>(16);
+    tx.send(pb::CallInput {
+        msg: Some(pb::call_input::Msg::Start(start)),
+    })
+    .await
+    .expect("the receiver is held below");
+    let events = client
+        .stream_call(ReceiverStream::new(rx))
+        .await?
+        .into_inner();
+    Ok((tx, events))
+}
+
+/// The first `n` samples of each leg, interleaved and encoded as one chunk.
+pub fn audio_message(enc: Encoding, legs: &[Vec<f32>], n: usize) -> pb::CallInput {
+    let mut data = Vec::with_capacity(n * legs.len() * enc.width());
+    let mut frame = Vec::with_capacity(legs.len());
+    for i in 0..n {
+        frame.clear();
+        frame.extend(legs.iter().map(|l| l[i]));
+        enc.encode(&frame, &mut data);
+    }
+    pb::CallInput {
+        msg: Some(pb::call_input::Msg::Audio(pb::AudioChunk { data, leg: 0 })),
+    }
 }
 
 /// Streams a recording to `StreamCall` at real-time pace and hands every
-/// event to `on_event`; returns the final `CallEnded` event.
+/// event to `on_event` with the media clock at its arrival (seconds of
+/// audio sent so far); returns the final `CallEnded` event.
 pub async fn replay(
     url: &str,
     path: &Path,
     opts: &ReplayOptions,
-    mut on_event: impl FnMut(&pb::CallEvent),
+    mut on_event: impl FnMut(&pb::CallEvent, f64),
 ) -> Result<Option<pb::CallEvent>, ClientError> {
     let mut src = WavSource::open(path)?;
     let info = src.info().clone();
@@ -73,10 +112,9 @@ pub async fn replay(
         _ => Encoding::Pcm16,
     };
     let channels = usize::from(info.channels);
-    let mut client = connect(url).await?;
-    let (tx, rx) = mpsc::channel::<pb::CallInput>(16);
-    tx.send(pb::CallInput {
-        msg: Some(pb::call_input::Msg::Start(pb::CallStart {
+    let (tx, mut events) = open_call(
+        url,
+        pb::CallStart {
             call_id: opts.call_id.clone(),
             agent_id: opts.agent_id.clone(),
             encoding: enc.to_wire() as i32,
@@ -84,40 +122,37 @@ pub async fn replay(
             channels: u32::from(info.channels),
             agent_channel: opts.agent_channel,
             separate_legs: false,
-        })),
-    })
-    .await
-    .expect("receiver alive");
+        },
+    )
+    .await?;
     let chunk = (info.sample_rate as usize * opts.chunk_ms.clamp(20, 100) as usize / 1000).max(1);
     let speed = opts.speed;
+    let limit = opts
+        .max_s
+        .map_or(u64::MAX, |s| (s * f64::from(info.sample_rate)) as u64);
+    let sent = Arc::new(AtomicU64::new(0));
+    let sent_by_feeder = Arc::clone(&sent);
     let feeder = tokio::spawn(async move {
         let mut bufs = vec![Vec::new(); channels];
-        let mut interleaved = Vec::with_capacity(chunk * channels);
         let period = Duration::from_secs_f64(chunk as f64 / f64::from(info.sample_rate));
         let mut tick = (speed > 0.0).then(|| tokio::time::interval(period.div_f64(speed)));
-        loop {
-            let n = match src.read(chunk, &mut bufs) {
+        let mut total = 0u64;
+        while total < limit {
+            let want = chunk.min(usize::try_from(limit - total).unwrap_or(usize::MAX));
+            let n = match src.read(want, &mut bufs) {
                 Ok(0) => break,
                 Ok(n) => n,
                 Err(e) => return Err(ClientError::Source(e)),
             };
-            interleaved.clear();
-            for i in 0..n {
-                for b in &bufs {
-                    interleaved.push(b[i]);
-                }
-            }
-            let mut data = Vec::with_capacity(interleaved.len() * 2);
-            enc.encode(&interleaved, &mut data);
+            let msg = audio_message(enc, &bufs, n);
             if let Some(t) = tick.as_mut() {
                 t.tick().await;
             }
-            let msg = pb::CallInput {
-                msg: Some(pb::call_input::Msg::Audio(pb::AudioChunk { data, leg: 0 })),
-            };
             if tx.send(msg).await.is_err() {
                 return Ok(());
             }
+            total += n as u64;
+            sent_by_feeder.store(total, Ordering::Relaxed);
         }
         let _ = tx
             .send(pb::CallInput {
@@ -126,13 +161,10 @@ pub async fn replay(
             .await;
         Ok(())
     });
-    let mut events = client
-        .stream_call(ReceiverStream::new(rx))
-        .await?
-        .into_inner();
+    let rate = f64::from(info.sample_rate);
     let mut last = None;
     while let Some(ev) = events.message().await? {
-        on_event(&ev);
+        on_event(&ev, sent.load(Ordering::Relaxed) as f64 / rate);
         if matches!(ev.event, Some(pb::call_event::Event::Ended(_))) {
             last = Some(ev);
         }

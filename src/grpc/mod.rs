@@ -104,7 +104,9 @@ pub fn event(call_id: &str, now: f64, e: &LiveEvent) -> pb::CallEvent {
                 of,
                 overlap_s,
             } => signal(K::Interruption, t, Some(by), Some(of), overlap_s, 0.0),
-            SignalEvent::SilenceStarted { t } => signal(K::SilenceStarted, t, None, None, 0.0, 0.0),
+            SignalEvent::SilenceStarted { t, after_s } => {
+                signal(K::SilenceStarted, t, None, None, after_s, 0.0)
+            }
             SignalEvent::SilenceEnded { start, end } => {
                 signal(K::SilenceEnded, end, None, None, end - start, 0.0)
             }

@@ -16,8 +16,8 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::Stream;
 use tokio_stream::wrappers::ReceiverStream;
-use tokio_stream::{Stream, StreamExt};
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
@@ -132,6 +132,14 @@ impl Hub {
         self.floor_update(pb::floor_update::Kind::CallStarted, call_id, &e);
         calls.insert(call_id.to_string(), e);
         Ok(())
+    }
+
+    /// Tells a call's watchers it ended and takes it off the floor.
+    fn finish(&self, call_id: &str, ended: &pb::CallEvent) {
+        if let Some(e) = self.calls.lock().expect("hub lock").remove(call_id) {
+            let _ = e.events.send(ended.clone());
+            self.floor_update(pb::floor_update::Kind::CallEnded, call_id, &e);
+        }
     }
 
     fn unregister(&self, call_id: &str) {
@@ -292,8 +300,13 @@ pub async fn run_call(
     })
     .await
     .map_err(|e| Status::internal(format!("storing the call failed: {e}")))?;
-    hub.unregister(&call_id);
-    let result = stored.map_err(|e| Status::internal(format!("storing the call failed: {e}")))?;
+    let result = match stored {
+        Ok(r) => r,
+        Err(e) => {
+            hub.unregister(&call_id);
+            return Err(Status::internal(format!("storing the call failed: {e}")));
+        }
+    };
     info!(status, "call stored");
     let report = result.report.get();
     let ended = pb::CallEvent {
@@ -304,6 +317,8 @@ pub async fn run_call(
             report_json: serde_json::to_string(report).expect("reports serialise"),
         })),
     };
+    // Watchers see the end too, then their streams close.
+    hub.finish(&call_id, &ended);
     Ok(ended)
 }
 
@@ -537,10 +552,11 @@ impl CallScope for Service {
             };
             (e.events.subscribe(), first)
         };
-        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| r.ok().map(Ok));
-        Ok(Response::new(Box::pin(
-            tokio_stream::once(Ok(first)).chain(live),
-        )))
+        Ok(Response::new(Box::pin(follow(
+            vec![first],
+            rx,
+            self.hub.shutdown.clone(),
+        ))))
     }
 
     async fn watch_floor(
@@ -550,14 +566,17 @@ impl CallScope for Service {
         let (rx, now) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let rx = self.hub.floor.subscribe();
-            let now: Vec<Result<pb::FloorUpdate, Status>> = calls
+            let now: Vec<pb::FloorUpdate> = calls
                 .iter()
-                .map(|(id, e)| Ok(e.floor_message(pb::floor_update::Kind::CallUpdate, id)))
+                .map(|(id, e)| e.floor_message(pb::floor_update::Kind::CallUpdate, id))
                 .collect();
             (rx, now)
         };
-        let live = tokio_stream::wrappers::BroadcastStream::new(rx).filter_map(|r| r.ok().map(Ok));
-        Ok(Response::new(Box::pin(tokio_stream::iter(now).chain(live))))
+        Ok(Response::new(Box::pin(follow(
+            now,
+            rx,
+            self.hub.shutdown.clone(),
+        ))))
     }
 
     async fn get_report(
@@ -590,6 +609,41 @@ impl CallScope for Service {
             .map_err(|e| Status::internal(e.to_string()))?;
         Ok(Response::new(pb::ListCallsResponse { calls }))
     }
+}
+
+/// A watcher's stream: `first`, then what `rx` carries (skipping ahead when
+/// the watcher falls behind) until the channel closes, the watcher goes, or
+/// the server shuts down (so a dashboard never holds shutdown up).
+fn follow<T: Clone + Send + 'static>(
+    first: Vec<T>,
+    mut rx: broadcast::Receiver<T>,
+    mut shutdown: watch::Receiver<bool>,
+) -> ReceiverStream<Result<T, Status>> {
+    let (tx, out) = mpsc::channel(WATCH_BUFFER);
+    tokio::spawn(async move {
+        for x in first {
+            if tx.send(Ok(x)).await.is_err() {
+                return;
+            }
+        }
+        while !*shutdown.borrow() {
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+            };
+            match next {
+                Ok(x) => {
+                    if tx.send(Ok(x)).await.is_err() {
+                        return;
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => continue,
+                Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    ReceiverStream::new(out)
 }
 
 /// Stored reports in `dir`, newest first.

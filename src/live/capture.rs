@@ -5,7 +5,9 @@
 //! a stereo input. The device callback only copies samples into a lock-free
 //! ring buffer (`rtrb`); a full ring counts an overrun instead of blocking
 //! the audio thread. A reader drains the rings every 20 ms into the same
-//! call actor the server uses, and the redacted call is stored at the end.
+//! call actor the server uses, and the redacted call is stored at the end;
+//! with `--server` the audio is streamed to `callscope serve` instead, as a
+//! softphone would, and the server stores the call.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -15,11 +17,14 @@ use std::time::Duration;
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use tokio::sync::{mpsc, watch};
 
+use tokio::task::JoinHandle;
+
 use super::call::{LiveConfig, LiveStart};
 use super::commands::CaptureArgs;
-use crate::analyze::validate_call_id;
-use crate::grpc::client::describe;
+use crate::analyze::{Transcription, validate_call_id};
+use crate::grpc::client::{ClientError, audio_message, describe, open_call};
 use crate::grpc::server::{Hub, Input, run_call};
+use crate::grpc::{Encoding, pb};
 
 /// Ring capacity per device, seconds of audio.
 const RING_S: usize = 4;
@@ -199,13 +204,6 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     } else {
         1
     };
-    let transcription = match args.asr.start() {
-        Ok(t) => Arc::new(t),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
     eprintln!(
         "capturing call {call_id}: agent from {:?}{}; Ctrl-C to end",
         agent.name,
@@ -217,35 +215,35 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     );
     let start = LiveStart {
         call_id,
-        agent_id: "capture".to_string(),
+        agent_id: args.agent_id.clone(),
         legs,
         sample_rate: agent.rate,
         codec: "sound device (f32)".to_string(),
         agent_channel: 0,
+    };
+    // In-process needs the model here; streaming to a server does not.
+    let transcription = match &args.server {
+        Some(_) => None,
+        None => match args.asr.start() {
+            Ok(t) => Some(Arc::new(t)),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
     };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime starts");
     rt.block_on(async move {
-        let (_stop_tx, stop_rx) = watch::channel(false);
-        let hub = Hub::new(
-            args.data_dir.clone(),
-            transcription,
-            LiveConfig::default(),
-            1,
-            stop_rx,
-        );
-        let (in_tx, in_rx) = mpsc::channel(64);
-        let (out_tx, mut out_rx) = mpsc::channel(1024);
-        let actor = tokio::spawn(run_call(hub, start, in_rx, out_tx));
-        let printer = tokio::spawn(async move {
-            while let Some(Ok(ev)) = out_rx.recv().await {
-                if let Some(line) = describe(&ev, false) {
-                    println!("{line}");
-                }
+        let mut sink = match Sink::open(&args, start, transcription).await {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
             }
-        });
+        };
         let deadline = args
             .duration
             .map(|d| tokio::time::Instant::now() + Duration::from_secs_f64(d));
@@ -288,11 +286,10 @@ pub fn run(args: CaptureArgs) -> ExitCode {
             if legs == 2 {
                 blocks.push(pend_c.drain(..n).collect());
             }
-            if in_tx.send(Input::Audio(blocks)).await.is_err() {
+            if !sink.send(blocks).await {
                 break;
             }
         }
-        let _ = in_tx.send(Input::End).await;
         let over = agent.overruns.load(Ordering::Relaxed)
             + customer
                 .as_ref()
@@ -300,18 +297,129 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         if over > 0 {
             eprintln!("warning: {over} buffer overrun(s): some device audio was lost");
         }
-        let result = actor.await;
-        let _ = printer.await;
-        match result {
-            Ok(Ok(_)) => ExitCode::SUCCESS,
-            Ok(Err(s)) => {
-                eprintln!("error: {}", s.message());
-                ExitCode::from(1)
+        sink.finish().await
+    })
+}
+
+/// Where captured audio goes: the call actor in this process, or a server.
+enum Sink {
+    Local {
+        tx: mpsc::Sender<Input>,
+        actor: JoinHandle<Result<pb::CallEvent, tonic::Status>>,
+        printer: JoinHandle<()>,
+        /// Held so the actor does not see a shutdown.
+        _stop: watch::Sender<bool>,
+    },
+    Remote {
+        tx: mpsc::Sender<pb::CallInput>,
+        printer: JoinHandle<Result<bool, ClientError>>,
+    },
+}
+
+impl Sink {
+    async fn open(
+        args: &CaptureArgs,
+        start: LiveStart,
+        transcription: Option<Arc<Transcription>>,
+    ) -> Result<Sink, String> {
+        match (&args.server, transcription) {
+            (Some(url), _) => {
+                let (tx, mut events) = open_call(
+                    url,
+                    pb::CallStart {
+                        call_id: start.call_id,
+                        agent_id: start.agent_id,
+                        encoding: pb::AudioEncoding::Pcm16le as i32,
+                        sample_rate: start.sample_rate,
+                        channels: start.legs as u32,
+                        agent_channel: 0,
+                        separate_legs: false,
+                    },
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+                let printer = tokio::spawn(async move {
+                    let mut stored = false;
+                    while let Some(ev) = events.message().await? {
+                        stored |= matches!(ev.event, Some(pb::call_event::Event::Ended(_)));
+                        if let Some(line) = describe(&ev, false) {
+                            println!("{line}");
+                        }
+                    }
+                    Ok(stored)
+                });
+                Ok(Sink::Remote { tx, printer })
             }
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::from(1)
+            (None, Some(t)) => {
+                let (stop, stop_rx) = watch::channel(false);
+                let hub = Hub::new(args.data_dir.clone(), t, LiveConfig::default(), 1, stop_rx);
+                let (tx, in_rx) = mpsc::channel(64);
+                let (out_tx, mut out_rx) = mpsc::channel(1024);
+                let actor = tokio::spawn(run_call(hub, start, in_rx, out_tx));
+                let printer = tokio::spawn(async move {
+                    while let Some(Ok(ev)) = out_rx.recv().await {
+                        if let Some(line) = describe(&ev, false) {
+                            println!("{line}");
+                        }
+                    }
+                });
+                Ok(Sink::Local {
+                    tx,
+                    actor,
+                    printer,
+                    _stop: stop,
+                })
+            }
+            (None, None) => Err("no transcription set up".to_string()),
+        }
+    }
+
+    /// Sends one block per leg; false once the call has gone.
+    async fn send(&mut self, blocks: Vec<Vec<f32>>) -> bool {
+        match self {
+            Sink::Local { tx, .. } => tx.send(Input::Audio(blocks)).await.is_ok(),
+            Sink::Remote { tx, .. } => {
+                let n = blocks[0].len();
+                tx.send(audio_message(Encoding::Pcm16, &blocks, n))
+                    .await
+                    .is_ok()
             }
         }
-    })
+    }
+
+    /// Ends the call and waits until it is stored.
+    async fn finish(self) -> ExitCode {
+        let failed = |e: &dyn std::fmt::Display| {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        };
+        match self {
+            Sink::Local {
+                tx, actor, printer, ..
+            } => {
+                let _ = tx.send(Input::End).await;
+                let result = actor.await;
+                let _ = printer.await;
+                match result {
+                    Ok(Ok(_)) => ExitCode::SUCCESS,
+                    Ok(Err(s)) => failed(&s.message()),
+                    Err(e) => failed(&e),
+                }
+            }
+            Sink::Remote { tx, printer } => {
+                let _ = tx
+                    .send(pb::CallInput {
+                        msg: Some(pb::call_input::Msg::End(pb::CallEnd {})),
+                    })
+                    .await;
+                drop(tx);
+                match printer.await {
+                    Ok(Ok(true)) => ExitCode::SUCCESS,
+                    Ok(Ok(false)) => failed(&"the server ended the call without storing it"),
+                    Ok(Err(e)) => failed(&e),
+                    Err(e) => failed(&e),
+                }
+            }
+        }
+    }
 }

@@ -100,7 +100,13 @@ pub struct CaptureArgs {
     /// Call id (default: capture-<unix time>).
     #[arg(long)]
     pub call_id: Option<String>,
-    /// Where the call is stored.
+    /// Agent id.
+    #[arg(long, default_value = "capture")]
+    pub agent_id: String,
+    /// Stream to this server (`callscope serve`) instead of analysing in this process.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// Where the call is stored (in-process only).
     #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
     pub data_dir: PathBuf,
     /// Transcription and redaction.
@@ -178,10 +184,11 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         speed: args.speed.max(0.0),
         chunk_ms: args.chunk_ms,
         agent_channel: 0,
+        max_s: None,
     };
     let verbose = args.verbose;
     runtime().block_on(async move {
-        let r = client::replay(&args.server, &args.file, &opts, |ev| {
+        let r = client::replay(&args.server, &args.file, &opts, |ev, _| {
             if let Some(line) = client::describe(ev, verbose) {
                 println!("{line}");
             }
@@ -221,4 +228,30 @@ pub fn watch(args: WatchArgs) -> ExitCode {
 /// `callscope capture`.
 pub fn capture(args: CaptureArgs) -> ExitCode {
     super::capture::run(args)
+}
+
+/// `callscope load`.
+pub fn load(args: super::load::LoadArgs) -> ExitCode {
+    if args.calls == 0 {
+        eprintln!("error: --calls must be at least 1");
+        return ExitCode::from(2);
+    }
+    if let Some(missing) = args.files.iter().find(|f| !f.is_file()) {
+        eprintln!("error: {}: no such recording", missing.display());
+        return ExitCode::from(2);
+    }
+    let report = runtime().block_on(super::load::run(&args));
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report.json()).expect("JSON serialises")
+        );
+    } else {
+        println!("{}", report.table());
+    }
+    if report.failures() > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

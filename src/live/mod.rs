@@ -6,9 +6,11 @@
 //! * [`kpi`] follows the call's state and raises the built-in prompts.
 //! * [`crate::grpc::server`] runs one actor per call around it;
 //!   [`capture`] feeds it from sound devices.
-//! * [`commands`] are the `serve`, `replay`, `watch` and `capture` commands.
+//! * [`load`] runs many calls against a server and measures event latency.
+//! * [`commands`] are the `serve`, `replay`, `watch`, `capture` and `load` commands.
 
 pub mod call;
 pub mod capture;
 pub mod commands;
 pub mod kpi;
+pub mod load;

@@ -102,6 +102,8 @@ pub enum SignalEvent {
     SilenceStarted {
         /// Start of the silence, seconds.
         t: f64,
+        /// How long it had lasted when it was announced (`min_silence_s`), seconds.
+        after_s: f64,
     },
     /// A silence ended.
     SilenceEnded {
@@ -305,6 +307,7 @@ impl CallSignals {
             self.silence_open = true;
             out.push(SignalEvent::SilenceStarted {
                 t: frames_to_s(self.last_activity_end),
+                after_s: frames_to_s(self.min_silence),
             });
         }
         self.check_pending(seq, out);
