@@ -178,7 +178,11 @@ async fn a_replayed_call_streams_redacted_events_and_is_stored() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
     let _serial = SERIAL.lock().await;
-    let server = start_server(1, LiveConfig::default()).await;
+    let cfg = LiveConfig {
+        idle_timeout_s: 1.0,
+        ..LiveConfig::default()
+    };
+    let server = start_server(1, cfg).await;
     let mut client = connect(&server.url).await.unwrap();
     // No CallStart first.
     let s = tokio_stream::iter(vec![pb::CallInput {
@@ -239,6 +243,24 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
         }
     }
     assert!(saw_error || status == "interrupted", "status {status}");
+    // A caller that goes quiet without closing: ended after the idle timeout.
+    let (_keep_open, mut quiet) = open_call(&server.url, start_msg("quiet", 8000))
+        .await
+        .unwrap();
+    let err = loop {
+        match quiet.message().await {
+            Ok(Some(_)) => continue,
+            Ok(None) => panic!("the stream ended without saying why"),
+            Err(e) => break e,
+        }
+    };
+    assert_eq!(
+        err.code(),
+        tonic::Code::DeadlineExceeded,
+        "{}",
+        err.message()
+    );
+    assert!(err.message().contains("no audio"), "{}", err.message());
     // Unknown live call.
     let err = client
         .watch_call(pb::WatchCallRequest {
@@ -268,6 +290,8 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
     let data = server.shutdown().await;
     // The garbled call was stored up to where it broke.
     let r = read_json(&data.path().join("reports/garbled.json"));
+    assert_eq!(r["status"], "interrupted");
+    let r = read_json(&data.path().join("reports/quiet.json"));
     assert_eq!(r["status"], "interrupted");
 }
 

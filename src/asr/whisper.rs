@@ -96,8 +96,29 @@ pub struct WhisperPool {
 
 static LOG_HOOKS: Once = Once::new();
 
+/// Niceness of the whisper workers (and the compute threads whisper.cpp
+/// starts from them, which inherit it): when transcription saturates the
+/// machine, the audio path — decoding, signals, prompts, redaction — still
+/// gets the CPU the moment it needs it, so live signals stay real time.
+pub const WORKER_NICE: i32 = 10;
+
+/// Lowers the calling thread's CPU priority to [`WORKER_NICE`] (Linux: nice
+/// is per thread). Best effort: a refusal leaves the priority as it was.
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    // SAFETY: setpriority reads its three integer arguments and nothing else;
+    // `who` 0 with PRIO_PROCESS is the calling thread on Linux.
+    let rc = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, WORKER_NICE) };
+    #[cfg(not(target_os = "linux"))]
+    let rc = 0;
+    if rc != 0 {
+        tracing::debug!("could not lower the whisper worker's priority");
+    }
+}
+
 impl WhisperPool {
-    /// Loads the model once and starts the workers.
+    /// Loads the model once and starts the workers (at a lower CPU priority
+    /// than everything else, see [`WORKER_NICE`]).
     pub fn start(cfg: WhisperConfig) -> Result<Self, AsrError> {
         LOG_HOOKS.call_once(whisper_rs::install_logging_hooks);
         let path = cfg.model.display().to_string();
@@ -127,6 +148,7 @@ impl WhisperPool {
             let handle = std::thread::Builder::new()
                 .name(format!("whisper-{i}"))
                 .spawn(move || {
+                    lower_priority();
                     loop {
                         let job = {
                             let guard = rx.lock().expect("queue lock");

@@ -141,6 +141,7 @@ pub fn event(call_id: &str, now: f64, e: &LiveEvent) -> pb::CallEvent {
     pb::CallEvent {
         call_id: call_id.to_string(),
         t,
+        emitted_at: now,
         event: Some(ev),
     }
 }

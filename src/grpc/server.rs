@@ -312,6 +312,7 @@ pub async fn run_call(
     let ended = pb::CallEvent {
         call_id: call_id.clone(),
         t: report.duration_s,
+        emitted_at: report.duration_s,
         event: Some(pb::call_event::Event::Ended(pb::CallEnded {
             status: status.to_string(),
             report_json: serde_json::to_string(report).expect("reports serialise"),
@@ -460,6 +461,7 @@ impl CallScope for Service {
             .send(Ok(pb::CallEvent {
                 call_id: start.call_id.clone(),
                 t: 0.0,
+                emitted_at: 0.0,
                 event: Some(pb::call_event::Event::Accepted(pb::CallAccepted {
                     agent_id: start.agent_id.clone(),
                     legs: start.legs as u32,
@@ -478,14 +480,23 @@ impl CallScope for Service {
         // Reader: wire messages → actor input. A bad message ends the call
         // (what was received is still stored) and tells the caller why.
         let reader_out = out_tx.clone();
+        let idle = std::time::Duration::from_secs_f64(self.hub.cfg.idle_timeout_s.max(0.1));
         tokio::spawn(
             async move {
                 loop {
-                    let msg = match inbound.message().await {
-                        Ok(Some(m)) => m,
-                        Ok(None) => break,
-                        Err(e) => {
+                    let msg = match tokio::time::timeout(idle, inbound.message()).await {
+                        Ok(Ok(Some(m))) => m,
+                        Ok(Ok(None)) => break,
+                        Ok(Err(e)) => {
                             warn!(error = %e, "call stream broke; storing what arrived");
+                            break;
+                        }
+                        Err(_) => {
+                            warn!("no audio for {idle:?}; ending the call");
+                            let _ = reader_out.try_send(Err(Status::deadline_exceeded(format!(
+                                "no audio for {} s: the call was ended and stored as interrupted; send audio (silence on hold) at least that often",
+                                idle.as_secs()
+                            ))));
                             break;
                         }
                     };
@@ -548,6 +559,7 @@ impl CallScope for Service {
             let first = pb::CallEvent {
                 call_id: call_id.clone(),
                 t: e.snapshot.duration_s,
+                emitted_at: e.snapshot.duration_s,
                 event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
             };
             (e.events.subscribe(), first)

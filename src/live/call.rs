@@ -58,6 +58,9 @@ pub struct LiveConfig {
     pub max_lag_s: f64,
     /// Built-in prompt thresholds.
     pub prompts: PromptRules,
+    /// A stream that sends nothing for this long is ended (stored as
+    /// interrupted), seconds.
+    pub idle_timeout_s: f64,
 }
 
 impl Default for LiveConfig {
@@ -68,6 +71,7 @@ impl Default for LiveConfig {
             partial_every_s: 1.0,
             max_lag_s: 10.0,
             prompts: PromptRules::default(),
+            idle_timeout_s: 60.0,
         }
     }
 }
@@ -113,7 +117,7 @@ pub enum LiveEvent {
     },
     /// Transcription is behind by `lag_s`; partials are skipped.
     Lagging {
-        /// Media seconds between now and the oldest untranscribed utterance.
+        /// Media seconds the oldest untranscribed utterance has waited since it ended.
         lag_s: f64,
         /// Finished utterances waiting for transcription.
         queued: usize,
@@ -139,7 +143,7 @@ pub struct LiveCall {
     output: Option<CallOutput>,
     hold: AudioHold,
     utterances: Vec<TranscribedUtterance>,
-    /// Finals not transcribed yet: id → start, seconds.
+    /// Finals not transcribed yet: id → end of the utterance, seconds.
     pending: BTreeMap<u64, f64>,
     /// Partials in flight per leg: (ticket, utterance start).
     partial_inflight: [Option<(u64, f64)>; 2],
@@ -207,12 +211,15 @@ impl LiveCall {
         })
     }
 
-    /// Seconds of media between now and the oldest final not transcribed yet.
+    /// How long the oldest final still untranscribed has waited since its
+    /// utterance ended, media seconds.
     pub fn lag_s(&self) -> f64 {
-        self.pending
-            .values()
-            .next()
-            .map_or(0.0, |&s| (self.now() - s).max(0.0))
+        let oldest = self.pending.values().copied().fold(f64::INFINITY, f64::min);
+        if oldest.is_finite() {
+            (self.now() - oldest).max(0.0)
+        } else {
+            0.0
+        }
     }
 
     /// Finals waiting for transcription.
@@ -285,7 +292,7 @@ impl LiveCall {
                 span,
                 transcript: None,
             });
-            self.pending.insert(id, u.start_s);
+            self.pending.insert(id, span.end);
             jobs.push(AsrJob {
                 id,
                 partial: false,

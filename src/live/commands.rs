@@ -23,9 +23,12 @@ pub struct ServeArgs {
     /// Most live calls at once; more get RESOURCE_EXHAUSTED.
     #[arg(long, default_value_t = 64)]
     pub max_calls: usize,
-    /// Transcription lag (seconds of speech) beyond which partial transcripts stop.
+    /// How long finished speech may wait for transcription (seconds) before partial transcripts stop.
     #[arg(long, default_value_t = 10.0)]
     pub max_lag: f64,
+    /// A call stream that sends nothing for this long is ended and stored as interrupted, seconds.
+    #[arg(long, default_value_t = 60.0)]
+    pub idle_timeout: f64,
     /// Transcription and redaction.
     #[command(flatten)]
     pub asr: AsrArgs,
@@ -139,6 +142,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     };
     let cfg = LiveConfig {
         max_lag_s: args.max_lag,
+        idle_timeout_s: args.idle_timeout,
         ..LiveConfig::default()
     };
     runtime().block_on(async move {

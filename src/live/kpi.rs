@@ -27,7 +27,8 @@ pub struct KpiSnapshot {
     pub silence_s: f64,
     /// Time both talked at once, seconds.
     pub overtalk_s: f64,
-    /// Seconds of speech waiting for transcription.
+    /// How long the oldest finished utterance not yet transcribed has waited
+    /// since it ended, media seconds (0 when transcription keeps up).
     pub transcription_lag_s: f64,
 }
 

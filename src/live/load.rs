@@ -7,14 +7,13 @@
 //! the audio sent so far, minus the media time at which the audio made the
 //! event certain:
 //!
-//! * final transcript: the utterance's end;
-//! * interruption: the interrupter's start plus the overlap at which it
-//!   was announced (the minimum overlap);
-//! * silence started: its start plus the length at which it was announced
-//!   (the minimum silence); silence ended: the end of the silence.
-//!
-//! So a latency includes the end-pointing and decision delays, queueing,
-//! transcription and the network, but not the definition's own threshold.
+//! * final transcript: the utterance's end, so the latency includes the
+//!   end-pointing pause, queueing, whisper and the network;
+//! * interruption and silence started/ended: the media time the server had
+//!   analysed when it sent the event (`emitted_at`: the overlap or the
+//!   silence reached its threshold within that last chunk), so the latency
+//!   is queueing, processing and the network. The decision itself adds the
+//!   VAD's onset confirmation (0.1 s) on top, by design, not by load.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -149,15 +148,10 @@ impl CallLoad {
         match &ev.event {
             Some(Event::Transcript(s)) if s.is_final => self.finals.push(media_s - s.end),
             Some(Event::Signal(s)) => match Kind::try_from(s.kind) {
-                Ok(Kind::Interruption | Kind::SilenceStarted) => {
-                    let lags = if s.kind == Kind::Interruption as i32 {
-                        &mut self.interruptions
-                    } else {
-                        &mut self.silences
-                    };
-                    lags.push(media_s - (ev.t + s.duration_s));
+                Ok(Kind::Interruption) => self.interruptions.push(media_s - ev.emitted_at),
+                Ok(Kind::SilenceStarted | Kind::SilenceEnded) => {
+                    self.silences.push(media_s - ev.emitted_at)
                 }
-                Ok(Kind::SilenceEnded) => self.silences.push(media_s - ev.t),
                 _ => {}
             },
             Some(Event::Kpi(k)) => {
@@ -386,11 +380,12 @@ mod tests {
     }
 
     #[test]
-    fn latency_counts_from_when_the_audio_made_the_event_certain() {
+    fn latency_counts_from_when_the_event_was_known_or_the_utterance_ended() {
         let mut c = CallLoad::default();
         let signal = |kind: pb::signal_event::Kind, t: f64, d: f64| pb::CallEvent {
             call_id: "x".into(),
             t,
+            emitted_at: t + d + 0.1,
             event: Some(pb::call_event::Event::Signal(pb::SignalEvent {
                 kind: kind as i32,
                 duration_s: d,
@@ -410,6 +405,7 @@ mod tests {
         let fin = pb::CallEvent {
             call_id: "x".into(),
             t: 30.0,
+            emitted_at: 31.5,
             event: Some(pb::call_event::Event::Transcript(pb::TranscriptSegment {
                 end: 31.0,
                 is_final: true,
