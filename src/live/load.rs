@@ -392,15 +392,15 @@ mod tests {
                 ..Default::default()
             })),
         };
-        // Interrupter started at 10 s, announced at 0.3 s overlap, arrived at 10.42 s.
+        // Interrupter started at 10 s, known at 10.4 s, arrived at 10.52 s.
         c.on_event(
             &signal(pb::signal_event::Kind::Interruption, 10.0, 0.3),
-            10.42,
+            10.52,
         );
-        // Silence from 20 s, announced after 2 s, arrived at 22.1 s.
+        // Silence from 20 s, known at 22.1 s, arrived at 22.2 s.
         c.on_event(
             &signal(pb::signal_event::Kind::SilenceStarted, 20.0, 2.0),
-            22.1,
+            22.2,
         );
         let fin = pb::CallEvent {
             call_id: "x".into(),
