@@ -44,6 +44,8 @@ pub struct Transcription {
     pub mask: MaskMethod,
     /// Detector settings.
     pub detect: DetectConfig,
+    /// Prompts, analytics and scorecard rules applied to the redacted transcript.
+    pub rules: Arc<crate::rules::Rules>,
 }
 
 impl AgentChannel {
@@ -319,7 +321,7 @@ pub fn redact_and_seal(
         &t.detect,
     );
     CallResult {
-        report: done.report,
+        report: done.report.with_insights(&t.rules),
         audio: Some(done.audio),
         audit: done.audit,
         truncated: None,

@@ -46,6 +46,8 @@ pub enum Command {
     Watch(crate::live::commands::WatchArgs),
     /// Record a call from sound devices (agent headset, customer line) and analyse it live.
     Capture(crate::live::commands::CaptureArgs),
+    /// Print the built-in rules file (prompts, categories, sentiment, scorecard) to start your own.
+    Rules,
     /// Open many concurrent calls against a server and measure how late their events arrive.
     Load(crate::live::load::LoadArgs),
 }
@@ -112,11 +114,19 @@ pub struct AsrArgs {
     /// What replaces redacted audio.
     #[arg(long, value_enum, default_value_t = Mask::Silence)]
     pub mask: Mask,
+    /// Rules file for prompts, complaint categories, sentiment and the QA
+    /// scorecard (default: built in; `callscope rules` prints it).
+    #[arg(long, env = "CALLSCOPE_RULES")]
+    pub rules: Option<PathBuf>,
 }
 
 impl AsrArgs {
     /// Loads the model and starts the worker pool; the error says what to do.
     pub fn start(&self) -> Result<Transcription, String> {
+        let rules = match &self.rules {
+            Some(p) => crate::rules::Rules::load(p).map_err(|e| e.to_string())?,
+            None => crate::rules::Rules::builtin(),
+        };
         let model = self
             .model
             .clone()
@@ -135,6 +145,7 @@ impl AsrArgs {
                 Mask::Tone => MaskMethod::Tone,
             },
             detect: DetectConfig::default(),
+            rules: Arc::new(rules),
         })
     }
 }
@@ -167,6 +178,10 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Watch(args) => crate::live::commands::watch(args),
         Command::Capture(args) => crate::live::commands::capture(args),
         Command::Load(args) => crate::live::commands::load(args),
+        Command::Rules => {
+            print!("{}", crate::rules::DEFAULT_RULES);
+            ExitCode::SUCCESS
+        }
         Command::Model(ModelCommand::Install {
             model,
             models_dir,

@@ -75,6 +75,7 @@ pub mod model;
 pub mod pipeline;
 pub mod redact;
 pub mod report;
+pub mod rules;
 pub mod signals;
 pub mod source;
 pub mod store;

@@ -50,6 +50,22 @@ pub struct Report {
     pub redactions: Vec<RedactionSpan>,
     /// Agent-assist prompts raised during the call.
     pub prompts: Vec<Prompt>,
+    /// The customer's complaint and its category (null when none was heard
+    /// or the call was not transcribed).
+    #[serde(default)]
+    pub complaint: Option<crate::rules::insights::Complaint>,
+    /// Apology, escalation request, cancellation threat (null untranscribed).
+    #[serde(default)]
+    pub flags: Option<crate::rules::insights::Flags>,
+    /// Sentiment per turn and its trend per speaker (null untranscribed).
+    #[serde(default)]
+    pub sentiment: Option<crate::rules::insights::Sentiment>,
+    /// The QA scorecard (null untranscribed).
+    #[serde(default)]
+    pub scorecard: Option<crate::rules::insights::Scorecard>,
+    /// What the agent committed to (null untranscribed).
+    #[serde(default)]
+    pub commitments: Option<Vec<crate::rules::insights::Commitment>>,
 }
 
 /// Where the audio came from.
@@ -130,10 +146,32 @@ pub struct RedactionSpan {
 pub struct Prompt {
     /// Media time, seconds.
     pub t: f64,
-    /// Prompt kind, e.g. `slow_down`.
+    /// Prompt kind, e.g. `pace` or `deflection`.
     pub kind: String,
+    /// `info`, `warning` or `critical`.
+    #[serde(default)]
+    pub severity: String,
     /// What the agent is told.
     pub message: String,
+    /// Why: a measurement, or the speaker and the redacted phrase.
+    #[serde(default)]
+    pub evidence: String,
+    /// Flagged for supervisors too.
+    #[serde(default)]
+    pub supervisor: bool,
+}
+
+impl From<crate::live::kpi::LivePrompt> for Prompt {
+    fn from(p: crate::live::kpi::LivePrompt) -> Self {
+        Prompt {
+            t: ms(p.t),
+            kind: p.kind,
+            severity: p.severity,
+            message: p.message,
+            evidence: p.evidence,
+            supervisor: p.supervisor,
+        }
+    }
 }
 
 /// Average syllables per English word, for [`Speaker::est_wpm`].
@@ -211,6 +249,11 @@ impl Report {
             segments: Vec::new(),
             redactions: Vec::new(),
             prompts: Vec::new(),
+            complaint: None,
+            flags: None,
+            sentiment: None,
+            scorecard: None,
+            commitments: None,
         }
     }
 

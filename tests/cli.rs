@@ -361,3 +361,35 @@ fn missing_file_fails_with_its_path() {
     assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
     assert!(err.contains(s(&missing)), "{err}");
 }
+
+#[test]
+fn a_bad_rules_file_is_refused_with_its_line_and_the_default_is_printable() {
+    let (code, out, _) = callscope(&["rules"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("[signals.dead_air]") && out.contains("[[scorecard]]"));
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(
+        &bad,
+        out.replacen("after_s = 10.0", "after_s = 10.0\nbogus = 1", 1),
+    )
+    .unwrap();
+    let line = std::fs::read_to_string(&bad)
+        .unwrap()
+        .lines()
+        .position(|l| l == "bogus = 1")
+        .unwrap()
+        + 1;
+    let wav = stereo(dir.path(), "call");
+    let (code, _, err) = callscope(&[
+        "analyze",
+        "--rules",
+        s(&bad),
+        "--data-dir",
+        s(dir.path()),
+        s(&wav),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("bad.toml:{line}:")), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+}

@@ -36,6 +36,7 @@ async fn start_server(max_calls: usize, cfg: LiveConfig) -> Server {
         model: std::env::var_os("CALLSCOPE_MODEL").map(PathBuf::from),
         language: "en".into(),
         mask: Mask::Silence,
+        rules: None,
     };
     let t = Arc::new(
         asr.start()

@@ -142,6 +142,7 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
     assert_eq!(code, 0, "analyze failed: {err}");
 
     let (mut spans, mut covered, mut muted, mut voiced) = (0, 0, 0usize, 0usize);
+    let mut insight = Insight::default();
     let (mut errors, mut ref_words) = ([0usize; 2], [0usize; 2]);
     let mut leaks = Vec::new();
     for call in &calls {
@@ -231,6 +232,7 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
         // CVV in the segments spoken at its time.
         let report = read_json(&data.path().join(format!("reports/{id}.json")));
         score_wer(&truth, &report, &mut errors, &mut ref_words);
+        insight.add(call, &truth, &report);
         for s in truth["sensitive"]
             .as_array()
             .unwrap()
@@ -266,12 +268,14 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
         wer(1) * 100.0,
         ref_words[1],
     );
+    eprintln!("== analytics ({ext}): {}", insight.summary());
     assert!(leaks.is_empty(), "{leaks:?}");
     assert_eq!(
         covered, spans,
         "every sensitive span must be masked in the stored audio"
     );
     let Some(max_wer) = max_wer else { return };
+    insight.assert_at_least(0.9);
     assert!(over <= 0.05, "over-redaction {:.1} % > 5 %", over * 100.0);
     for (leg, who) in ["agent", "customer"].iter().enumerate() {
         assert!(
@@ -280,5 +284,84 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
             wer(leg) * 100.0,
             max_wer * 100.0
         );
+    }
+}
+
+/// Complaint category accuracy and flag precision/recall against the truth.
+#[derive(Default)]
+struct Insight {
+    calls: usize,
+    right: usize,
+    /// Per flag: true positives, false positives, false negatives.
+    flags: [[usize; 3]; 3],
+    misses: Vec<String>,
+}
+
+const FLAGS: [(&str, &str); 3] = [
+    ("agent_apologised", "apologised"),
+    ("escalation_requested", "escalation_requested"),
+    ("cancellation_threatened", "cancellation_threatened"),
+];
+
+impl Insight {
+    fn add(&mut self, call: &str, truth: &Value, report: &Value) {
+        self.calls += 1;
+        let got = report["complaint"]["category"].as_str().unwrap_or("none");
+        let want = truth["complaint_category"].as_str().unwrap_or("none");
+        if got == want {
+            self.right += 1;
+        } else {
+            self.misses
+                .push(format!("{call}: category {got}, truth {want}"));
+        }
+        for (i, (t, r)) in FLAGS.iter().enumerate() {
+            let (want, got) = (
+                truth[t].as_bool().unwrap_or(false),
+                report["flags"][r].as_bool().unwrap_or(false),
+            );
+            match (got, want) {
+                (true, true) => self.flags[i][0] += 1,
+                (true, false) => self.flags[i][1] += 1,
+                (false, true) => self.flags[i][2] += 1,
+                _ => {}
+            }
+            if got != want {
+                self.misses.push(format!("{call}: {r} {got}, truth {want}"));
+            }
+        }
+    }
+
+    fn pr(&self, i: usize) -> (f64, f64) {
+        let [tp, fp, fne] = self.flags[i];
+        (
+            tp as f64 / (tp + fp).max(1) as f64,
+            tp as f64 / (tp + fne).max(1) as f64,
+        )
+    }
+
+    fn summary(&self) -> String {
+        let mut s = format!(
+            "complaint category {}/{} ({:.2})",
+            self.right,
+            self.calls,
+            self.right as f64 / self.calls.max(1) as f64
+        );
+        for (i, (_, r)) in FLAGS.iter().enumerate() {
+            let (p, rc) = self.pr(i);
+            s += &format!("; {r} P {p:.2} R {rc:.2}");
+        }
+        if !self.misses.is_empty() {
+            s += &format!("; misses: {:?}", self.misses);
+        }
+        s
+    }
+
+    fn assert_at_least(&self, goal: f64) {
+        let acc = self.right as f64 / self.calls.max(1) as f64;
+        assert!(acc >= goal, "{}", self.summary());
+        for i in 0..FLAGS.len() {
+            let (p, r) = self.pr(i);
+            assert!(p >= goal && r >= goal, "{}", self.summary());
+        }
     }
 }

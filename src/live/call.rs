@@ -23,7 +23,10 @@ use crate::redact::text::UtteranceSpan;
 use crate::report::{self, Report, Segment, SourceInfo};
 use crate::signals::SignalEvent;
 
-use super::kpi::{KpiSnapshot, Kpis, LivePrompt, PromptRules, Prompter};
+use super::kpi::{KpiSnapshot, Kpis, LivePrompt, Prompter};
+use crate::rules::Rules;
+use crate::rules::coach::Coach;
+use std::sync::Arc;
 
 /// Keypad tones closer than this belong to one entry, seconds.
 const KEYPAD_GAP_S: f64 = 3.0;
@@ -46,7 +49,7 @@ pub struct LiveStart {
 }
 
 /// Live-engine settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LiveConfig {
     /// The DSP chain.
     pub pipeline: PipelineConfig,
@@ -56,8 +59,8 @@ pub struct LiveConfig {
     pub partial_every_s: f64,
     /// Transcription lag beyond which partials stop and the call says it is lagging, seconds.
     pub max_lag_s: f64,
-    /// Built-in prompt thresholds.
-    pub prompts: PromptRules,
+    /// Prompts, analytics and scorecard rules.
+    pub rules: Arc<Rules>,
     /// A stream that sends nothing for this long is ended (stored as
     /// interrupted), seconds.
     pub idle_timeout_s: f64,
@@ -70,7 +73,7 @@ impl Default for LiveConfig {
             detect: DetectConfig::default(),
             partial_every_s: 1.0,
             max_lag_s: 10.0,
-            prompts: PromptRules::default(),
+            rules: Arc::new(Rules::builtin()),
             idle_timeout_s: 60.0,
         }
     }
@@ -151,6 +154,7 @@ pub struct LiveCall {
     last_partial_at: [f64; 2],
     kpis: Kpis,
     prompter: Prompter,
+    coach: Coach,
     prompts: Vec<LivePrompt>,
     next_kpi: f64,
     lagging_since: Option<f64>,
@@ -177,7 +181,8 @@ impl LiveCall {
         pipeline.cut_utterances();
         Ok(LiveCall {
             hold: AudioHold::new(start.sample_rate, start.legs),
-            prompter: Prompter::new(cfg.prompts.clone()),
+            prompter: Prompter::new(&cfg.rules),
+            coach: Coach::new(Arc::clone(&cfg.rules)),
             start,
             cfg,
             pipeline: Some(pipeline),
@@ -268,6 +273,7 @@ impl LiveCall {
             let mut prompts = Vec::new();
             self.prompter
                 .check(now, &mut self.kpis, &snap, &mut prompts);
+            self.coach.tick(now, &mut self.prompter, &mut prompts);
             for pr in prompts {
                 self.prompts.push(pr.clone());
                 out.push(LiveEvent::Prompt(pr));
@@ -473,11 +479,18 @@ impl LiveCall {
                     keys: 0,
                 });
             }
+            let mut prompts = Vec::new();
+            self.coach
+                .on_segment(&segment, &mut self.prompter, &mut prompts);
             out.push(LiveEvent::Transcript {
                 segment,
                 is_final: true,
                 utterance: key(span.start),
             });
+            for pr in prompts {
+                self.prompts.push(pr.clone());
+                out.push(LiveEvent::Prompt(pr));
+            }
         }
     }
 
@@ -526,15 +539,7 @@ impl LiveCall {
                 .warnings
                 .push(format!("call {status}: stored up to where it stopped"));
         }
-        report.prompts = self
-            .prompts
-            .iter()
-            .map(|p| report::Prompt {
-                t: report::ms(p.t),
-                kind: p.kind.to_string(),
-                message: p.message.to_string(),
-            })
-            .collect();
+        report.prompts = self.prompts.into_iter().map(report::Prompt::from).collect();
         redact_and_seal(report, &self.utterances, &output.tones, self.hold, t)
     }
 }

@@ -352,7 +352,11 @@ impl Sink {
             }
             (None, Some(t)) => {
                 let (stop, stop_rx) = watch::channel(false);
-                let hub = Hub::new(args.data_dir.clone(), t, LiveConfig::default(), 1, stop_rx);
+                let cfg = LiveConfig {
+                    rules: Arc::clone(&t.rules),
+                    ..LiveConfig::default()
+                };
+                let hub = Hub::new(args.data_dir.clone(), t, cfg, 1, stop_rx);
                 let (tx, in_rx) = mpsc::channel(64);
                 let (out_tx, mut out_rx) = mpsc::channel(1024);
                 let actor = tokio::spawn(run_call(hub, start, in_rx, out_tx));

@@ -143,6 +143,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     let cfg = LiveConfig {
         max_lag_s: args.max_lag,
         idle_timeout_s: args.idle_timeout,
+        rules: Arc::clone(&transcription.rules),
         ..LiveConfig::default()
     };
     runtime().block_on(async move {

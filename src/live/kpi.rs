@@ -1,13 +1,15 @@
-//! Live KPIs of one call and the built-in agent-assist prompts.
+//! Live KPIs of one call and the prompts raised from signals.
 //!
 //! [`Kpis`] follows the signal events frame by frame (it never waits for
 //! transcription, except for the words-per-minute figure) and answers "how
-//! is the call going now". [`PromptRules`] turns that into prompts with a
-//! cooldown each.
+//! is the call going now". [`Prompter`] turns that into prompts with the
+//! thresholds, wording and cooldowns of the rules file; the transcript's
+//! prompts come from [`crate::rules::coach`].
 
 use std::collections::VecDeque;
 
 use crate::frame::Leg;
+use crate::rules::{Rules, SignalPrompt, signal};
 use crate::signals::SignalEvent;
 
 /// The call so far.
@@ -118,11 +120,11 @@ impl Kpis {
     }
 
     /// Interruptions by `leg` in the minute before `now`.
-    pub fn recent_interruptions(&mut self, now: f64, leg: Leg) -> usize {
+    pub fn recent_interruptions(&mut self, now: f64, leg: Leg, window_s: f64) -> usize {
         while self
             .interruptions
             .front()
-            .is_some_and(|&(t, _)| now - t > 60.0)
+            .is_some_and(|&(t, _)| now - t > window_s)
         {
             self.interruptions.pop_front();
         }
@@ -180,86 +182,115 @@ impl Kpis {
 pub struct LivePrompt {
     /// Media time, seconds.
     pub t: f64,
-    /// `dead_air`, `interrupting`, `pace` or `monologue`.
-    pub kind: &'static str,
+    /// e.g. `dead_air`, `interrupting`, `pace`, `monologue`, `hold`,
+    /// `complaint_not_acknowledged`, or a phrase rule's kind.
+    pub kind: String,
     /// `info`, `warning` or `critical`.
-    pub severity: &'static str,
+    pub severity: String,
     /// What the agent is told.
-    pub message: &'static str,
-    /// Why (a measurement; never call content).
+    pub message: String,
+    /// Why: a measurement, or the speaker and the redacted phrase.
     pub evidence: String,
+    /// Supervisors should look at the call too.
+    pub supervisor: bool,
 }
 
-/// Thresholds of the built-in prompts.
+/// Thresholds of the signal prompts (from the rules file's `[signals]`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct PromptRules {
     /// Silence that counts as dead air, seconds.
     pub dead_air_s: f64,
-    /// Agent interruptions within a minute that earn a prompt.
+    /// Agent interruptions within `interruptions_window_s` that earn a prompt.
     pub interruptions_per_min: usize,
+    /// The window for counting interruptions, seconds.
+    pub interruptions_window_s: f64,
     /// Agent pace that is too fast, words per minute (over ≥ 20 words).
     pub max_wpm: f64,
     /// Customer silent this long while the agent talks: a monologue, seconds.
     pub monologue_s: f64,
-    /// Least time between two prompts of one kind, seconds.
+    /// Least time between two prompts of one kind when the rule gives none, seconds.
     pub cooldown_s: f64,
 }
 
 impl Default for PromptRules {
     fn default() -> Self {
-        PromptRules {
-            dead_air_s: 10.0,
-            interruptions_per_min: 2,
-            max_wpm: 190.0,
-            monologue_s: 45.0,
-            cooldown_s: 60.0,
-        }
+        crate::rules::Rules::builtin().signals
     }
 }
 
-/// Raises the built-in prompts with a cooldown per kind.
+/// Raises prompts with a cooldown per kind.
 #[derive(Debug, Default)]
 pub struct Prompter {
-    rules: PromptRules,
-    last: Vec<(&'static str, f64)>,
+    thresholds: PromptRules,
+    says: Vec<SignalPrompt>,
+    last: Vec<(String, f64)>,
 }
 
 impl Prompter {
-    /// A prompter with these thresholds.
-    pub fn new(rules: PromptRules) -> Self {
+    /// A prompter for these rules.
+    pub fn new(rules: &Rules) -> Self {
         Prompter {
-            rules,
+            thresholds: rules.signals.clone(),
+            says: rules.signal_prompts.to_vec(),
             last: Vec::new(),
         }
     }
 
-    fn raise(
+    /// Raises a prompt of `kind` at `now` unless one was raised within
+    /// `cooldown_s`; true when it was raised.
+    #[allow(clippy::too_many_arguments)]
+    pub fn raise(
         &mut self,
         now: f64,
-        kind: &'static str,
-        severity: &'static str,
-        message: &'static str,
+        kind: &str,
+        severity: &str,
+        message: &str,
+        cooldown_s: f64,
         evidence: String,
+        supervisor: bool,
         out: &mut Vec<LivePrompt>,
-    ) {
-        if let Some((_, t)) = self.last.iter_mut().find(|(k, _)| *k == kind) {
-            if now - *t < self.rules.cooldown_s {
-                return;
+    ) -> bool {
+        if let Some((_, t)) = self.last.iter_mut().find(|(k, _)| k == kind) {
+            if now - *t < cooldown_s {
+                return false;
             }
             *t = now;
         } else {
-            self.last.push((kind, now));
+            self.last.push((kind.to_string(), now));
         }
         out.push(LivePrompt {
             t: now,
-            kind,
-            severity,
-            message,
+            kind: kind.to_string(),
+            severity: severity.to_string(),
+            message: message.to_string(),
             evidence,
+            supervisor,
         });
+        true
     }
 
-    /// Checks the rules at media time `now`.
+    /// Raises signal prompt `i` (see [`crate::rules::signal`]).
+    pub fn raise_signal(
+        &mut self,
+        now: f64,
+        i: usize,
+        evidence: String,
+        out: &mut Vec<LivePrompt>,
+    ) {
+        let say = self.says[i].clone();
+        self.raise(
+            now,
+            signal::KINDS[i],
+            &say.severity,
+            &say.message,
+            say.cooldown_s,
+            evidence,
+            false,
+            out,
+        );
+    }
+
+    /// Checks the signal rules at media time `now`.
     pub fn check(
         &mut self,
         now: f64,
@@ -267,49 +298,28 @@ impl Prompter {
         snap: &KpiSnapshot,
         out: &mut Vec<LivePrompt>,
     ) {
-        let r = self.rules.clone();
+        let r = self.thresholds.clone();
         if snap.silence_s >= r.dead_air_s {
-            self.raise(
-                now,
-                "dead_air",
-                "warning",
-                "Check in with the customer",
-                format!("{:.0} s of silence", snap.silence_s),
-                out,
-            );
+            let ev = format!("{:.0} s of silence", snap.silence_s);
+            self.raise_signal(now, signal::DEAD_AIR, ev, out);
         }
-        let n = kpis.recent_interruptions(now, Leg::Agent);
+        let n = kpis.recent_interruptions(now, Leg::Agent, r.interruptions_window_s);
         if n >= r.interruptions_per_min {
-            self.raise(
-                now,
-                "interrupting",
-                "warning",
-                "Let the customer finish",
-                format!("agent interrupted the customer {n} times in a minute"),
-                out,
+            let ev = format!(
+                "agent interrupted the customer {n} times in {:.0} s",
+                r.interruptions_window_s
             );
+            self.raise_signal(now, signal::INTERRUPTING, ev, out);
         }
         let (wpm, words) = kpis.recent_agent_wpm();
         if words >= 20 && wpm > r.max_wpm {
-            self.raise(
-                now,
-                "pace",
-                "info",
-                "Slow down",
-                format!("agent at {wpm:.0} words/min over the last minute"),
-                out,
-            );
+            let ev = format!("agent at {wpm:.0} words/min over the last minute");
+            self.raise_signal(now, signal::PACE, ev, out);
         }
         let quiet = kpis.customer_quiet_s(now);
         if quiet >= r.monologue_s && snap.current_speaker == Some(Leg::Agent) {
-            self.raise(
-                now,
-                "monologue",
-                "info",
-                "Pause and check understanding",
-                format!("customer silent for {quiet:.0} s while the agent talks"),
-                out,
-            );
+            let ev = format!("customer silent for {quiet:.0} s while the agent talks");
+            self.raise_signal(now, signal::MONOLOGUE, ev, out);
         }
     }
 }
@@ -342,7 +352,7 @@ mod tests {
         assert!((s.silence_s - 12.0).abs() < 1e-9);
         assert!((s.overtalk_s - 1.0).abs() < 1e-9);
         assert!((s.talk_ratio() - 1.0).abs() < 1e-9);
-        let mut p = Prompter::new(PromptRules::default());
+        let mut p = Prompter::new(&Rules::builtin());
         let mut out = Vec::new();
         p.check(16.0, &mut k, &s, &mut out);
         assert_eq!(out.len(), 1);
@@ -365,7 +375,7 @@ mod tests {
         }
         let s = k.snapshot(31.0, [10.0, 10.0], 0.0);
         let mut out = Vec::new();
-        Prompter::new(PromptRules::default()).check(31.0, &mut k, &s, &mut out);
+        Prompter::new(&Rules::builtin()).check(31.0, &mut k, &s, &mut out);
         assert!(out.iter().any(|p| p.kind == "interrupting"));
     }
 }

@@ -40,6 +40,16 @@ impl<T> Redacted<T> {
 }
 
 /// Seals anything, for unit tests of writers elsewhere in the crate.
+impl Redacted<crate::report::Report> {
+    /// Adds the post-call analytics, derived only from the report's own
+    /// redacted segments and measurements, and keeps it sealed.
+    pub fn with_insights(self, rules: &std::sync::Arc<crate::rules::Rules>) -> Self {
+        let mut report = self.0;
+        crate::rules::insights::apply(&mut report, rules);
+        Redacted(report)
+    }
+}
+
 #[cfg(test)]
 pub(crate) fn test_seal<T>(value: T) -> Redacted<T> {
     Redacted(value)

@@ -1,0 +1,569 @@
+//! Post-call analytics from a redacted report: complaint and category,
+//! apology / escalation / cancellation flags, sentiment per turn and its
+//! trend, commitments, and the QA scorecard. Everything here reads only
+//! the report's own (redacted) segments and measurements.
+
+use serde::{Deserialize, Serialize};
+
+use super::coach::{evidence, is_complaint};
+use super::{CATEGORIES, Check, Rules, normalise};
+use crate::frame::Leg;
+use crate::report::{Report, Segment, ms};
+
+/// The call's complaint.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Complaint {
+    /// One of [`CATEGORIES`], or `other`.
+    pub category: String,
+    /// The customer's (redacted) words that voiced it.
+    pub evidence: String,
+}
+
+/// Yes/no facts of the call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Flags {
+    /// The agent apologised.
+    pub apologised: bool,
+    /// The customer asked for a manager or supervisor.
+    pub escalation_requested: bool,
+    /// The customer threatened to cancel or leave.
+    pub cancellation_threatened: bool,
+}
+
+/// One turn's sentiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TurnSentiment {
+    /// Start, seconds.
+    pub t: f64,
+    /// Who.
+    pub speaker: Leg,
+    /// −1 (negative) … +1 (positive).
+    pub score: f64,
+}
+
+/// A speaker's sentiment over the call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Trend {
+    /// Mean over the first third of their turns.
+    pub start: f64,
+    /// Mean over the last third of their turns.
+    pub end: f64,
+    /// `improving`, `worsening` or `steady` (a change under 0.2).
+    pub trend: String,
+}
+
+/// Sentiment of the call.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Sentiment {
+    /// How it was computed.
+    pub method: String,
+    /// The agent's trend.
+    pub agent: Trend,
+    /// The customer's trend (absent for mono calls).
+    pub customer: Option<Trend>,
+    /// Per turn.
+    pub turns: Vec<TurnSentiment>,
+}
+
+/// One QA item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScoredItem {
+    /// The item's name from the rules.
+    pub name: String,
+    /// 1 pass, 0 fail, `null` when it does not apply to this call.
+    pub score: Option<f64>,
+    /// Its weight.
+    pub weight: f64,
+    /// Why.
+    pub evidence: String,
+}
+
+/// The QA scorecard.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Scorecard {
+    /// Weighted mean of the items that apply, 0–100.
+    pub score: f64,
+    /// The items.
+    pub items: Vec<ScoredItem>,
+}
+
+/// Something the agent committed to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Commitment {
+    /// When it was said, seconds.
+    pub t: f64,
+    /// The agent's (redacted) words.
+    pub text: String,
+}
+
+/// Customer turns after the first complaint that may still describe it.
+const COMPLAINT_TURNS: usize = 2;
+
+fn of(segments: &[Segment], leg: Leg) -> impl Iterator<Item = (&Segment, String)> {
+    segments
+        .iter()
+        .filter(move |s| s.speaker == leg)
+        .map(|s| (s, normalise(&s.text)))
+}
+
+/// Customer segments closer than this belong to one turn, seconds (an
+/// agent's "sorry to jump in" in between does not split it).
+pub const TURN_GAP_S: f64 = 4.0;
+
+/// The customer's turns: (first segment, normalised text of the whole turn).
+pub fn customer_turns(segments: &[Segment]) -> Vec<(&Segment, String)> {
+    let mut turns: Vec<(&Segment, String, f64)> = Vec::new();
+    let mut order: Vec<&Segment> = segments
+        .iter()
+        .filter(|s| s.speaker == Leg::Customer)
+        .collect();
+    order.sort_by(|a, b| a.start.total_cmp(&b.start));
+    for s in order {
+        match turns.last_mut() {
+            Some((_, text, end)) if s.start - *end <= TURN_GAP_S => {
+                text.push_str(&normalise(&s.text));
+                *end = s.end;
+            }
+            _ => turns.push((s, normalise(&s.text), s.end)),
+        }
+    }
+    turns.into_iter().map(|(s, t, _)| (s, t)).collect()
+}
+
+/// The complaint: the first customer turn that voices one, its category
+/// from that turn (counted double) and the next ones (the most weight;
+/// ties go to the earlier category in the file), `other` when no category
+/// matches. Also returns when it was voiced.
+pub fn complaint_at(rules: &Rules, segments: &[Segment]) -> Option<(Complaint, f64)> {
+    let turns = customer_turns(segments);
+    let first = turns.iter().position(|(_, n)| is_complaint(rules, n))?;
+    let mut weights = vec![0.0; CATEGORIES.len()];
+    for (k, (_, n)) in turns
+        .iter()
+        .skip(first)
+        .take(1 + COMPLAINT_TURNS)
+        .enumerate()
+    {
+        let scale = if k == 0 { 2.0 } else { 1.0 };
+        for (w, pats) in weights.iter_mut().zip(&rules.categories) {
+            *w += scale * pats.weight(n);
+        }
+    }
+    let (best, &w) =
+        weights.iter().enumerate().fold(
+            (0, &0.0),
+            |acc, (i, w)| if *w > *acc.1 { (i, w) } else { acc },
+        );
+    let seg = turns[first].0;
+    Some((
+        Complaint {
+            category: if w > 0.0 { CATEGORIES[best] } else { "other" }.to_string(),
+            evidence: evidence(seg),
+        },
+        seg.start,
+    ))
+}
+
+/// The complaint, see [`complaint_at`].
+pub fn complaint(rules: &Rules, segments: &[Segment]) -> Option<Complaint> {
+    complaint_at(rules, segments).map(|(c, _)| c)
+}
+
+/// The flags, each from its speaker's turns. An apology counts from the
+/// complaint on ("I'm sorry to hear that" before any complaint is
+/// politeness, not an apology for the problem); with no complaint, any.
+pub fn flags(rules: &Rules, segments: &[Segment]) -> Flags {
+    let turns = customer_turns(segments);
+    let heard = |kind: &str| {
+        rules.phrase(kind).is_some_and(|r| {
+            turns
+                .iter()
+                .any(|(_, n)| r.patterns.matches(n) && !r.unless.matches(n))
+        })
+    };
+    let since = complaint_at(rules, segments).map_or(f64::NEG_INFINITY, |(_, t)| t);
+    Flags {
+        apologised: of(segments, Leg::Agent).any(|(s, n)| s.end >= since && rules.is_apology(&n)),
+        escalation_requested: heard("escalation_request"),
+        cancellation_threatened: heard("cancellation_risk"),
+    }
+}
+
+/// A turn's lexicon score: (positive − negative) / (positive + negative),
+/// a negator within the two words before a hit flips it; 0 with no hits.
+pub fn turn_score(rules: &Rules, norm: &str) -> f64 {
+    let lex = &rules.sentiment;
+    let flipped = |start: usize| {
+        norm[..start]
+            .split_whitespace()
+            .rev()
+            .take(2)
+            .any(|w| lex.negators.iter().any(|n| n == w))
+    };
+    let (mut pos, mut neg) = (0.0, 0.0);
+    for (a, _) in lex.positive.find_all(norm) {
+        if flipped(a + 1) {
+            neg += 1.0
+        } else {
+            pos += 1.0
+        }
+    }
+    for (a, _) in lex.negative.find_all(norm) {
+        if flipped(a + 1) {
+            pos += 1.0
+        } else {
+            neg += 1.0
+        }
+    }
+    if pos + neg == 0.0 {
+        0.0
+    } else {
+        (pos - neg) / (pos + neg)
+    }
+}
+
+fn trend(scores: &[f64]) -> Trend {
+    if scores.is_empty() {
+        return Trend {
+            trend: "steady".into(),
+            ..Trend::default()
+        };
+    }
+    let third = scores.len().div_ceil(3);
+    let mean = |s: &[f64]| s.iter().sum::<f64>() / s.len() as f64;
+    let (start, end) = (
+        mean(&scores[..third]),
+        mean(&scores[scores.len() - third..]),
+    );
+    let round = |x: f64| (x * 100.0).round() / 100.0;
+    Trend {
+        start: round(start),
+        end: round(end),
+        trend: match end - start {
+            d if d >= 0.2 => "improving",
+            d if d <= -0.2 => "worsening",
+            _ => "steady",
+        }
+        .into(),
+    }
+}
+
+/// Sentiment per turn and per speaker.
+pub fn sentiment(rules: &Rules, segments: &[Segment], stereo: bool) -> Sentiment {
+    let turns: Vec<TurnSentiment> = segments
+        .iter()
+        .filter(|s| !s.text.trim().is_empty())
+        .map(|s| TurnSentiment {
+            t: ms(s.start),
+            speaker: s.speaker,
+            score: (turn_score(rules, &normalise(&s.text)) * 100.0).round() / 100.0,
+        })
+        .collect();
+    let scores = |leg: Leg| -> Vec<f64> {
+        turns
+            .iter()
+            .filter(|t| t.speaker == leg)
+            .map(|t| t.score)
+            .collect()
+    };
+    Sentiment {
+        method: "lexicon: rules file [sentiment] words, +1/−1 each, flipped by a negator within two words; turn = (pos − neg)/(pos + neg); trend = mean of the last third of a speaker's turns minus the first third".into(),
+        agent: trend(&scores(Leg::Agent)),
+        customer: stereo.then(|| trend(&scores(Leg::Customer))),
+        turns,
+    }
+}
+
+/// The agent's commitments.
+pub fn commitments(rules: &Rules, segments: &[Segment]) -> Vec<Commitment> {
+    of(segments, Leg::Agent)
+        .filter(|(_, n)| rules.commitments.matches(n))
+        .map(|(s, _)| Commitment {
+            t: ms(s.start),
+            text: s.text.clone(),
+        })
+        .collect()
+}
+
+/// Scores the call against the rules' scorecard.
+pub fn scorecard(
+    rules: &Rules,
+    report: &Report,
+    complaint: Option<&Complaint>,
+    commitments: usize,
+) -> Scorecard {
+    let segs = &report.segments;
+    let agent: Vec<(&Segment, String)> = of(segs, Leg::Agent).collect();
+    let prompted = |kind: &str| report.prompts.iter().find(|p| p.kind == kind);
+    let mut items = Vec::new();
+    for item in &rules.scorecard {
+        let (score, evidence_text): (Option<f64>, String) = match &item.check {
+            Check::AgentSays {
+                patterns,
+                within_s,
+                last_s,
+            } => {
+                let hit = agent.iter().find(|(s, n)| {
+                    within_s.is_none_or(|w| s.start <= w)
+                        && last_s.is_none_or(|l| s.end >= report.duration_s - l)
+                        && patterns.matches(n)
+                });
+                match hit {
+                    Some((s, _)) => (Some(1.0), evidence(s)),
+                    None => (Some(0.0), "not heard from the agent".into()),
+                }
+            }
+            Check::Acknowledged | Check::Apologised => match complaint {
+                None => (None, "no complaint".into()),
+                Some(c) => {
+                    let t0 = complaint_at(rules, segs).map_or(0.0, |(_, t)| t);
+                    let hit = agent.iter().find(|(s, n)| {
+                        s.end >= t0
+                            && match item.check {
+                                Check::Acknowledged => {
+                                    rules.acknowledgement.matches(n) || rules.is_apology(n)
+                                }
+                                _ => rules.is_apology(n),
+                            }
+                    });
+                    match hit {
+                        Some((s, _)) => (Some(1.0), evidence(s)),
+                        None => (
+                            Some(0.0),
+                            format!("none after the complaint at {}", c.evidence),
+                        ),
+                    }
+                }
+            },
+            Check::NoPrompt {
+                kind,
+                if_commitment,
+            } => {
+                if *if_commitment && commitments == 0 {
+                    (None, "no commitments".into())
+                } else {
+                    match prompted(kind) {
+                        Some(p) => (Some(0.0), format!("{kind} at {:.1} s: {}", p.t, p.evidence)),
+                        None => (Some(1.0), format!("no {kind}")),
+                    }
+                }
+            }
+            Check::TalkRatioBelow(max) => match report.talk_listen_ratio {
+                Some(r) => (
+                    Some(if r <= *max { 1.0 } else { 0.0 }),
+                    format!("talk/listen ratio {r:.2} (at most {max})"),
+                ),
+                None => (None, "mono call".into()),
+            },
+            Check::AgentInterruptionsBelow(max) => match &report.interruptions {
+                Some(list) => {
+                    let n = list.iter().filter(|i| i.by == Leg::Agent).count();
+                    (
+                        Some(if n as f64 <= *max { 1.0 } else { 0.0 }),
+                        format!("agent interrupted {n} time(s) (at most {max})"),
+                    )
+                }
+                None => (None, "mono call".into()),
+            },
+            Check::LongestSilenceBelow(max) => {
+                let longest = report
+                    .silences
+                    .iter()
+                    .map(|s| s.end - s.start)
+                    .fold(0.0, f64::max);
+                (
+                    Some(if longest <= *max { 1.0 } else { 0.0 }),
+                    format!("longest silence {longest:.1} s (at most {max} s)"),
+                )
+            }
+        };
+        items.push(ScoredItem {
+            name: item.name.clone(),
+            score,
+            weight: item.weight,
+            evidence: evidence_text,
+        });
+    }
+    let (sum, weight) = items
+        .iter()
+        .filter_map(|i| i.score.map(|s| (s * i.weight, i.weight)))
+        .fold((0.0, 0.0), |(a, b), (s, w)| (a + s, b + w));
+    Scorecard {
+        score: if weight > 0.0 {
+            (sum / weight * 1000.0).round() / 10.0
+        } else {
+            0.0
+        },
+        items,
+    }
+}
+
+/// Fills the report's analytics from its own redacted segments. Prompts
+/// raised live are kept; a report without them (offline analysis) gets the
+/// transcript prompts the coach would have raised.
+pub fn apply(report: &mut Report, rules: &std::sync::Arc<Rules>) {
+    if report.prompts.is_empty() {
+        report.prompts = super::coach::Coach::replay(rules, &report.segments, report.duration_s)
+            .into_iter()
+            .map(crate::report::Prompt::from)
+            .collect();
+    }
+    let c = complaint(rules, &report.segments);
+    let list = commitments(rules, &report.segments);
+    report.scorecard = Some(scorecard(rules, report, c.as_ref(), list.len()));
+    report.flags = Some(flags(rules, &report.segments));
+    report.sentiment = Some(sentiment(
+        rules,
+        &report.segments,
+        report.speakers.customer.is_some(),
+    ));
+    report.commitments = Some(list);
+    report.complaint = c;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(speaker: Leg, start: f64, text: &str) -> Segment {
+        Segment {
+            speaker,
+            start,
+            end: start + 2.0,
+            text: text.to_string(),
+        }
+    }
+
+    fn category(text: &str) -> String {
+        let r = Rules::builtin();
+        complaint(&r, &[seg(Leg::Customer, 10.0, text)]).map_or("none".into(), |c| c.category)
+    }
+
+    #[test]
+    fn complaint_categories_from_the_customers_words() {
+        let cases = [
+            (
+                "The blender arrived and the finish is already peeling off. It looks cheap.",
+                "product_quality",
+            ),
+            (
+                "The kettle stopped working after two days, it's faulty.",
+                "product_quality",
+            ),
+            (
+                "I've called three times and every time I get passed around. Nobody calls me back.",
+                "service_quality",
+            ),
+            (
+                "The heater got really hot and there was a burning smell. It's a fire risk.",
+                "safety_concern",
+            ),
+            (
+                "The charger sparked when I plugged it in. It's dangerous.",
+                "safety_concern",
+            ),
+            (
+                "My delivery was meant to come yesterday and nothing turned up.",
+                "delivery_timing",
+            ),
+            (
+                "My parcel still hasn't arrived, it's two weeks late.",
+                "delivery_timing",
+            ),
+            (
+                "I ordered a medium and you sent a size twelve. It doesn't fit.",
+                "wrong_size_colour",
+            ),
+            (
+                "I ordered blue and it came in the wrong colour.",
+                "wrong_size_colour",
+            ),
+            (
+                "You charged sixteen ninety nine for delivery on a tiny parcel. Ridiculous.",
+                "overpricing",
+            ),
+            ("That's far too expensive, it's a rip off.", "overpricing"),
+            (
+                "There's a payment on my bank statement I never made.",
+                "double_charge",
+            ),
+            (
+                "I've been charged twice for the same order.",
+                "double_charge",
+            ),
+            (
+                "The box arrived with someone else's kettle inside, not what I ordered.",
+                "shipping_error",
+            ),
+            ("You sent me the wrong item entirely.", "shipping_error"),
+            (
+                "Your colleague said someone would come this week. Nobody showed up.",
+                "broken_promise",
+            ),
+            (
+                "I was promised a call back and it never happened.",
+                "broken_promise",
+            ),
+            (
+                "Your website said the tent was waterproof and it leaked.",
+                "misleading_advertising",
+            ),
+            (
+                "It was advertised as all-weather, that's misleading.",
+                "misleading_advertising",
+            ),
+        ];
+        for (text, want) in cases {
+            assert_eq!(category(text), want, "{text}");
+        }
+        assert_eq!(category("Hi, I'd like to check my order status."), "none");
+        assert_eq!(category("Thanks, that's great."), "none");
+    }
+
+    #[test]
+    fn sentiment_counts_words_and_negation() {
+        let r = Rules::builtin();
+        assert!(turn_score(&r, &normalise("That's great, thank you so much")) > 0.5);
+        assert!(turn_score(&r, &normalise("This is ridiculous and unacceptable")) < -0.5);
+        assert!(turn_score(&r, &normalise("I'm not happy")) < 0.0);
+        assert_eq!(
+            turn_score(&r, &normalise("The order number is on the email")),
+            0.0
+        );
+        let segs = [
+            seg(Leg::Customer, 1.0, "This is ridiculous."),
+            seg(Leg::Customer, 20.0, "Okay."),
+            seg(Leg::Customer, 40.0, "Brilliant, thank you."),
+        ];
+        let s = sentiment(&r, &segs, true);
+        assert_eq!(s.customer.unwrap().trend, "improving");
+    }
+
+    #[test]
+    fn commitments_and_flags() {
+        let r = Rules::builtin();
+        let segs = [
+            seg(
+                Leg::Customer,
+                1.0,
+                "Honestly, I'm going to cancel my account. Can I speak to a manager?",
+            ),
+            seg(
+                Leg::Agent,
+                5.0,
+                "Sorry to jump in, can I just check something?",
+            ),
+            seg(
+                Leg::Agent,
+                9.0,
+                "I'll call you back by Friday with an update.",
+            ),
+        ];
+        let f = flags(&r, &segs);
+        assert!(!f.apologised);
+        assert!(f.escalation_requested && f.cancellation_threatened);
+        let c = commitments(&r, &segs);
+        assert_eq!(c.len(), 1);
+        assert_eq!(c[0].t, 9.0);
+    }
+}
