@@ -566,4 +566,142 @@ mod tests {
         assert_eq!(c.len(), 1);
         assert_eq!(c[0].t, 9.0);
     }
+
+    fn call(segments: Vec<Segment>) -> Report {
+        let summary = crate::signals::CallSummary {
+            duration_s: 120.0,
+            stereo: true,
+            ..Default::default()
+        };
+        let source = crate::report::SourceInfo {
+            name: "t".into(),
+            codec: "PCM".into(),
+            sample_rate: 8000,
+            channels: 2,
+            agent_channel: "left".into(),
+        };
+        let mut r = Report::from_summary("t", source, &summary);
+        r.segments = segments;
+        r.talk_listen_ratio = Some(1.2);
+        r.interruptions = Some(Vec::new());
+        r
+    }
+
+    fn items(r: &mut Report) -> std::collections::HashMap<String, Option<f64>> {
+        apply(r, &std::sync::Arc::new(Rules::builtin()));
+        r.scorecard
+            .as_ref()
+            .unwrap()
+            .items
+            .iter()
+            .map(|i| (i.name.clone(), i.score))
+            .collect()
+    }
+
+    #[test]
+    fn a_good_call_passes_every_item_that_applies() {
+        let mut r = call(vec![
+            seg(
+                Leg::Agent,
+                1.0,
+                "Good morning, thanks for calling Brightline, this is Emily.",
+            ),
+            seg(Leg::Agent, 8.0, "Can I confirm your date of birth, please?"),
+            seg(
+                Leg::Customer,
+                20.0,
+                "My parcel still hasn't arrived and it's two weeks late.",
+            ),
+            seg(
+                Leg::Agent,
+                25.0,
+                "I'm so sorry, I completely understand why you're frustrated.",
+            ),
+            seg(
+                Leg::Agent,
+                30.0,
+                "I've arranged a replacement, it will arrive by Friday.",
+            ),
+            seg(
+                Leg::Agent,
+                40.0,
+                "Your reference number is on its way by email.",
+            ),
+            seg(
+                Leg::Agent,
+                100.0,
+                "Is there anything else I can help with? Have a lovely day.",
+            ),
+        ]);
+        let got = items(&mut r);
+        for name in [
+            "greeting",
+            "identity_check",
+            "acknowledgement",
+            "apology",
+            "ownership",
+            "resolution",
+            "realistic_timescale",
+            "follow_up",
+            "closing",
+            "talk_ratio",
+            "interruptions",
+            "dead_air",
+        ] {
+            assert_eq!(got[name], Some(1.0), "{name}: {got:?}");
+        }
+        assert_eq!(r.scorecard.as_ref().unwrap().score, 100.0);
+        assert_eq!(r.complaint.as_ref().unwrap().category, "delivery_timing");
+        assert!(r.flags.as_ref().unwrap().apologised);
+    }
+
+    #[test]
+    fn a_poor_call_fails_its_items_with_evidence() {
+        let mut r = call(vec![
+            seg(Leg::Agent, 40.0, "Yeah."),
+            seg(
+                Leg::Customer,
+                45.0,
+                "I've been charged twice and it's ridiculous.",
+            ),
+            seg(
+                Leg::Agent,
+                50.0,
+                "There's nothing I can do, that's our policy.",
+            ),
+            seg(Leg::Agent, 55.0, "We'll look into it as soon as possible."),
+        ]);
+        r.silences = vec![crate::signals::Silence {
+            start: 60.0,
+            end: 75.0,
+        }];
+        let got = items(&mut r);
+        for name in [
+            "greeting",
+            "identity_check",
+            "acknowledgement",
+            "apology",
+            "ownership",
+            "resolution",
+            "realistic_timescale",
+            "closing",
+            "dead_air",
+        ] {
+            assert_eq!(got[name], Some(0.0), "{name}: {got:?}");
+        }
+        let card = r.scorecard.as_ref().unwrap();
+        let own = card.items.iter().find(|i| i.name == "ownership").unwrap();
+        assert!(
+            own.evidence.contains("nothing I can do"),
+            "{}",
+            own.evidence
+        );
+        assert!(card.score < 30.0, "{}", card.score);
+        // Without a complaint, acknowledgement and apology do not apply.
+        let mut calm = call(vec![seg(Leg::Agent, 1.0, "Hello, how can I help?")]);
+        let got = items(&mut calm);
+        assert_eq!(got["acknowledgement"], None);
+        assert_eq!(got["apology"], None);
+        assert_eq!(got["realistic_timescale"], None);
+    }
 }
