@@ -172,14 +172,7 @@ impl Coach {
 mod tests {
     use super::*;
 
-    fn seg(speaker: Leg, start: f64, text: &str) -> Segment {
-        Segment {
-            speaker,
-            start,
-            end: start + 2.0,
-            text: text.to_string(),
-        }
-    }
+    use crate::rules::test_segment as seg;
 
     fn kinds(segs: &[Segment], duration: f64) -> Vec<String> {
         Coach::replay(&Arc::new(Rules::builtin()), segs, duration)

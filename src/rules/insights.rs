@@ -170,9 +170,10 @@ pub fn complaint(rules: &Rules, segments: &[Segment]) -> Option<Complaint> {
 }
 
 /// The flags, each from its speaker's turns. An apology counts from the
-/// complaint on ("I'm sorry to hear that" before any complaint is
-/// politeness, not an apology for the problem); with no complaint, any.
-pub fn flags(rules: &Rules, segments: &[Segment]) -> Flags {
+/// complaint at `complaint_t` on ("I'm sorry to hear that" before any
+/// complaint is politeness, not an apology for the problem); with no
+/// complaint, any.
+pub fn flags(rules: &Rules, segments: &[Segment], complaint_t: Option<f64>) -> Flags {
     let turns = customer_turns(segments);
     let heard = |kind: &str| {
         rules.phrase(kind).is_some_and(|r| {
@@ -181,7 +182,7 @@ pub fn flags(rules: &Rules, segments: &[Segment]) -> Flags {
                 .any(|(_, n)| r.patterns.matches(n) && !r.unless.matches(n))
         })
     };
-    let since = complaint_at(rules, segments).map_or(f64::NEG_INFINITY, |(_, t)| t);
+    let since = complaint_t.unwrap_or(f64::NEG_INFINITY);
     Flags {
         apologised: of(segments, Leg::Agent).any(|(s, n)| s.end >= since && rules.is_apology(&n)),
         escalation_requested: heard("escalation_request"),
@@ -285,11 +286,12 @@ pub fn commitments(rules: &Rules, segments: &[Segment]) -> Vec<Commitment> {
         .collect()
 }
 
-/// Scores the call against the rules' scorecard.
+/// Scores the call against the rules' scorecard; `complaint` is the
+/// complaint and when it was voiced, as [`complaint_at`] finds it.
 pub fn scorecard(
     rules: &Rules,
     report: &Report,
-    complaint: Option<&Complaint>,
+    complaint: Option<&(Complaint, f64)>,
     commitments: usize,
 ) -> Scorecard {
     let segs = &report.segments;
@@ -315,10 +317,9 @@ pub fn scorecard(
             }
             Check::Acknowledged | Check::Apologised => match complaint {
                 None => (None, "no complaint".into()),
-                Some(c) => {
-                    let t0 = complaint_at(rules, segs).map_or(0.0, |(_, t)| t);
+                Some((c, t0)) => {
                     let hit = agent.iter().find(|(s, n)| {
-                        s.end >= t0
+                        s.end >= *t0
                             && match item.check {
                                 Check::Acknowledged => {
                                     rules.acknowledgement.matches(n) || rules.is_apology(n)
@@ -408,31 +409,24 @@ pub fn apply(report: &mut Report, rules: &std::sync::Arc<Rules>) {
             .map(crate::report::Prompt::from)
             .collect();
     }
-    let c = complaint(rules, &report.segments);
+    let c = complaint_at(rules, &report.segments);
     let list = commitments(rules, &report.segments);
     report.scorecard = Some(scorecard(rules, report, c.as_ref(), list.len()));
-    report.flags = Some(flags(rules, &report.segments));
+    report.flags = Some(flags(rules, &report.segments, c.as_ref().map(|(_, t)| *t)));
     report.sentiment = Some(sentiment(
         rules,
         &report.segments,
         report.speakers.customer.is_some(),
     ));
     report.commitments = Some(list);
-    report.complaint = c;
+    report.complaint = c.map(|(c, _)| c);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn seg(speaker: Leg, start: f64, text: &str) -> Segment {
-        Segment {
-            speaker,
-            start,
-            end: start + 2.0,
-            text: text.to_string(),
-        }
-    }
+    use crate::rules::test_segment as seg;
 
     fn category(text: &str) -> String {
         let r = Rules::builtin();
@@ -559,7 +553,7 @@ mod tests {
                 "I'll call you back by Friday with an update.",
             ),
         ];
-        let f = flags(&r, &segs);
+        let f = flags(&r, &segs, complaint_at(&r, &segs).map(|(_, t)| t));
         assert!(!f.apologised);
         assert!(f.escalation_requested && f.cancellation_threatened);
         let c = commitments(&r, &segs);

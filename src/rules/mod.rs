@@ -722,6 +722,21 @@ impl Rules {
     }
 }
 
+/// A two-second segment for the rules' unit tests.
+#[cfg(test)]
+pub(crate) fn test_segment(
+    speaker: crate::frame::Leg,
+    start: f64,
+    text: &str,
+) -> crate::report::Segment {
+    crate::report::Segment {
+        speaker,
+        start,
+        end: start + 2.0,
+        text: text.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
