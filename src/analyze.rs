@@ -21,6 +21,7 @@ use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
 use crate::store::audit::{AuditEntry, AuditWriter};
+use crate::store::db::{CallStore, StoredFiles};
 use crate::store::recording::write_recording;
 
 /// Which stereo channel carries the agent.
@@ -67,6 +68,9 @@ pub struct AnalyzeOptions {
     pub agent_channel: AgentChannel,
     /// DSP settings.
     pub pipeline: PipelineConfig,
+    /// Agent, caller and start time for the report; a missing start time is
+    /// taken as the file's modification time less the call's length.
+    pub meta: crate::report::CallMeta,
     /// Transcribe and redact (and store the redacted recording and audit
     /// trail); `None` analyses signals only and stores no recording.
     pub transcription: Option<Transcription>,
@@ -226,6 +230,15 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
         .to_string(),
     };
     let mut report = Report::from_summary(&call_id, source, &output.summary);
+    let mut meta = opts.meta.clone();
+    if meta.started_at.is_none() {
+        // Recorders write the file as the call ends.
+        meta.started_at = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.checked_sub(std::time::Duration::from_secs_f64(report.duration_s)));
+    }
+    meta.apply(&mut report);
     if legs == 1 {
         report.warnings.push(
             "mono recording: analysed as one speaker; no agent/customer split and no interruptions"
@@ -360,16 +373,21 @@ pub fn store_result(
     agent_channel: usize,
 ) -> Result<(), AnalyzeError> {
     let call_id = &result.report.call_id;
+    let out = |e: &dyn std::fmt::Display| AnalyzeError::Output(e.to_string());
+    let mut files = StoredFiles::default();
     if let Some(audio) = &result.audio {
-        let out = |e: &dyn std::fmt::Display| AnalyzeError::Output(e.to_string());
         let info = write_recording(data_dir, call_id, audio, agent_channel).map_err(|e| out(&e))?;
         let mut audit = AuditWriter::create(data_dir, call_id).map_err(|e| out(&e))?;
         for entry in &result.audit {
             audit.append(entry).map_err(|e| out(&e))?;
         }
-        audit.finish(Some(&info.sha256)).map_err(|e| out(&e))?;
+        files.audit = Some(audit.finish(Some(&info.sha256)).map_err(|e| out(&e))?);
+        files.recording = Some((info.path, info.sha256));
     }
     write_report(data_dir, &result.report)?;
+    CallStore::open(data_dir)
+        .and_then(|mut db| db.put(&result.report, &files))
+        .map_err(|e| out(&e))?;
     Ok(())
 }
 

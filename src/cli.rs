@@ -50,6 +50,11 @@ pub enum Command {
     Rules,
     /// Open many concurrent calls against a server and measure how late their events arrive.
     Load(crate::live::load::LoadArgs),
+    /// Query stored calls: list with filters, show one, search redacted transcripts.
+    #[command(subcommand)]
+    Calls(crate::store::commands::CallsCommand),
+    /// Complaints per week, recurring complaints, repeat callers, agents' averages.
+    Trends(crate::store::commands::TrendsArgs),
 }
 
 /// `callscope model …`
@@ -100,6 +105,21 @@ pub struct AnalyzeArgs {
     /// Signals only: no transcription, no redaction, no recording stored.
     #[arg(long)]
     pub no_transcribe: bool,
+    /// The agent who took the call(s), for per-agent trends.
+    #[arg(long)]
+    pub agent_id: Option<String>,
+    /// The caller's id (e.g. the calling number), for repeat-caller trends.
+    #[arg(long)]
+    pub caller_id: Option<String>,
+    /// When the call started, RFC 3339 (e.g. `2026-11-23T09:30:00Z`; only
+    /// with a single file; default: the file's modification time less its length).
+    #[arg(long, value_parser = rfc3339)]
+    pub started_at: Option<std::time::SystemTime>,
+}
+
+fn rfc3339(s: &str) -> Result<std::time::SystemTime, String> {
+    humantime::parse_rfc3339_weak(s)
+        .map_err(|e| format!("{e}: give a time like 2026-11-23T09:30:00Z"))
 }
 
 /// Transcription and redaction options (`analyze`, `serve`, `capture`).
@@ -178,6 +198,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Watch(args) => crate::live::commands::watch(args),
         Command::Capture(args) => crate::live::commands::capture(args),
         Command::Load(args) => crate::live::commands::load(args),
+        Command::Calls(cmd) => crate::store::commands::calls(cmd),
+        Command::Trends(args) => crate::store::commands::trends(args),
         Command::Rules => {
             print!("{}", crate::rules::DEFAULT_RULES);
             ExitCode::SUCCESS
@@ -204,12 +226,17 @@ pub fn run(cli: Cli) -> ExitCode {
 }
 
 fn analyze(args: AnalyzeArgs) -> ExitCode {
-    if args.call_id.is_some() && args.files.len() > 1 {
-        eprintln!(
-            "error: --call-id names one call; it cannot be used with {} files",
-            args.files.len()
-        );
-        return ExitCode::from(2);
+    for (given, what) in [
+        (args.call_id.is_some(), "--call-id names one call"),
+        (args.started_at.is_some(), "--started-at dates one call"),
+    ] {
+        if given && args.files.len() > 1 {
+            eprintln!(
+                "error: {what}; it cannot be used with {} files",
+                args.files.len()
+            );
+            return ExitCode::from(2);
+        }
     }
     let mut pipeline = PipelineConfig::default();
     pipeline.signals.min_silence_s = args.min_silence;
@@ -229,6 +256,11 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         call_id: args.call_id.clone(),
         agent_channel: args.agent_channel,
         pipeline,
+        meta: crate::report::CallMeta {
+            agent_id: args.agent_id.clone(),
+            caller_id: args.caller_id.clone(),
+            started_at: args.started_at,
+        },
         transcription,
     };
     let batch = args.files.len() > 1;

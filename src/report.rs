@@ -28,6 +28,16 @@ pub struct Report {
     /// `stereo` (agent and customer on separate channels) or `mono` (one
     /// speaker track: no per-party split, no interruptions).
     pub channel_layout: String,
+    /// The agent's id, when the source gave one (`--agent-id`, the stream's `CallStart`).
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The caller's id (e.g. the calling number), when the source gave one.
+    #[serde(default)]
+    pub caller_id: Option<String>,
+    /// When the call started, RFC 3339 UTC: the stream's start, `--started-at`,
+    /// or the recording's modification time less its length.
+    #[serde(default)]
+    pub started_at: Option<String>,
     /// Call length, seconds.
     pub duration_s: f64,
     /// Per party. For mono calls everything is under `agent` and `customer` is null.
@@ -174,6 +184,29 @@ impl From<crate::live::kpi::LivePrompt> for Prompt {
     }
 }
 
+/// Who took a call, who called and when it started, as its source tells.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallMeta {
+    /// The agent's id.
+    pub agent_id: Option<String>,
+    /// The caller's id (e.g. the calling number).
+    pub caller_id: Option<String>,
+    /// When the call started.
+    pub started_at: Option<std::time::SystemTime>,
+}
+
+impl CallMeta {
+    /// Copies the metadata into `report` (empty ids count as unknown).
+    pub fn apply(&self, report: &mut Report) {
+        let known = |s: &Option<String>| s.clone().filter(|s| !s.trim().is_empty());
+        report.agent_id = known(&self.agent_id);
+        report.caller_id = known(&self.caller_id);
+        report.started_at = self
+            .started_at
+            .map(|t| humantime::format_rfc3339_seconds(t).to_string());
+    }
+}
+
 /// Average syllables per English word, for [`Speaker::est_wpm`].
 pub const SYLLABLES_PER_WORD: f64 = 1.4;
 
@@ -226,6 +259,9 @@ impl Report {
             warnings: Vec::new(),
             source,
             channel_layout: if summary.stereo { "stereo" } else { "mono" }.to_string(),
+            agent_id: None,
+            caller_id: None,
+            started_at: None,
             duration_s: ms(d),
             speakers: Speakers { agent, customer },
             talk_listen_ratio: ratio,
@@ -350,4 +386,27 @@ impl Report {
         }
         s
     }
+}
+
+/// A stereo two-minute call with `segments` and no interruptions, for unit
+/// tests of what reads reports.
+#[cfg(test)]
+pub(crate) fn test_report(call_id: &str, segments: Vec<Segment>) -> Report {
+    let summary = crate::signals::CallSummary {
+        duration_s: 120.0,
+        stereo: true,
+        ..Default::default()
+    };
+    let source = SourceInfo {
+        name: "t".into(),
+        codec: "PCM".into(),
+        sample_rate: 8000,
+        channels: 2,
+        agent_channel: "left".into(),
+    };
+    let mut r = Report::from_summary(call_id, source, &summary);
+    r.segments = segments;
+    r.talk_listen_ratio = Some(1.2);
+    r.interruptions = Some(Vec::new());
+    r
 }

@@ -75,6 +75,7 @@ fn opts(call_id: &str) -> ReplayOptions {
     ReplayOptions {
         call_id: call_id.into(),
         agent_id: "agent-7".into(),
+        caller_id: "+15550100".into(),
         speed: 0.0,
         chunk_ms: 50,
         agent_channel: 0,
@@ -160,12 +161,41 @@ async fn a_replayed_call_streams_redacted_events_and_is_stored() {
     let report: serde_json::Value = serde_json::from_str(&got.report_json).unwrap();
     assert_eq!(report["call_id"], call);
     assert!(!report["segments"].as_array().unwrap().is_empty());
+    assert_eq!(report["caller_id"], "+15550100");
+    // ListCalls reads the store, with its filters.
     let list = client
-        .list_calls(pb::ListCallsRequest { limit: 0 })
+        .list_calls(pb::ListCallsRequest {
+            agent_id: "agent-7".into(),
+            ..Default::default()
+        })
         .await
         .unwrap()
         .into_inner();
     assert_eq!(list.calls.len(), 1);
+    assert_eq!(list.calls[0].caller_id, "+15550100");
+    assert!(list.calls[0].score.is_some());
+    let none = client
+        .list_calls(pb::ListCallsRequest {
+            agent_id: "someone-else".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(none.calls.is_empty());
+    let bad = client
+        .list_calls(pb::ListCallsRequest {
+            since: "last week".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(
+        bad.code(),
+        tonic::Code::InvalidArgument,
+        "{}",
+        bad.message()
+    );
     let data = server.shutdown().await;
     for sub in ["reports", "recordings", "audit"] {
         assert_eq!(
@@ -202,6 +232,7 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
             channels: 2,
             agent_channel: 0,
             separate_legs: false,
+            caller_id: String::new(),
         })),
     };
     let err = client
@@ -324,6 +355,7 @@ fn start_msg(call_id: &str, rate: u32) -> pb::CallStart {
         channels: 2,
         agent_channel: 0,
         separate_legs: false,
+        caller_id: String::new(),
     }
 }
 

@@ -4,7 +4,8 @@
 //!   or below −45 dBFS) on the speaker's channel;
 //! * no stored file holds six or more consecutive digits of a PAN (digits
 //!   or digit words, any separators) nor the CVV in the segments spoken at
-//!   its time;
+//!   its time; the call store's database included, and a search of it for
+//!   payment words returns stored redacted segments only;
 //! * over-redaction (voiced non-sensitive speech muted) is at most 5 %;
 //! * WER on non-sensitive utterances per speaker is within bounds (20 % on
 //!   the μ-law files as the issue asks; printed for both variants).
@@ -15,6 +16,7 @@ use common::*;
 use serde_json::Value;
 
 use callscope::source::WavSource;
+use callscope::store::db::{CallStore, Filter};
 
 const WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -216,9 +218,22 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
             .iter()
             .filter_map(|s| s["pan"].as_str().map(str::to_string))
             .collect();
-        for dir in ["reports", "audit"] {
-            for entry in std::fs::read_dir(data.path().join(dir)).unwrap() {
-                let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        // The reports, audit trails and the call store (database and WAL).
+        let store_files = ["callscope.db", "callscope.db-wal"]
+            .map(|f| data.path().join(f))
+            .into_iter()
+            .filter(|p| p.exists());
+        for (dir, path) in ["reports", "audit"]
+            .into_iter()
+            .flat_map(|dir| {
+                std::fs::read_dir(data.path().join(dir))
+                    .unwrap()
+                    .map(move |e| (dir, e.unwrap().path()))
+            })
+            .chain(store_files.map(|p| ("the call store", p)))
+        {
+            {
+                let text = String::from_utf8_lossy(&std::fs::read(&path).unwrap()).into_owned();
                 let stream = digit_stream(&text);
                 for pan in &pans {
                     for w in 0..=pan.len().saturating_sub(6) {
@@ -253,6 +268,57 @@ fn check_corpus(ext: &str, max_wer: Option<f64>) {
             }
         }
     }
+    // Searching the store finds redacted segments only: each hit is a
+    // segment of the stored (redacted) report, with no card digits in it.
+    let db = CallStore::open_existing(data.path()).unwrap();
+    let all_pans: Vec<String> = calls
+        .iter()
+        .flat_map(|c| {
+            truth(c)["sensitive"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|s| s["pan"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let mut hits = 0;
+    for phrase in [
+        "card",
+        "number",
+        "security code",
+        "expiry",
+        "PAN",
+        "CVV",
+        "digits",
+    ] {
+        for h in db.search(phrase, &Filter::default()).unwrap() {
+            hits += 1;
+            let report: Value =
+                serde_json::from_str(&db.report_json(&h.call_id).unwrap().unwrap()).unwrap();
+            assert!(
+                report["segments"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|s| s["text"] == h.text.as_str()),
+                "search hit in {} at {} s is not a stored redacted segment",
+                h.call_id,
+                h.start
+            );
+            let stream = digit_stream(&h.text);
+            for pan in &all_pans {
+                if (0..=pan.len().saturating_sub(6)).any(|w| stream.contains(&pan[w..w + 6])) {
+                    leaks.push(format!("{}: 6 PAN digits in a search hit", h.call_id));
+                }
+            }
+        }
+    }
+    assert!(
+        hits > 0,
+        "searching the store for payment words found nothing"
+    );
+    assert_eq!(db.list(&Filter::default()).unwrap().len(), calls.len());
     leaks.sort();
     leaks.dedup();
     let over = muted as f64 / voiced.max(1) as f64;

@@ -51,6 +51,8 @@ pub struct ReplayOptions {
     pub call_id: String,
     /// Agent id sent in the CallStart.
     pub agent_id: String,
+    /// Caller id sent in the CallStart (empty: unknown).
+    pub caller_id: String,
     /// 1.0 = real time; 0 = as fast as the server reads.
     pub speed: f64,
     /// Chunk length, milliseconds (20–100).
@@ -117,6 +119,7 @@ pub async fn replay(
         pb::CallStart {
             call_id: opts.call_id.clone(),
             agent_id: opts.agent_id.clone(),
+            caller_id: opts.caller_id.clone(),
             encoding: enc.to_wire() as i32,
             sample_rate: info.sample_rate,
             channels: u32::from(info.channels),

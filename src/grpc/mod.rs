@@ -223,6 +223,17 @@ impl Encoding {
     }
 }
 
+impl From<crate::store::db::StoreError> for tonic::Status {
+    fn from(e: crate::store::db::StoreError) -> Self {
+        use crate::store::db::StoreError;
+        match e {
+            StoreError::Missing(_) => tonic::Status::not_found(e.to_string()),
+            StoreError::BadFilter(_) => tonic::Status::invalid_argument(e.to_string()),
+            _ => tonic::Status::internal(e.to_string()),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -23,10 +23,11 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
 use super::{Encoding, event, kpi, pb, prompt};
-use crate::analyze::{Transcription, report_path, store_result, validate_call_id};
+use crate::analyze::{Transcription, store_result, validate_call_id};
 use crate::asr::{AsrError, Transcript};
 use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
 use crate::live::kpi::{KpiSnapshot, LivePrompt};
+use crate::store::db::{CallStore, Filter, StoreError};
 
 /// Events buffered per caller stream before events are dropped.
 const CALLER_BUFFER: usize = 1024;
@@ -362,6 +363,8 @@ fn check_start(msg: Option<pb::CallInput>) -> Result<(LiveStart, Encoding, usize
         LiveStart {
             call_id: s.call_id,
             agent_id: s.agent_id,
+            caller_id: s.caller_id,
+            started_at: std::time::SystemTime::now(),
             legs,
             sample_rate: s.sample_rate,
             codec: enc.name().to_string(),
@@ -597,13 +600,19 @@ impl CallScope for Service {
     ) -> Result<Response<pb::GetReportResponse>, Status> {
         let call_id = request.into_inner().call_id;
         validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
-        let path = report_path(&self.hub.data_dir, &call_id);
-        match tokio::fs::read_to_string(&path).await {
-            Ok(report_json) => Ok(Response::new(pb::GetReportResponse { report_json })),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Status::not_found(format!(
+        let dir = self.hub.data_dir.clone();
+        let id = call_id.clone();
+        let found = tokio::task::spawn_blocking(move || {
+            CallStore::open_existing(&dir).and_then(|db| db.report_json(&id))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
+        match found {
+            Ok(Some(report_json)) => Ok(Response::new(pb::GetReportResponse { report_json })),
+            Ok(None) | Err(StoreError::Missing(_)) => Err(Status::not_found(format!(
                 "no stored report for call {call_id}"
             ))),
-            Err(e) => Err(Status::internal(format!("cannot read the report: {e}"))),
+            Err(e) => Err(e.into()),
         }
     }
 
@@ -611,14 +620,49 @@ impl CallScope for Service {
         &self,
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
-        let limit = match request.into_inner().limit {
-            0 => 100,
-            n => n as usize,
+        let r = request.into_inner();
+        let text = |s: String| (!s.is_empty()).then_some(s);
+        let filter = Filter {
+            since: text(r.since),
+            until: text(r.until),
+            agent: text(r.agent_id),
+            caller: text(r.caller_id),
+            category: text(r.category),
+            prompt_kind: text(r.prompt_kind),
+            min_score: r.min_score,
+            max_score: r.max_score,
+            phrase: text(r.phrase),
+            limit: match r.limit {
+                0 => 100,
+                n => n as usize,
+            },
         };
-        let dir = self.hub.data_dir.join("reports");
-        let calls = tokio::task::spawn_blocking(move || list_reports(&dir, limit))
-            .await
-            .map_err(|e| Status::internal(e.to_string()))?;
+        let dir = self.hub.data_dir.clone();
+        let rows = tokio::task::spawn_blocking(move || {
+            CallStore::open_existing(&dir).and_then(|db| db.list(&filter))
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
+        let rows = match rows {
+            Err(StoreError::Missing(_)) => Vec::new(),
+            r => r?,
+        };
+        let calls = rows
+            .into_iter()
+            .map(|c| pb::CallSummary {
+                call_id: c.call_id,
+                duration_s: c.duration_s,
+                status: c.status,
+                stored_at: c.stored_at,
+                started_at: c.started_at,
+                agent_id: c.agent_id.unwrap_or_default(),
+                caller_id: c.caller_id.unwrap_or_default(),
+                category: c.category.unwrap_or_default(),
+                score: c.score,
+                prompts: c.prompts as u32,
+                redactions: c.redactions as u32,
+            })
+            .collect();
         Ok(Response::new(pb::ListCallsResponse { calls }))
     }
 }
@@ -656,41 +700,6 @@ fn follow<T: Clone + Send + 'static>(
         }
     });
     ReceiverStream::new(out)
-}
-
-/// Stored reports in `dir`, newest first.
-fn list_reports(dir: &std::path::Path, limit: usize) -> Vec<pb::CallSummary> {
-    let mut out: Vec<pb::CallSummary> = std::fs::read_dir(dir)
-        .into_iter()
-        .flatten()
-        .filter_map(Result::ok)
-        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
-        .filter_map(|e| {
-            let stored_at = e
-                .metadata()
-                .ok()?
-                .modified()
-                .ok()?
-                .duration_since(std::time::UNIX_EPOCH)
-                .ok()?
-                .as_secs() as i64;
-            let v: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(e.path()).ok()?).ok()?;
-            Some(pb::CallSummary {
-                call_id: v["call_id"].as_str()?.to_string(),
-                duration_s: v["duration_s"].as_f64().unwrap_or(0.0),
-                status: v["status"].as_str().unwrap_or("").to_string(),
-                stored_at,
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| {
-        b.stored_at
-            .cmp(&a.stored_at)
-            .then(a.call_id.cmp(&b.call_id))
-    });
-    out.truncate(limit);
-    out
 }
 
 /// Serves the API on `listener` until `stop` resolves; then tells every live

@@ -38,6 +38,10 @@ pub struct LiveStart {
     pub call_id: String,
     /// The agent's identifier.
     pub agent_id: String,
+    /// The caller's identifier (empty when unknown).
+    pub caller_id: String,
+    /// When the call started (wall clock).
+    pub started_at: std::time::SystemTime,
     /// 1 (agent only) or 2 (agent and customer).
     pub legs: usize,
     /// Input sample rate, Hz.
@@ -533,6 +537,12 @@ impl LiveCall {
             .to_string(),
         };
         let mut report = Report::from_summary(&self.start.call_id, source, &output.summary);
+        report::CallMeta {
+            agent_id: Some(self.start.agent_id.clone()),
+            caller_id: Some(self.start.caller_id.clone()),
+            started_at: Some(self.start.started_at),
+        }
+        .apply(&mut report);
         report.status = status.to_string();
         if status != "complete" {
             report

@@ -216,6 +216,8 @@ pub fn run(args: CaptureArgs) -> ExitCode {
     let start = LiveStart {
         call_id,
         agent_id: args.agent_id.clone(),
+        caller_id: args.caller_id.clone(),
+        started_at: std::time::SystemTime::now(),
         legs,
         sample_rate: agent.rate,
         codec: "sound device (f32)".to_string(),
@@ -329,6 +331,7 @@ impl Sink {
                     pb::CallStart {
                         call_id: start.call_id,
                         agent_id: start.agent_id,
+                        caller_id: start.caller_id,
                         encoding: pb::AudioEncoding::Pcm16le as i32,
                         sample_rate: start.sample_rate,
                         channels: start.legs as u32,

@@ -55,6 +55,9 @@ pub struct ReplayArgs {
     /// Agent id.
     #[arg(long, default_value = "replay")]
     pub agent_id: String,
+    /// Caller id (e.g. the calling number), for repeat-caller trends.
+    #[arg(long)]
+    pub caller_id: Option<String>,
     /// Chunk length, milliseconds (20–100).
     #[arg(long, default_value_t = 50)]
     pub chunk_ms: u32,
@@ -106,6 +109,9 @@ pub struct CaptureArgs {
     /// Agent id.
     #[arg(long, default_value = "capture")]
     pub agent_id: String,
+    /// Caller id (e.g. the calling number), for repeat-caller trends.
+    #[arg(long, default_value = "")]
+    pub caller_id: String,
     /// Stream to this server (`callscope serve`) instead of analysing in this process.
     #[arg(long)]
     pub server: Option<String>,
@@ -186,6 +192,7 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
     let opts = client::ReplayOptions {
         call_id,
         agent_id: args.agent_id.clone(),
+        caller_id: args.caller_id.clone().unwrap_or_default(),
         speed: args.speed.max(0.0),
         chunk_ms: args.chunk_ms,
         agent_channel: 0,

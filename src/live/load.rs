@@ -316,6 +316,7 @@ pub async fn run(args: &LoadArgs) -> LoadReport {
         let opts = ReplayOptions {
             call_id: format!("load-{run_id}-{i}-{}", call_id_for(&file)),
             agent_id: format!("load-agent-{i}"),
+            caller_id: String::new(),
             speed: args.speed,
             chunk_ms: args.chunk_ms,
             agent_channel: 0,

@@ -562,23 +562,7 @@ mod tests {
     }
 
     fn call(segments: Vec<Segment>) -> Report {
-        let summary = crate::signals::CallSummary {
-            duration_s: 120.0,
-            stereo: true,
-            ..Default::default()
-        };
-        let source = crate::report::SourceInfo {
-            name: "t".into(),
-            codec: "PCM".into(),
-            sample_rate: 8000,
-            channels: 2,
-            agent_channel: "left".into(),
-        };
-        let mut r = Report::from_summary("t", source, &summary);
-        r.segments = segments;
-        r.talk_listen_ratio = Some(1.2);
-        r.interruptions = Some(Vec::new());
-        r
+        crate::report::test_report("t", segments)
     }
 
     fn items(r: &mut Report) -> std::collections::HashMap<String, Option<f64>> {

@@ -2,6 +2,8 @@
 //! [`crate::redact::Redacted`] values.
 
 pub mod audit;
+pub mod commands;
+pub mod db;
 pub mod recording;
 
 use std::io::{self, Read};

@@ -1,0 +1,446 @@
+//! `callscope calls list|show|search` and `callscope trends`: queries over
+//! the call store, as tables or JSON.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
+
+use crate::report::Report;
+use crate::rules::CATEGORIES;
+use crate::store::db::{CallStore, Filter, StoreError};
+
+/// `callscope calls …`
+#[derive(Debug, clap::Subcommand)]
+pub enum CallsCommand {
+    /// Stored calls, newest first, filtered.
+    List {
+        /// Which calls.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Output.
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// One call: measurements, complaint, scorecard, prompts, commitments,
+    /// redactions and the redacted transcript.
+    Show {
+        /// The call's id.
+        call_id: String,
+        /// Output.
+        #[command(flatten)]
+        out: OutArgs,
+    },
+    /// Transcript segments containing a phrase (redacted text only).
+    Search {
+        /// Words to find, in this order (case and punctuation ignored).
+        phrase: String,
+        /// In which calls.
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Output.
+        #[command(flatten)]
+        out: OutArgs,
+    },
+}
+
+/// Where the store is and how to print.
+#[derive(Debug, clap::Args)]
+pub struct OutArgs {
+    /// The data directory (`DIR/callscope.db`).
+    #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
+    pub data_dir: PathBuf,
+    /// JSON for tools instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which calls a query covers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct FilterArgs {
+    /// Calls started on or after this date (`YYYY-MM-DD` or "YYYY-MM-DD HH:MM", UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Calls started before this date (same forms).
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this agent's calls.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only this caller's calls.
+    #[arg(long)]
+    pub caller: Option<String>,
+    /// Complaint category (e.g. `double_charge`; `none`: calls without a complaint).
+    #[arg(long, value_parser = category)]
+    pub category: Option<String>,
+    /// Calls that raised a prompt of this kind (e.g. `dead_air`, `escalation_request`).
+    #[arg(long)]
+    pub prompt: Option<String>,
+    /// QA score at least this (0–100).
+    #[arg(long)]
+    pub min_score: Option<f64>,
+    /// QA score at most this (0–100).
+    #[arg(long)]
+    pub max_score: Option<f64>,
+    /// Calls whose redacted transcript contains this phrase.
+    #[arg(long)]
+    pub phrase: Option<String>,
+    /// At most this many rows (0: all).
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+}
+
+/// Arguments of `callscope trends`.
+#[derive(Debug, clap::Args)]
+pub struct TrendsArgs {
+    /// Calls started on or after this date (`YYYY-MM-DD`, UTC).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Calls started before this date.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// Only this agent's calls.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Output.
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+fn category(s: &str) -> Result<String, String> {
+    if s == "none" || CATEGORIES.contains(&s) {
+        Ok(s.to_string())
+    } else {
+        Err(format!(
+            "unknown complaint category; use one of: none, {}",
+            CATEGORIES.join(", ")
+        ))
+    }
+}
+
+impl From<&FilterArgs> for Filter {
+    fn from(a: &FilterArgs) -> Filter {
+        Filter {
+            since: a.since.clone(),
+            until: a.until.clone(),
+            agent: a.agent.clone(),
+            caller: a.caller.clone(),
+            category: a.category.clone(),
+            prompt_kind: a.prompt.clone(),
+            min_score: a.min_score,
+            max_score: a.max_score,
+            phrase: a.phrase.clone(),
+            limit: a.limit,
+        }
+    }
+}
+
+/// Runs `callscope calls …`.
+pub fn calls(cmd: CallsCommand) -> ExitCode {
+    let out = match &cmd {
+        CallsCommand::List { out, .. }
+        | CallsCommand::Show { out, .. }
+        | CallsCommand::Search { out, .. } => out,
+    };
+    let result = CallStore::open_existing(&out.data_dir).and_then(|db| match &cmd {
+        CallsCommand::List { filter, out } => {
+            let rows = db.list(&filter.into())?;
+            Ok(if out.json {
+                json(&rows)
+            } else if rows.is_empty() {
+                "no calls match\n".to_string()
+            } else {
+                let mut t = table(&[
+                    "call",
+                    "started (UTC)",
+                    "agent",
+                    "caller",
+                    "length",
+                    "status",
+                    "complaint",
+                    "score",
+                    "prompts",
+                    "redacted",
+                ]);
+                for r in &rows {
+                    t.add_row(vec![
+                        r.call_id.clone(),
+                        r.started_at.clone(),
+                        opt(&r.agent_id),
+                        opt(&r.caller_id),
+                        mmss(r.duration_s),
+                        r.status.clone(),
+                        opt(&r.category),
+                        r.score.map_or("-".into(), |s| format!("{s:.0}")),
+                        r.prompts.to_string(),
+                        r.redactions.to_string(),
+                    ]);
+                }
+                format!("{t}\n{} call(s)\n", rows.len())
+            })
+        }
+        CallsCommand::Search {
+            phrase,
+            filter,
+            out,
+        } => {
+            let hits = db.search(phrase, &filter.into())?;
+            Ok(if out.json {
+                json(&hits)
+            } else if hits.is_empty() {
+                format!("no redacted transcript contains {phrase:?}\n")
+            } else {
+                let mut t = table(&["call", "started (UTC)", "agent", "at", "speaker", "text"]);
+                for h in &hits {
+                    t.add_row(vec![
+                        h.call_id.clone(),
+                        h.started_at.clone(),
+                        opt(&h.agent_id),
+                        mmss(h.start),
+                        h.speaker.clone(),
+                        h.text.clone(),
+                    ]);
+                }
+                format!("{t}\n{} segment(s)\n", hits.len())
+            })
+        }
+        CallsCommand::Show { call_id, out } => match db.report_json(call_id)? {
+            None => Err(StoreError::BadFilter(format!(
+                "no call {call_id:?} in {}; `callscope calls list` shows what is stored",
+                out.data_dir.display()
+            ))),
+            Some(text) if out.json => Ok(text + "\n"),
+            Some(text) => Ok(show(&serde_json::from_str(&text).map_err(|e| {
+                StoreError::BadFilter(format!("stored report of {call_id} is unreadable: {e}"))
+            })?)),
+        },
+    });
+    finish(result)
+}
+
+/// Runs `callscope trends`.
+pub fn trends(args: TrendsArgs) -> ExitCode {
+    let filter = Filter {
+        since: args.since.clone(),
+        until: args.until.clone(),
+        agent: args.agent.clone(),
+        ..Filter::default()
+    };
+    let result = CallStore::open_existing(&args.out.data_dir).and_then(|db| {
+        let tr = db.trends(&filter)?;
+        if args.out.json {
+            return Ok(json(&tr));
+        }
+        let mut s = format!("{} call(s)\n\nComplaints by category per week\n", tr.calls);
+        let mut t = table(&["week", "category", "calls"]);
+        for w in &tr.complaints_by_week {
+            t.add_row(vec![
+                w.week.clone(),
+                w.category.clone(),
+                w.calls.to_string(),
+            ]);
+        }
+        s += &or_none(t, tr.complaints_by_week.is_empty());
+        s += "\nRecurring complaints (two or more calls)\n";
+        let mut t = table(&["category", "calls", "weeks", "callers", "first", "last"]);
+        for r in &tr.recurring_complaints {
+            t.add_row(vec![
+                r.category.clone(),
+                r.calls.to_string(),
+                r.weeks.to_string(),
+                r.callers.to_string(),
+                r.first.clone(),
+                r.last.clone(),
+            ]);
+        }
+        s += &or_none(t, tr.recurring_complaints.is_empty());
+        s += "\nRepeat callers\n";
+        let mut t = table(&["caller", "calls", "first", "last", "complaints", "call ids"]);
+        for r in &tr.repeat_callers {
+            t.add_row(vec![
+                r.caller_id.clone(),
+                r.calls.to_string(),
+                r.first.clone(),
+                r.last.clone(),
+                r.categories.clone(),
+                r.call_ids.clone(),
+            ]);
+        }
+        s += &or_none(t, tr.repeat_callers.is_empty());
+        s += "\nAgents (averages per call)\n";
+        let mut t = table(&[
+            "agent",
+            "calls",
+            "QA score",
+            "talk/listen",
+            "wpm",
+            "cut-ins",
+            "dead air s",
+            "prompts",
+            "apologised",
+            "escalations",
+            "cancel threats",
+        ]);
+        let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |x| format!("{x:.d$}"));
+        for a in &tr.agents {
+            t.add_row(vec![
+                a.agent_id.clone(),
+                a.calls.to_string(),
+                f(a.score, 0),
+                f(a.talk_listen_ratio, 2),
+                f(a.wpm, 0),
+                f(a.interruptions, 2),
+                f(a.dead_air_s, 1),
+                format!("{:.1}", a.prompts),
+                a.apology_rate
+                    .map_or("-".to_string(), |r| format!("{:.0} %", r * 100.0)),
+                a.escalations.to_string(),
+                a.cancellations.to_string(),
+            ]);
+        }
+        s += &or_none(t, tr.agents.is_empty());
+        Ok(s)
+    });
+    finish(result)
+}
+
+fn finish(result: Result<String, StoreError>) -> ExitCode {
+    match result {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            match e {
+                StoreError::Missing(_) | StoreError::BadFilter(_) | StoreError::TooNew { .. } => {
+                    ExitCode::from(2)
+                }
+                _ => ExitCode::from(1),
+            }
+        }
+    }
+}
+
+/// A call's stored report, for people.
+fn show(r: &Report) -> String {
+    use std::fmt::Write;
+    let mut s = r.human_summary();
+    let _ = writeln!(
+        s,
+        "  started {}  agent {}  caller {}",
+        opt(&r.started_at),
+        opt(&r.agent_id),
+        opt(&r.caller_id)
+    );
+    if let Some(c) = &r.complaint {
+        let _ = writeln!(s, "  complaint: {} ({})", c.category, c.evidence);
+    }
+    if let Some(f) = &r.flags {
+        let _ = writeln!(
+            s,
+            "  apologised {}  escalation requested {}  cancellation threatened {}",
+            yes(f.apologised),
+            yes(f.escalation_requested),
+            yes(f.cancellation_threatened)
+        );
+    }
+    if let Some(se) = &r.sentiment {
+        let _ = write!(
+            s,
+            "  sentiment ({}): agent {:+.2} → {:+.2} {}",
+            se.method, se.agent.start, se.agent.end, se.agent.trend
+        );
+        if let Some(c) = &se.customer {
+            let _ = write!(s, "; customer {:+.2} → {:+.2} {}", c.start, c.end, c.trend);
+        }
+        let _ = writeln!(s);
+    }
+    if let Some(sc) = &r.scorecard {
+        let _ = writeln!(s, "\nQA scorecard {:.0}/100", sc.score);
+        let mut t = table(&["item", "score", "weight", "evidence"]);
+        for i in &sc.items {
+            t.add_row(vec![
+                i.name.clone(),
+                i.score.map_or("n/a".into(), |x| format!("{x:.0}")),
+                format!("{}", i.weight),
+                i.evidence.clone(),
+            ]);
+        }
+        let _ = writeln!(s, "{t}");
+    }
+    if !r.prompts.is_empty() {
+        let _ = writeln!(s, "\nPrompts");
+        let mut t = table(&["at", "kind", "severity", "message", "evidence"]);
+        for p in &r.prompts {
+            t.add_row(vec![
+                mmss(p.t),
+                p.kind.clone() + if p.supervisor { " (supervisor)" } else { "" },
+                p.severity.clone(),
+                p.message.clone(),
+                p.evidence.clone(),
+            ]);
+        }
+        let _ = writeln!(s, "{t}");
+    }
+    if let Some(cs) = r.commitments.as_ref().filter(|c| !c.is_empty()) {
+        let _ = writeln!(s, "\nCommitments");
+        for c in cs {
+            let _ = writeln!(s, "  {}  {}", mmss(c.t), c.text);
+        }
+    }
+    if !r.redactions.is_empty() {
+        let _ = writeln!(s, "\nRedacted");
+        for x in &r.redactions {
+            let _ = writeln!(
+                s,
+                "  {}–{}  {} ({})",
+                mmss(x.start),
+                mmss(x.end),
+                x.kind,
+                x.speaker
+            );
+        }
+    }
+    if !r.segments.is_empty() {
+        let _ = writeln!(s, "\nTranscript (redacted)");
+        for seg in &r.segments {
+            let _ = writeln!(s, "  {}  {:<8}  {}", mmss(seg.start), seg.speaker, seg.text);
+        }
+    }
+    s
+}
+
+fn table(headers: &[&str]) -> Table {
+    let mut t = Table::new();
+    t.load_style(UTF8_BORDERS_ONLY)
+        .set_content_arrangement(ContentArrangement::Dynamic)
+        .set_header(headers.to_vec());
+    t
+}
+
+fn or_none(t: Table, empty: bool) -> String {
+    if empty {
+        "  (none)\n".to_string()
+    } else {
+        format!("{t}\n")
+    }
+}
+
+fn json<T: serde::Serialize>(x: &T) -> String {
+    serde_json::to_string_pretty(x).expect("query results serialise") + "\n"
+}
+
+fn opt(s: &Option<String>) -> String {
+    s.clone().unwrap_or_else(|| "-".to_string())
+}
+
+fn yes(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+/// `m:ss` of a media time.
+fn mmss(t: f64) -> String {
+    let t = t.max(0.0).round() as u64;
+    format!("{}:{:02}", t / 60, t % 60)
+}

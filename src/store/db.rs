@@ -1,0 +1,1290 @@
+//! The call store: an embedded SQLite database, `DIR/callscope.db`.
+//!
+//! It indexes every stored call — the redacted report's measurements,
+//! segments (with full-text search), signals, prompts, KPIs, scorecard,
+//! commitments, complaint category and the redaction audit index — beside
+//! the recordings and audit trails on disk. The only write is
+//! [`CallStore::put`], and it takes a [`Redacted`] report.
+//!
+//! The database runs in WAL mode: the live server and `analyze` write while
+//! the CLI and gRPC queries read, without blocking or corrupting each
+//! other; each call is one transaction (all of it or nothing after a crash).
+//! The schema is versioned by the SQL files in `src/store/migrations/`,
+//! applied in order and recorded in `PRAGMA user_version`.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::Value;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use crate::redact::Redacted;
+use crate::report::Report;
+
+/// File name of the database inside the data directory.
+pub const DB_FILE: &str = "callscope.db";
+
+/// The schema migrations, in order; `user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_calls.sql")];
+
+/// How long a write waits for another process's write to finish.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Why the store could not be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory has no database yet. Nothing to read: analyse or
+    /// serve some calls first (or pass the right `--data-dir`).
+    #[error(
+        "no call store at {0}: analyse some calls first (callscope analyze FILES --data-dir DIR) or pass the right --data-dir"
+    )]
+    Missing(PathBuf),
+    /// The database was written by a newer callscope. Stop: upgrade callscope.
+    #[error(
+        "{path} has schema version {found}, newer than this callscope knows ({known}); upgrade callscope"
+    )]
+    TooNew {
+        /// The database.
+        path: PathBuf,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
+    /// A filter could not be understood. Fix the argument and retry.
+    #[error("{0}")]
+    BadFilter(String),
+    /// SQLite failed (disk full, permissions, a damaged file). Stop; the
+    /// message says which file. Calls already committed are kept.
+    #[error("call store {path}: {source}")]
+    Sqlite {
+        /// The database.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// The data directory could not be created. Stop.
+    #[error("cannot create {path}: {source}")]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+}
+
+/// Files stored beside the database for one call.
+#[derive(Debug, Clone, Default)]
+pub struct StoredFiles {
+    /// The redacted recording and its SHA-256.
+    pub recording: Option<(PathBuf, String)>,
+    /// The hash-chained redaction audit trail.
+    pub audit: Option<PathBuf>,
+}
+
+/// Which calls a query covers. Empty fields do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    /// Calls started at or after this date/time (`YYYY-MM-DD` or
+    /// `YYYY-MM-DD HH:MM[:SS]`, UTC).
+    pub since: Option<String>,
+    /// Calls started before this date/time (same forms; a bare date means
+    /// that day's start).
+    pub until: Option<String>,
+    /// The agent's id.
+    pub agent: Option<String>,
+    /// The caller's id.
+    pub caller: Option<String>,
+    /// Complaint category (`none` for calls without a complaint).
+    pub category: Option<String>,
+    /// Calls that raised at least one prompt of this kind.
+    pub prompt_kind: Option<String>,
+    /// QA score at least this (0–100).
+    pub min_score: Option<f64>,
+    /// QA score at most this (0–100).
+    pub max_score: Option<f64>,
+    /// Calls whose redacted transcript contains this phrase (words in this
+    /// order; case and punctuation ignored).
+    pub phrase: Option<String>,
+    /// At most this many rows (0: no limit).
+    pub limit: usize,
+}
+
+/// One call in a listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CallRow {
+    /// The call's id.
+    pub call_id: String,
+    /// When it started, `YYYY-MM-DD HH:MM:SS` UTC.
+    pub started_at: String,
+    /// When it was stored, unix seconds.
+    pub stored_at: i64,
+    /// The agent, if known.
+    pub agent_id: Option<String>,
+    /// The caller, if known.
+    pub caller_id: Option<String>,
+    /// `complete`, `truncated`, `interrupted`, …
+    pub status: String,
+    /// Length, seconds.
+    pub duration_s: f64,
+    /// Complaint category, if a complaint was heard.
+    pub category: Option<String>,
+    /// QA score, 0–100 (null untranscribed).
+    pub score: Option<f64>,
+    /// Prompts raised.
+    pub prompts: i64,
+    /// Spans redacted.
+    pub redactions: i64,
+}
+
+/// A transcript segment that matched a search.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SearchHit {
+    /// The call.
+    pub call_id: String,
+    /// When the call started, `YYYY-MM-DD HH:MM:SS` UTC.
+    pub started_at: String,
+    /// The agent, if known.
+    pub agent_id: Option<String>,
+    /// `agent` or `customer`.
+    pub speaker: String,
+    /// Media time, seconds.
+    pub start: f64,
+    /// Media time, seconds.
+    pub end: f64,
+    /// The redacted segment text.
+    pub text: String,
+}
+
+/// Complaints of one category in one ISO week.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WeekCount {
+    /// ISO week, e.g. `2026-W47`.
+    pub week: String,
+    /// Complaint category.
+    pub category: String,
+    /// Calls with that complaint.
+    pub calls: i64,
+}
+
+/// A complaint category that keeps coming back.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recurring {
+    /// Complaint category.
+    pub category: String,
+    /// Calls with it.
+    pub calls: i64,
+    /// Distinct weeks it was heard in.
+    pub weeks: i64,
+    /// Distinct callers who raised it (of those with a caller id).
+    pub callers: i64,
+    /// First call's start, UTC.
+    pub first: String,
+    /// Last call's start, UTC.
+    pub last: String,
+}
+
+/// A caller who called more than once.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RepeatCaller {
+    /// The caller's id.
+    pub caller_id: String,
+    /// Calls.
+    pub calls: i64,
+    /// First call's start, UTC.
+    pub first: String,
+    /// Last call's start, UTC.
+    pub last: String,
+    /// Complaint categories raised, comma-separated.
+    pub categories: String,
+    /// The calls' ids, oldest first, comma-separated.
+    pub call_ids: String,
+}
+
+/// One agent's averages.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AgentKpis {
+    /// The agent's id (`-` when unknown).
+    pub agent_id: String,
+    /// Calls.
+    pub calls: i64,
+    /// Mean QA score, 0–100.
+    pub score: Option<f64>,
+    /// Mean talk/listen ratio.
+    pub talk_listen_ratio: Option<f64>,
+    /// Mean words per minute of the agent.
+    pub wpm: Option<f64>,
+    /// Mean times per call the agent cut the customer off.
+    pub interruptions: Option<f64>,
+    /// Mean dead air (silences) per call, seconds.
+    pub dead_air_s: Option<f64>,
+    /// Mean prompts per call.
+    pub prompts: f64,
+    /// Share of complaint calls in which the agent apologised, 0–1.
+    pub apology_rate: Option<f64>,
+    /// Calls with an escalation request.
+    pub escalations: i64,
+    /// Calls with a cancellation threat.
+    pub cancellations: i64,
+}
+
+/// What `callscope trends` shows.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Trends {
+    /// Calls covered.
+    pub calls: i64,
+    /// Complaints by category per ISO week, oldest first.
+    pub complaints_by_week: Vec<WeekCount>,
+    /// Categories heard in two or more calls, most frequent first.
+    pub recurring_complaints: Vec<Recurring>,
+    /// Callers with two or more calls, most calls first.
+    pub repeat_callers: Vec<RepeatCaller>,
+    /// Per agent, most calls first.
+    pub agents: Vec<AgentKpis>,
+}
+
+/// An open store.
+pub struct CallStore {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for CallStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CallStore")
+            .field("path", &self.path)
+            .finish()
+    }
+}
+
+/// Path of the database in `data_dir`.
+pub fn db_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(DB_FILE)
+}
+
+impl CallStore {
+    /// Opens (creating if needed) `DIR/callscope.db` and brings its schema
+    /// up to date.
+    pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
+        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        Self::connect(db_path(data_dir))
+    }
+
+    /// Opens an existing store for queries; [`StoreError::Missing`] when
+    /// nothing has been stored in `data_dir` yet.
+    pub fn open_existing(data_dir: &Path) -> Result<Self, StoreError> {
+        let path = db_path(data_dir);
+        if !path.exists() {
+            return Err(StoreError::Missing(data_dir.to_path_buf()));
+        }
+        Self::connect(path)
+    }
+
+    fn connect(path: PathBuf) -> Result<Self, StoreError> {
+        let conn = Connection::open(&path).map_err(|source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        })?;
+        let mut store = CallStore { conn, path };
+        store.setup()?;
+        Ok(store)
+    }
+
+    fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
+        |source| StoreError::Sqlite {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    fn setup(&mut self) -> Result<(), StoreError> {
+        self.conn.busy_timeout(BUSY_TIMEOUT).map_err(self.err())?;
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(self.err())?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            tracing::warn!(mode, "the call store could not switch to WAL");
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(self.err())?;
+        let known = MIGRATIONS.len() as i64;
+        let current = self.version()?;
+        if current == known {
+            return Ok(());
+        }
+        if current > known {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: current,
+                known,
+            });
+        }
+        // Re-read inside the write lock: another process may have migrated.
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let current: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(e)?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
+            tx.execute_batch(sql).map_err(e)?;
+            tx.pragma_update(None, "user_version", i as i64 + 1)
+                .map_err(e)?;
+            tracing::info!(version = i + 1, "call store migrated");
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The schema version of the open database.
+    pub fn version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(self.err())
+    }
+
+    /// Stores a call (replacing an earlier one with the same id) in one
+    /// transaction: all of it is committed, or nothing.
+    pub fn put(
+        &mut self,
+        report: &Redacted<Report>,
+        files: &StoredFiles,
+    ) -> Result<(), StoreError> {
+        let r = report.get();
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let json = serde_json::to_string(r).expect("reports always serialise");
+        let stored_at = now_unix();
+        let started_at = r
+            .started_at
+            .as_deref()
+            .and_then(|s| humantime::parse_rfc3339_weak(s).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(stored_at - r.duration_s.round() as i64, |d| {
+                d.as_secs() as i64
+            });
+        let agent_cut_ins = r.interruptions.as_ref().map(|v| {
+            v.iter()
+                .filter(|i| i.by == crate::frame::Leg::Agent)
+                .count() as i64
+        });
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        tx.execute("DELETE FROM calls WHERE call_id = ?1", [&r.call_id])
+            .map_err(e)?;
+        tx.execute(
+            "INSERT INTO calls (call_id, started_at, stored_at, agent_id, caller_id, status,
+                channel_layout, source_name, codec, duration_s, talk_listen_ratio, overtalk_s,
+                silence_total_s, non_talk_time_s, interruptions, agent_interruptions,
+                complaint_category, complaint_evidence, apologised, escalation_requested,
+                cancellation_threatened, score, prompts, redactions, recording_path,
+                recording_sha256, audit_path, report_json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16,
+                ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28)",
+            params![
+                r.call_id,
+                started_at,
+                stored_at,
+                r.agent_id,
+                r.caller_id,
+                r.status,
+                r.channel_layout,
+                r.source.name,
+                r.source.codec,
+                r.duration_s,
+                r.talk_listen_ratio,
+                r.overtalk_s,
+                r.silence_total_s,
+                r.non_talk_time_s,
+                r.interruptions.as_ref().map(|v| v.len() as i64),
+                agent_cut_ins,
+                r.complaint.as_ref().map(|c| &c.category),
+                r.complaint.as_ref().map(|c| &c.evidence),
+                r.flags.as_ref().map(|f| f.apologised),
+                r.flags.as_ref().map(|f| f.escalation_requested),
+                r.flags.as_ref().map(|f| f.cancellation_threatened),
+                r.scorecard.as_ref().map(|s| s.score),
+                r.prompts.len() as i64,
+                r.redactions.len() as i64,
+                files
+                    .recording
+                    .as_ref()
+                    .map(|(p, _)| p.display().to_string()),
+                files.recording.as_ref().map(|(_, h)| h),
+                files.audit.as_ref().map(|p| p.display().to_string()),
+                json,
+            ],
+        )
+        .map_err(e)?;
+        {
+            let mut kpi = tx
+                .prepare(
+                    "INSERT INTO kpis (call_id, speaker, talk_time_s, talk_share, turns, words,
+                        wpm, loudness_dbfs, syllables_per_s, est_wpm)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                )
+                .map_err(e)?;
+            let speakers = [
+                ("agent", Some(&r.speakers.agent)),
+                ("customer", r.speakers.customer.as_ref()),
+            ];
+            for (name, s) in speakers {
+                let Some(s) = s else { continue };
+                kpi.execute(params![
+                    r.call_id,
+                    name,
+                    s.talk_time_s,
+                    s.talk_share,
+                    s.turns as i64,
+                    s.words.map(|w| w as i64),
+                    s.wpm,
+                    s.loudness_dbfs,
+                    s.syllables_per_s,
+                    s.est_wpm,
+                ])
+                .map_err(e)?;
+            }
+            let mut seg = tx
+                .prepare(
+                    "INSERT INTO segments (call_id, seq, speaker, start_s, end_s, text)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for (i, s) in r.segments.iter().enumerate() {
+                seg.execute(params![
+                    r.call_id,
+                    i as i64,
+                    s.speaker.to_string(),
+                    s.start,
+                    s.end,
+                    s.text
+                ])
+                .map_err(e)?;
+            }
+            let mut sig = tx
+                .prepare(
+                    "INSERT INTO signals (call_id, kind, start_s, end_s, by_speaker, of_speaker)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                )
+                .map_err(e)?;
+            for i in r.interruptions.iter().flatten() {
+                sig.execute(params![
+                    r.call_id,
+                    "interruption",
+                    i.t,
+                    i.t + i.overlap_s,
+                    i.by.to_string(),
+                    i.of.to_string()
+                ])
+                .map_err(e)?;
+            }
+            for s in &r.silences {
+                sig.execute(params![
+                    r.call_id,
+                    "silence",
+                    s.start,
+                    s.end,
+                    None::<String>,
+                    None::<String>
+                ])
+                .map_err(e)?;
+            }
+            let mut pr = tx
+                .prepare(
+                    "INSERT INTO prompts (call_id, t, kind, severity, message, evidence, supervisor)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                )
+                .map_err(e)?;
+            for p in &r.prompts {
+                pr.execute(params![
+                    r.call_id,
+                    p.t,
+                    p.kind,
+                    p.severity,
+                    p.message,
+                    p.evidence,
+                    p.supervisor
+                ])
+                .map_err(e)?;
+            }
+            let mut item = tx
+                .prepare(
+                    "INSERT OR REPLACE INTO scorecard_items (call_id, name, score, weight, evidence)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(e)?;
+            for i in r.scorecard.iter().flat_map(|s| &s.items) {
+                item.execute(params![r.call_id, i.name, i.score, i.weight, i.evidence])
+                    .map_err(e)?;
+            }
+            let mut com = tx
+                .prepare("INSERT INTO commitments (call_id, t, text) VALUES (?1, ?2, ?3)")
+                .map_err(e)?;
+            for c in r.commitments.iter().flatten() {
+                com.execute(params![r.call_id, c.t, c.text]).map_err(e)?;
+            }
+            let mut red = tx
+                .prepare(
+                    "INSERT INTO redactions (call_id, kind, speaker, start_s, end_s)
+                     VALUES (?1, ?2, ?3, ?4, ?5)",
+                )
+                .map_err(e)?;
+            for s in &r.redactions {
+                red.execute(params![
+                    r.call_id,
+                    s.kind,
+                    s.speaker.to_string(),
+                    s.start,
+                    s.end
+                ])
+                .map_err(e)?;
+            }
+        }
+        tx.commit().map_err(e)
+    }
+
+    /// The stored report of a call, as JSON (`None` if there is no such call).
+    pub fn report_json(&self, call_id: &str) -> Result<Option<String>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT report_json FROM calls WHERE call_id = ?1",
+                [call_id],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.err())
+    }
+
+    /// Calls matching `f`, newest first.
+    pub fn list(&self, f: &Filter) -> Result<Vec<CallRow>, StoreError> {
+        let (clause, args) = self.where_clause(f)?;
+        let sql = format!(
+            "SELECT c.call_id, datetime(c.started_at, 'unixepoch'), c.stored_at, c.agent_id,
+                c.caller_id, c.status, c.duration_s, c.complaint_category, c.score, c.prompts,
+                c.redactions
+             FROM calls c {clause}
+             ORDER BY c.started_at DESC, c.call_id {}",
+            limit(f.limit)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(CallRow {
+                    call_id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    stored_at: r.get(2)?,
+                    agent_id: r.get(3)?,
+                    caller_id: r.get(4)?,
+                    status: r.get(5)?,
+                    duration_s: r.get(6)?,
+                    category: r.get(7)?,
+                    score: r.get(8)?,
+                    prompts: r.get(9)?,
+                    redactions: r.get(10)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Transcript segments containing `phrase` (full-text, redacted text
+    /// only), in calls matching `f`; newest call first, in call order.
+    pub fn search(&self, phrase: &str, f: &Filter) -> Result<Vec<SearchHit>, StoreError> {
+        let query = fts_phrase(phrase)?;
+        let mut f = f.clone();
+        f.phrase = None;
+        let (clause, mut args) = self.where_clause(&f)?;
+        let join = if clause.is_empty() { "WHERE" } else { "AND" };
+        args.push(Value::Text(query));
+        let sql = format!(
+            "SELECT c.call_id, datetime(c.started_at, 'unixepoch'), c.agent_id, s.speaker,
+                s.start_s, s.end_s, s.text
+             FROM segments_fts
+             JOIN segments s ON s.id = segments_fts.rowid
+             JOIN calls c ON c.call_id = s.call_id
+             {clause} {join} segments_fts MATCH ?{}
+             ORDER BY c.started_at DESC, c.call_id, s.seq {}",
+            args.len(),
+            limit(f.limit)
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                Ok(SearchHit {
+                    call_id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    agent_id: r.get(2)?,
+                    speaker: r.get(3)?,
+                    start: r.get(4)?,
+                    end: r.get(5)?,
+                    text: r.get(6)?,
+                })
+            })
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Complaints per week, recurring complaints, repeat callers and agents'
+    /// averages over the calls matching `f`.
+    pub fn trends(&self, f: &Filter) -> Result<Trends, StoreError> {
+        let (clause, args) = self.where_clause(&Filter {
+            limit: 0,
+            ..f.clone()
+        })?;
+        // The selected calls, then each aggregate over them.
+        let scope = format!("WITH sel AS (SELECT c.* FROM calls c {clause})");
+        let p = || rusqlite::params_from_iter(args.clone());
+        let calls: i64 = self
+            .conn
+            .query_row(&format!("{scope} SELECT count(*) FROM sel"), p(), |r| {
+                r.get(0)
+            })
+            .map_err(self.err())?;
+        let by_week = self.rows(
+            &format!(
+                "{scope} SELECT strftime('%G-W%V', started_at, 'unixepoch') AS week,
+                    complaint_category, count(*)
+                 FROM sel WHERE complaint_category IS NOT NULL
+                 GROUP BY week, complaint_category ORDER BY week, count(*) DESC, complaint_category"
+            ),
+            p(),
+            |r| {
+                Ok(WeekCount {
+                    week: r.get(0)?,
+                    category: r.get(1)?,
+                    calls: r.get(2)?,
+                })
+            },
+        )?;
+        let recurring = self.rows(
+            &format!(
+                "{scope} SELECT complaint_category, count(*),
+                    count(DISTINCT strftime('%G-W%V', started_at, 'unixepoch')),
+                    count(DISTINCT caller_id),
+                    datetime(min(started_at), 'unixepoch'), datetime(max(started_at), 'unixepoch')
+                 FROM sel WHERE complaint_category IS NOT NULL
+                 GROUP BY complaint_category HAVING count(*) >= 2
+                 ORDER BY count(*) DESC, complaint_category"
+            ),
+            p(),
+            |r| {
+                Ok(Recurring {
+                    category: r.get(0)?,
+                    calls: r.get(1)?,
+                    weeks: r.get(2)?,
+                    callers: r.get(3)?,
+                    first: r.get(4)?,
+                    last: r.get(5)?,
+                })
+            },
+        )?;
+        let repeat = self.rows(
+            &format!(
+                "{scope} SELECT caller_id, count(*),
+                    datetime(min(started_at), 'unixepoch'), datetime(max(started_at), 'unixepoch'),
+                    coalesce(group_concat(DISTINCT complaint_category), ''),
+                    (SELECT group_concat(call_id, ',') FROM
+                        (SELECT s2.call_id FROM sel s2 WHERE s2.caller_id = sel.caller_id
+                         ORDER BY s2.started_at, s2.call_id))
+                 FROM sel WHERE caller_id IS NOT NULL AND caller_id != ''
+                 GROUP BY caller_id HAVING count(*) >= 2
+                 ORDER BY count(*) DESC, caller_id"
+            ),
+            p(),
+            |r| {
+                Ok(RepeatCaller {
+                    caller_id: r.get(0)?,
+                    calls: r.get(1)?,
+                    first: r.get(2)?,
+                    last: r.get(3)?,
+                    categories: r.get(4)?,
+                    call_ids: r.get(5)?,
+                })
+            },
+        )?;
+        let agents = self.rows(
+            &format!(
+                "{scope} SELECT coalesce(nullif(sel.agent_id, ''), '-') AS agent, count(*),
+                    avg(score), avg(talk_listen_ratio), avg(k.wpm), avg(agent_interruptions),
+                    avg(CASE WHEN channel_layout = 'stereo' THEN silence_total_s END),
+                    avg(prompts),
+                    avg(CASE WHEN complaint_category IS NOT NULL THEN apologised END),
+                    coalesce(sum(escalation_requested), 0), coalesce(sum(cancellation_threatened), 0)
+                 FROM sel LEFT JOIN kpis k ON k.call_id = sel.call_id AND k.speaker = 'agent'
+                 GROUP BY agent ORDER BY count(*) DESC, agent"
+            ),
+            p(),
+            |r| {
+                Ok(AgentKpis {
+                    agent_id: r.get(0)?,
+                    calls: r.get(1)?,
+                    score: r.get::<_, Option<f64>>(2)?.map(round1),
+                    talk_listen_ratio: r.get::<_, Option<f64>>(3)?.map(round2),
+                    wpm: r.get::<_, Option<f64>>(4)?.map(round1),
+                    interruptions: r.get::<_, Option<f64>>(5)?.map(round2),
+                    dead_air_s: r.get::<_, Option<f64>>(6)?.map(round1),
+                    prompts: round2(r.get(7)?),
+                    apology_rate: r.get::<_, Option<f64>>(8)?.map(round2),
+                    escalations: r.get(9)?,
+                    cancellations: r.get(10)?,
+                })
+            },
+        )?;
+        Ok(Trends {
+            calls,
+            complaints_by_week: by_week,
+            recurring_complaints: recurring,
+            repeat_callers: repeat,
+            agents,
+        })
+    }
+
+    fn rows<T>(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+        map: impl FnMut(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut stmt = self.conn.prepare(sql).map_err(self.err())?;
+        let rows = stmt.query_map(args, map).map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// `WHERE …` over `calls c` for `f` (empty when nothing filters), and
+    /// its parameters in order.
+    fn where_clause(&self, f: &Filter) -> Result<(String, Vec<Value>), StoreError> {
+        let mut conds: Vec<String> = Vec::new();
+        let mut args: Vec<Value> = Vec::new();
+        // Adds a condition with one `?`, numbered after the arguments so far.
+        let push = |cond: &str, v: Value, args: &mut Vec<Value>, conds: &mut Vec<String>| {
+            args.push(v);
+            conds.push(cond.replace('?', &format!("?{}", args.len())));
+        };
+        if let Some(s) = &f.since {
+            let t = self.unix_time(s, "--since")?;
+            push(
+                "c.started_at >= ?",
+                Value::Integer(t),
+                &mut args,
+                &mut conds,
+            );
+        }
+        if let Some(s) = &f.until {
+            let t = self.unix_time(s, "--until")?;
+            push("c.started_at < ?", Value::Integer(t), &mut args, &mut conds);
+        }
+        if let Some(a) = &f.agent {
+            push(
+                "c.agent_id = ?",
+                Value::Text(a.clone()),
+                &mut args,
+                &mut conds,
+            );
+        }
+        if let Some(a) = &f.caller {
+            push(
+                "c.caller_id = ?",
+                Value::Text(a.clone()),
+                &mut args,
+                &mut conds,
+            );
+        }
+        match f.category.as_deref() {
+            None => {}
+            Some("none") => conds.push("c.complaint_category IS NULL".to_string()),
+            Some(cat) => push(
+                "c.complaint_category = ?",
+                Value::Text(cat.to_string()),
+                &mut args,
+                &mut conds,
+            ),
+        }
+        if let Some(k) = &f.prompt_kind {
+            push(
+                "EXISTS (SELECT 1 FROM prompts p WHERE p.call_id = c.call_id AND p.kind = ?)",
+                Value::Text(k.clone()),
+                &mut args,
+                &mut conds,
+            );
+        }
+        if let Some(x) = f.min_score {
+            push("c.score >= ?", Value::Real(x), &mut args, &mut conds);
+        }
+        if let Some(x) = f.max_score {
+            push("c.score <= ?", Value::Real(x), &mut args, &mut conds);
+        }
+        if let Some(p) = &f.phrase {
+            push(
+                "c.call_id IN (SELECT s.call_id FROM segments_fts
+                    JOIN segments s ON s.id = segments_fts.rowid WHERE segments_fts MATCH ?)",
+                Value::Text(fts_phrase(p)?),
+                &mut args,
+                &mut conds,
+            );
+        }
+        let clause = if conds.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", conds.join(" AND "))
+        };
+        Ok((clause, args))
+    }
+
+    /// Unix seconds of a date or date-time (UTC), as SQLite reads it.
+    fn unix_time(&self, s: &str, what: &str) -> Result<i64, StoreError> {
+        let t: Option<i64> = self
+            .conn
+            .query_row("SELECT unixepoch(?1)", [s], |r| r.get(0))
+            .map_err(self.err())?;
+        t.ok_or_else(|| {
+            StoreError::BadFilter(format!(
+                "{what} {s:?} is not a date: use YYYY-MM-DD or \"YYYY-MM-DD HH:MM\" (UTC)"
+            ))
+        })
+    }
+}
+
+/// An FTS5 query matching `phrase`'s words in order.
+fn fts_phrase(phrase: &str) -> Result<String, StoreError> {
+    let words: Vec<String> = phrase
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.replace('"', ""))
+        .collect();
+    if words.is_empty() {
+        return Err(StoreError::BadFilter(format!(
+            "search phrase {phrase:?} has no words"
+        )));
+    }
+    Ok(format!("\"{}\"", words.join(" ")))
+}
+
+fn limit(n: usize) -> String {
+    if n == 0 {
+        String::new()
+    } else {
+        format!("LIMIT {n}")
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
+}
+
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Leg;
+    use crate::redact::test_seal;
+    use crate::report::{Prompt, test_report};
+    use crate::rules::insights::{Complaint, Scorecard, ScoredItem};
+    use crate::rules::test_segment;
+
+    /// A call by `agent` from `caller` started at `when` (RFC 3339), with a
+    /// complaint of `category`, QA `score` and one prompt of `prompt`.
+    fn call(
+        id: &str,
+        agent: &str,
+        caller: &str,
+        when: &str,
+        category: Option<&str>,
+        score: f64,
+        prompt: &str,
+    ) -> Redacted<Report> {
+        let mut r = test_report(
+            id,
+            vec![
+                test_segment(Leg::Agent, 1.0, "Thank you for calling, how can I help?"),
+                test_segment(
+                    Leg::Customer,
+                    4.0,
+                    "My card number is [PAN] expiring [EXPIRY].",
+                ),
+                test_segment(
+                    Leg::Agent,
+                    8.0,
+                    &format!("I'm sorry about that, call {id}."),
+                ),
+            ],
+        );
+        r.agent_id = Some(agent.into());
+        r.caller_id = Some(caller.into()).filter(|c: &String| !c.is_empty());
+        r.started_at = Some(when.into());
+        r.complaint = category.map(|c| Complaint {
+            category: c.into(),
+            evidence: "customer at 4.0 s: \"charged twice\"".into(),
+        });
+        r.scorecard = Some(Scorecard {
+            score,
+            items: vec![ScoredItem {
+                name: "greeting".into(),
+                score: Some(score),
+                weight: 1.0,
+                evidence: "agent at 1.0 s".into(),
+            }],
+        });
+        r.prompts = vec![Prompt {
+            t: 30.0,
+            kind: prompt.into(),
+            severity: "warning".into(),
+            message: "Check in with the customer".into(),
+            evidence: "12 s of silence".into(),
+            supervisor: false,
+        }];
+        test_seal(r)
+    }
+
+    fn store_with_calls() -> (tempfile::TempDir, CallStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CallStore::open(dir.path()).unwrap();
+        let none = StoredFiles::default();
+        for c in [
+            call(
+                "c1",
+                "ann",
+                "+1",
+                "2026-11-02T09:00:00Z",
+                Some("double_charge"),
+                90.0,
+                "dead_air",
+            ),
+            call(
+                "c2",
+                "ann",
+                "+1",
+                "2026-11-10T09:00:00Z",
+                Some("double_charge"),
+                60.0,
+                "pace",
+            ),
+            call(
+                "c3",
+                "bob",
+                "+2",
+                "2026-11-11T15:30:00Z",
+                None,
+                75.0,
+                "pace",
+            ),
+            call(
+                "c4",
+                "bob",
+                "",
+                "2026-11-12T08:00:00Z",
+                Some("delivery_timing"),
+                40.0,
+                "deflection",
+            ),
+        ] {
+            db.put(&c, &none).unwrap();
+        }
+        (dir, db)
+    }
+
+    #[test]
+    fn a_stored_call_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CallStore::open(dir.path()).unwrap();
+        assert_eq!(db.version().unwrap(), MIGRATIONS.len() as i64);
+        let c = call(
+            "c1",
+            "ann",
+            "+1",
+            "2026-11-02T09:00:00Z",
+            None,
+            80.0,
+            "pace",
+        );
+        let files = StoredFiles {
+            recording: Some((dir.path().join("recordings/c1.wav"), "ab".repeat(32))),
+            audit: Some(dir.path().join("audit/c1.jsonl")),
+        };
+        db.put(&c, &files).unwrap();
+        let json = db.report_json("c1").unwrap().unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(&back, c.get());
+        assert_eq!(db.report_json("nope").unwrap(), None);
+        let rows = db.list(&Filter::default()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].started_at, "2026-11-02 09:00:00");
+        assert_eq!(rows[0].agent_id.as_deref(), Some("ann"));
+        assert_eq!(rows[0].score, Some(80.0));
+        assert_eq!(rows[0].prompts, 1);
+        // Reopening sees it; the schema is not applied twice.
+        drop(db);
+        let db = CallStore::open_existing(dir.path()).unwrap();
+        assert_eq!(db.list(&Filter::default()).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn storing_a_call_again_replaces_it() {
+        let (_dir, mut db) = store_with_calls();
+        let mut again = call(
+            "c1",
+            "ann",
+            "+1",
+            "2026-11-02T09:00:00Z",
+            None,
+            95.0,
+            "pace",
+        )
+        .into_inner();
+        again.segments = vec![test_segment(Leg::Agent, 1.0, "A different greeting")];
+        db.put(&test_seal(again), &StoredFiles::default()).unwrap();
+        assert_eq!(db.list(&Filter::default()).unwrap().len(), 4);
+        let f = Filter::default();
+        assert!(db.search("call c1", &f).unwrap().is_empty());
+        assert_eq!(db.search("different greeting", &f).unwrap().len(), 1);
+        let n: i64 = db
+            .conn
+            .query_row(
+                "SELECT count(*) FROM segments WHERE call_id = 'c1'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+
+    #[test]
+    fn calls_are_filtered_by_every_field() {
+        let (_dir, db) = store_with_calls();
+        let q = |f: Filter| {
+            db.list(&f)
+                .unwrap()
+                .iter()
+                .map(|r| r.call_id.clone())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(q(Filter::default()), ["c4", "c3", "c2", "c1"]);
+        let s = |x: &str| Some(x.to_string());
+        assert_eq!(
+            q(Filter {
+                agent: s("ann"),
+                ..Default::default()
+            }),
+            ["c2", "c1"]
+        );
+        assert_eq!(
+            q(Filter {
+                caller: s("+2"),
+                ..Default::default()
+            }),
+            ["c3"]
+        );
+        assert_eq!(
+            q(Filter {
+                category: s("double_charge"),
+                ..Default::default()
+            }),
+            ["c2", "c1"]
+        );
+        assert_eq!(
+            q(Filter {
+                category: s("none"),
+                ..Default::default()
+            }),
+            ["c3"]
+        );
+        assert_eq!(
+            q(Filter {
+                prompt_kind: s("pace"),
+                ..Default::default()
+            }),
+            ["c3", "c2"]
+        );
+        assert_eq!(
+            q(Filter {
+                min_score: Some(60.0),
+                max_score: Some(80.0),
+                ..Default::default()
+            }),
+            ["c3", "c2"]
+        );
+        assert_eq!(
+            q(Filter {
+                since: s("2026-11-10"),
+                until: s("2026-11-12"),
+                ..Default::default()
+            }),
+            ["c3", "c2"]
+        );
+        assert_eq!(
+            q(Filter {
+                since: s("2026-11-11 12:00"),
+                ..Default::default()
+            }),
+            ["c4", "c3"]
+        );
+        assert_eq!(
+            q(Filter {
+                phrase: s("CALL, c3!"),
+                ..Default::default()
+            }),
+            ["c3"]
+        );
+        assert_eq!(
+            q(Filter {
+                limit: 1,
+                ..Default::default()
+            }),
+            ["c4"]
+        );
+        let bad = db.list(&Filter {
+            since: s("last tuesday"),
+            ..Default::default()
+        });
+        assert!(matches!(bad, Err(StoreError::BadFilter(m)) if m.contains("--since")));
+    }
+
+    #[test]
+    fn search_matches_words_in_order_and_returns_the_redacted_segment() {
+        let (_dir, db) = store_with_calls();
+        let f = Filter::default();
+        let hits = db.search("card number", &f).unwrap();
+        assert_eq!(hits.len(), 4);
+        assert!(
+            hits.iter()
+                .all(|h| h.text == "My card number is [PAN] expiring [EXPIRY]."
+                    && h.speaker == "customer"
+                    && h.start == 4.0)
+        );
+        assert!(db.search("number card", &f).unwrap().is_empty());
+        // Placeholders are words too: compliance can find every redaction.
+        assert_eq!(db.search("[PAN]", &f).unwrap().len(), 4);
+        let ann = db.search(
+            "sorry",
+            &Filter {
+                agent: Some("ann".into()),
+                ..f.clone()
+            },
+        );
+        assert_eq!(
+            ann.unwrap()
+                .iter()
+                .map(|h| h.call_id.as_str())
+                .collect::<Vec<_>>(),
+            ["c2", "c1"]
+        );
+        assert!(matches!(
+            db.search(" ?! ", &f),
+            Err(StoreError::BadFilter(_))
+        ));
+        // FTS syntax in a phrase is taken literally, not as a query.
+        assert!(db.search("card OR NOT \"x", &f).unwrap().is_empty());
+    }
+
+    #[test]
+    fn trends_count_complaints_repeat_callers_and_agents() {
+        let (_dir, db) = store_with_calls();
+        let t = db.trends(&Filter::default()).unwrap();
+        assert_eq!(t.calls, 4);
+        let weeks: Vec<(&str, &str, i64)> = t
+            .complaints_by_week
+            .iter()
+            .map(|w| (w.week.as_str(), w.category.as_str(), w.calls))
+            .collect();
+        assert_eq!(
+            weeks,
+            [
+                ("2026-W45", "double_charge", 1),
+                ("2026-W46", "delivery_timing", 1),
+                ("2026-W46", "double_charge", 1)
+            ]
+        );
+        assert_eq!(t.recurring_complaints.len(), 1);
+        let r = &t.recurring_complaints[0];
+        assert_eq!(
+            (r.category.as_str(), r.calls, r.weeks, r.callers),
+            ("double_charge", 2, 2, 1)
+        );
+        assert_eq!(t.repeat_callers.len(), 1);
+        let c = &t.repeat_callers[0];
+        assert_eq!((c.caller_id.as_str(), c.calls), ("+1", 2));
+        assert_eq!(c.call_ids, "c1,c2");
+        assert_eq!(c.categories, "double_charge");
+        let ann = t.agents.iter().find(|a| a.agent_id == "ann").unwrap();
+        assert_eq!((ann.calls, ann.score), (2, Some(75.0)));
+        assert_eq!(ann.prompts, 1.0);
+        let since = db
+            .trends(&Filter {
+                since: Some("2026-11-09".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(since.calls, 3);
+        assert!(since.repeat_callers.is_empty());
+    }
+
+    #[test]
+    fn a_store_from_a_newer_callscope_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        drop(CallStore::open(dir.path()).unwrap());
+        let conn = Connection::open(db_path(dir.path())).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+        drop(conn);
+        let e = CallStore::open(dir.path()).unwrap_err();
+        assert!(matches!(e, StoreError::TooNew { found: 99, .. }), "{e}");
+        assert!(e.to_string().contains("upgrade callscope"));
+    }
+
+    #[test]
+    fn a_missing_store_says_what_to_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = CallStore::open_existing(dir.path()).unwrap_err();
+        assert!(e.to_string().contains("callscope analyze"), "{e}");
+        assert!(!db_path(dir.path()).exists());
+    }
+
+    #[test]
+    fn threads_opening_a_new_store_at_once_all_write() {
+        let dir = tempfile::tempdir().unwrap();
+        std::thread::scope(|s| {
+            for i in 0..4 {
+                let path = dir.path();
+                s.spawn(move || {
+                    let mut db = CallStore::open(path).unwrap();
+                    let c = call(
+                        &format!("t{i}"),
+                        "ann",
+                        "",
+                        "2026-11-02T09:00:00Z",
+                        None,
+                        1.0,
+                        "pace",
+                    );
+                    db.put(&c, &StoredFiles::default()).unwrap();
+                });
+            }
+        });
+        let db = CallStore::open_existing(dir.path()).unwrap();
+        assert_eq!(db.list(&Filter::default()).unwrap().len(), 4);
+    }
+}
