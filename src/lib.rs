@@ -7,8 +7,9 @@
 //! Data flows one way: **sources → per-call pipeline → sinks**.
 //!
 //! ```text
-//!  WAV file (PCM/float/G.711) ──┐
-//!  (later: sound device, gRPC) ─┤  per leg: f32 at native rate
+//!  WAV file (PCM/float/G.711) ─┐
+//!  sound device (cpal) ────────┤  per leg: f32 at native rate
+//!  gRPC StreamCall ────────────┘
 //!                               ▼
 //!                  convert::LegConverter   rubato FFT resampler → 16 kHz,
 //!                               │          cut into 20 ms frame::Frame
@@ -18,8 +19,14 @@
 //!                               ▼
 //!                  signals::CallSignals    talk spans, silences, interruptions,
 //!                               │          overtalk, loudness, syllable rate
+//!                               ├──► utter: utterances ──► asr::whisper pool (own threads)
+//!                               ▼                                 │
+//!                  redact: text, audio, audit  ◄──────────────────┘
+//!                               │          only `redact::Redacted<T>` leaves
 //!                               ▼
-//!                  report::Report  ──►  DIR/reports/<call_id>.json
+//!                  rules::insights        complaint, flags, sentiment, scorecard
+//!                               ▼
+//!   store: recordings/<id>.wav, audit/<id>.jsonl, reports/<id>.json, callscope.db
 //! ```
 //!
 //! * [`source`] reads recordings block by block (an hour-long call is never
@@ -27,8 +34,12 @@
 //! * [`convert`], [`dsp`] and [`signals`] are synchronous, allocation-free
 //!   stages with no async runtime inside, so the same code serves a file and a
 //!   live call; [`pipeline::CallPipeline`] chains them for one call.
-//! * [`analyze`] drives a file through the pipeline and stores the report;
-//!   [`cli`] is the command line.
+//! * [`asr`] transcribes on dedicated whisper threads; [`redact`] is the
+//!   gate everything stored or sent passes; [`rules`] turns the redacted
+//!   transcript and signals into prompts and post-call analytics.
+//! * [`analyze`] drives a file through the pipeline and stores it; [`live`]
+//!   and [`grpc`] do the same for live calls; [`store`] writes and queries
+//!   what calls leave; [`cli`] is the command line.
 //!
 //! Each signal's definition is documented in [`signals`].
 //!

@@ -3,7 +3,7 @@
 //! [`LiveCall`] owns the call's DSP pipeline, the in-memory audio hold and
 //! the transcripts so far. It never blocks and never runs whisper: it hands
 //! out [`AsrJob`]s and takes their results back, so the actor that drives it
-//! (see [`super::actor`]) decides what the shared worker pool can take.
+//! (`grpc::server`, or `live::capture` in process) decides what the shared worker pool can take.
 //! Signals, KPIs and prompts come from the frames alone and never wait for
 //! transcription.
 

@@ -103,7 +103,7 @@ pub struct CaptureArgs {
     /// Stop after this many seconds (default: at Ctrl-C).
     #[arg(long)]
     pub duration: Option<f64>,
-    /// Call id (default: capture-<unix time>).
+    /// Call id (default: `capture-<unix time>`).
     #[arg(long)]
     pub call_id: Option<String>,
     /// Agent id.
