@@ -39,8 +39,8 @@ pub struct Coach {
     complaint: Option<(f64, String)>,
     /// A complaint has been heard (only the first one is timed).
     complained: bool,
-    /// The customer's current turn: (first segment's evidence and start, text, end).
-    turn: Option<(String, f64, String, f64)>,
+    /// The customer's current turn: (normalised text so far, end).
+    turn: Option<(String, f64)>,
     hold_since: Option<f64>,
 }
 
@@ -88,17 +88,16 @@ impl Coach {
             Leg::Customer => {
                 // Segments of one turn are judged together.
                 let turn = match self.turn.take() {
-                    Some((ev, t, mut text, end))
-                        if seg.start - end <= super::insights::TURN_GAP_S =>
-                    {
+                    Some((mut text, end)) if seg.start - end <= super::insights::TURN_GAP_S => {
                         text.push_str(&norm);
-                        (ev, t, text, seg.end)
+                        (text, seg.end)
                     }
-                    _ => (evidence(seg), seg.start, norm.clone(), seg.end),
+                    _ => (norm.clone(), seg.end),
                 };
-                if !self.complained && is_complaint(&rules, &turn.2) {
+                if !self.complained && is_complaint(&rules, &turn.0) {
+                    // The segment that made the turn a complaint is the evidence.
                     self.complained = true;
-                    self.complaint = Some((seg.end, turn.0.clone()));
+                    self.complaint = Some((seg.end, evidence(seg)));
                 }
                 self.turn = Some(turn);
             }
@@ -192,6 +191,22 @@ mod tests {
             seg(Leg::Agent, 14.0, "Okay, what's your postcode?"),
         ];
         assert_eq!(kinds(&segs, 60.0), ["complaint_not_acknowledged"]);
+        // A turn that opens with "Hello?": the evidence is the complaint.
+        let segs = [
+            seg(Leg::Customer, 3.0, "Hello?"),
+            seg(
+                Leg::Customer,
+                5.0,
+                "I've called three times and nobody calls me back.",
+            ),
+        ];
+        let p = Coach::replay(&Arc::new(Rules::builtin()), &segs, 60.0);
+        assert!(
+            p[0].evidence
+                .contains("5.0 s customer: \"I've called three times"),
+            "{}",
+            p[0].evidence
+        );
         let segs = [
             seg(
                 Leg::Customer,

@@ -110,6 +110,17 @@ fn of(segments: &[Segment], leg: Leg) -> impl Iterator<Item = (&Segment, String)
 /// agent's "sorry to jump in" in between does not split it).
 pub const TURN_GAP_S: f64 = 4.0;
 
+/// The customer's segments from `start` on, in time order, each with its
+/// normalised text.
+fn turns_from(segments: &[Segment], start: f64) -> impl Iterator<Item = (&Segment, String)> {
+    let mut order: Vec<&Segment> = segments
+        .iter()
+        .filter(|s| s.speaker == Leg::Customer && s.start >= start)
+        .collect();
+    order.sort_by(|a, b| a.start.total_cmp(&b.start));
+    order.into_iter().map(|s| (s, normalise(&s.text)))
+}
+
 /// The customer's turns: (first segment, normalised text of the whole turn).
 pub fn customer_turns(segments: &[Segment]) -> Vec<(&Segment, String)> {
     let mut turns: Vec<(&Segment, String, f64)> = Vec::new();
@@ -154,13 +165,22 @@ pub fn complaint_at(rules: &Rules, segments: &[Segment]) -> Option<(Complaint, f
             (0, &0.0),
             |acc, (i, w)| if *w > *acc.1 { (i, w) } else { acc },
         );
-    let seg = turns[first].0;
+    let turn_start = turns[first].0;
+    // The evidence is the segment that made the turn a complaint (as the
+    // live coach sees it), not the turn's opening "Hello?".
+    let mut text = String::new();
+    let seg = turns_from(segments, turn_start.start)
+        .find(|(_, n)| {
+            text.push_str(n);
+            is_complaint(rules, &text)
+        })
+        .map_or(turn_start, |(s, _)| s);
     Some((
         Complaint {
             category: if w > 0.0 { CATEGORIES[best] } else { "other" }.to_string(),
             evidence: evidence(seg),
         },
-        seg.start,
+        turn_start.start,
     ))
 }
 
@@ -512,6 +532,31 @@ mod tests {
         }
         assert_eq!(category("Hi, I'd like to check my order status."), "none");
         assert_eq!(category("Thanks, that's great."), "none");
+    }
+
+    #[test]
+    fn the_complaint_evidence_is_the_segment_that_voiced_it() {
+        let r = Rules::builtin();
+        let segs = [
+            seg(Leg::Agent, 0.0, "Thank you for calling, how can I help?"),
+            seg(Leg::Customer, 3.0, "Hello?"),
+            seg(
+                Leg::Customer,
+                5.5,
+                "I've been charged twice for the same order.",
+            ),
+            seg(Leg::Customer, 8.0, "Can you look at it?"),
+        ];
+        let (c, t) = complaint_at(&r, &segs).unwrap();
+        assert_eq!(c.category, "double_charge");
+        assert!(
+            c.evidence
+                .starts_with("5.5 s customer: \"I've been charged twice"),
+            "{}",
+            c.evidence
+        );
+        // The complaint is timed from its turn's start, for the apology flag.
+        assert_eq!(t, 3.0);
     }
 
     #[test]
