@@ -164,10 +164,23 @@ impl CallPipeline {
                 self.seq += 1;
             }
         } else {
+            // Mono: the one speaker is the agent leg, cut, tone-tracked
+            // (and so transcribed and redacted) like either leg of a stereo call.
             while let Some(m) = self.queues[0].pop_front() {
                 let d = self.vad.process_mono(&m);
+                self.track_tones(std::slice::from_ref(&d));
+                let first = out.len();
                 self.signals
                     .process(self.seq, std::slice::from_ref(&d), out);
+                if let Some(cut) = &mut self.cutter {
+                    cut.push(
+                        Leg::Agent,
+                        self.seq,
+                        &m,
+                        &out[first..],
+                        &mut self.utterances,
+                    );
+                }
                 self.seq += 1;
             }
         }

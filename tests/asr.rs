@@ -108,3 +108,64 @@ fn a_missing_model_says_what_to_do() {
         "{msg}"
     );
 }
+
+/// Regression: a mono recording went through the VAD and signals but never
+/// reached the utterance cutter, so it was stored neither transcribed nor
+/// redacted. A mono mix of a corpus call must come out with its card
+/// number, expiry date and security code masked.
+#[test]
+fn a_mono_recording_is_transcribed_and_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = common::corpus_dir().join("dev-001.pcm16.wav");
+    let mut r = hound::WavReader::open(&src).expect("corpus call");
+    let spec = r.spec();
+    assert_eq!(spec.channels, 2);
+    let s: Vec<i32> = r.samples::<i16>().map(|x| i32::from(x.unwrap())).collect();
+    let mono = dir.path().join("mono-call.wav");
+    let mut w = hound::WavWriter::create(
+        &mono,
+        hound::WavSpec {
+            channels: 1,
+            ..spec
+        },
+    )
+    .unwrap();
+    for pair in s.chunks_exact(2) {
+        w.write_sample((pair[0] + pair[1]).clamp(-32768, 32767) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+    let data = dir.path().join("data");
+    let (code, _, err) = common::callscope(&[
+        "analyze",
+        "--data-dir",
+        data.to_str().unwrap(),
+        mono.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let report = common::read_json(&data.join("reports/mono-call.json"));
+    assert!(report["speakers"]["agent"]["words"].as_u64().unwrap() > 100);
+    let kinds: Vec<&str> = report["redactions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["kind"].as_str().unwrap())
+        .collect();
+    for k in ["pan", "expiry", "cvv"] {
+        assert!(kinds.contains(&k), "{k} not redacted: {kinds:?}");
+    }
+    let pan = "6011000990139424";
+    let digits: String = report["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["text"].as_str().unwrap().chars())
+        .filter(char::is_ascii_digit)
+        .collect();
+    for w in 0..=pan.len() - 6 {
+        assert!(
+            !digits.contains(&pan[w..w + 6]),
+            "PAN digits in the mono transcript"
+        );
+    }
+}
