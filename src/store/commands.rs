@@ -231,74 +231,85 @@ pub fn trends(args: TrendsArgs) -> ExitCode {
         if args.out.json {
             return Ok(json(&tr));
         }
-        let mut s = format!("{} call(s)\n\nComplaints by category per week\n", tr.calls);
-        let mut t = table(&["week", "category", "calls"]);
-        for w in &tr.complaints_by_week {
-            t.add_row(vec![
-                w.week.clone(),
-                w.category.clone(),
-                w.calls.to_string(),
-            ]);
-        }
-        s += &or_none(t, tr.complaints_by_week.is_empty());
-        s += "\nRecurring complaints (two or more calls)\n";
-        let mut t = table(&["category", "calls", "weeks", "callers", "first", "last"]);
-        for r in &tr.recurring_complaints {
-            t.add_row(vec![
-                r.category.clone(),
-                r.calls.to_string(),
-                r.weeks.to_string(),
-                r.callers.to_string(),
-                r.first.clone(),
-                r.last.clone(),
-            ]);
-        }
-        s += &or_none(t, tr.recurring_complaints.is_empty());
-        s += "\nRepeat callers\n";
-        let mut t = table(&["caller", "calls", "first", "last", "complaints", "call ids"]);
-        for r in &tr.repeat_callers {
-            t.add_row(vec![
-                r.caller_id.clone(),
-                r.calls.to_string(),
-                r.first.clone(),
-                r.last.clone(),
-                r.categories.clone(),
-                r.call_ids.clone(),
-            ]);
-        }
-        s += &or_none(t, tr.repeat_callers.is_empty());
-        s += "\nAgents (averages per call)\n";
-        let mut t = table(&[
-            "agent",
-            "calls",
-            "QA score",
-            "talk/listen",
-            "wpm",
-            "cut-ins",
-            "dead air s",
-            "prompts",
-            "apologised",
-            "escalations",
-            "cancel threats",
-        ]);
         let f = |x: Option<f64>, d: usize| x.map_or("-".to_string(), |x| format!("{x:.d$}"));
-        for a in &tr.agents {
-            t.add_row(vec![
-                a.agent_id.clone(),
-                a.calls.to_string(),
-                f(a.score, 0),
-                f(a.talk_listen_ratio, 2),
-                f(a.wpm, 0),
-                f(a.interruptions, 2),
-                f(a.dead_air_s, 1),
-                format!("{:.1}", a.prompts),
-                a.apology_rate
-                    .map_or("-".to_string(), |r| format!("{:.0} %", r * 100.0)),
-                a.escalations.to_string(),
-                a.cancellations.to_string(),
-            ]);
-        }
-        s += &or_none(t, tr.agents.is_empty());
+        let mut s = format!("{} call(s)\n", tr.calls);
+        s += &section(
+            "Complaints by category per week",
+            &["week", "category", "calls"],
+            tr.complaints_by_week
+                .iter()
+                .map(|w| vec![w.week.clone(), w.category.clone(), w.calls.to_string()])
+                .collect(),
+        );
+        s += &section(
+            "Recurring complaints (two or more calls)",
+            &["category", "calls", "weeks", "callers", "first", "last"],
+            tr.recurring_complaints
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.category.clone(),
+                        r.calls.to_string(),
+                        r.weeks.to_string(),
+                        r.callers.to_string(),
+                        r.first.clone(),
+                        r.last.clone(),
+                    ]
+                })
+                .collect(),
+        );
+        s += &section(
+            "Repeat callers",
+            &["caller", "calls", "first", "last", "complaints", "call ids"],
+            tr.repeat_callers
+                .iter()
+                .map(|r| {
+                    vec![
+                        r.caller_id.clone(),
+                        r.calls.to_string(),
+                        r.first.clone(),
+                        r.last.clone(),
+                        r.categories.clone(),
+                        r.call_ids.clone(),
+                    ]
+                })
+                .collect(),
+        );
+        s += &section(
+            "Agents (averages per call)",
+            &[
+                "agent",
+                "calls",
+                "QA score",
+                "talk/listen",
+                "wpm",
+                "cut-ins",
+                "dead air s",
+                "prompts",
+                "apologised",
+                "escalations",
+                "cancel threats",
+            ],
+            tr.agents
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.agent_id.clone(),
+                        a.calls.to_string(),
+                        f(a.score, 0),
+                        f(a.talk_listen_ratio, 2),
+                        f(a.wpm, 0),
+                        f(a.interruptions, 2),
+                        f(a.dead_air_s, 1),
+                        format!("{:.1}", a.prompts),
+                        a.apology_rate
+                            .map_or("-".to_string(), |r| format!("{:.0} %", r * 100.0)),
+                        a.escalations.to_string(),
+                        a.cancellations.to_string(),
+                    ]
+                })
+                .collect(),
+        );
         Ok(s)
     });
     finish(result)
@@ -419,12 +430,14 @@ fn table(headers: &[&str]) -> Table {
     t
 }
 
-fn or_none(t: Table, empty: bool) -> String {
-    if empty {
-        "  (none)\n".to_string()
-    } else {
-        format!("{t}\n")
+/// A titled table, or "(none)" under the title when there are no rows.
+fn section(title: &str, headers: &[&str], rows: Vec<Vec<String>>) -> String {
+    if rows.is_empty() {
+        return format!("\n{title}\n  (none)\n");
     }
+    let mut t = table(headers);
+    t.add_rows(rows);
+    format!("\n{title}\n{t}\n")
 }
 
 fn json<T: serde::Serialize>(x: &T) -> String {
