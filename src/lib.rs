@@ -90,4 +90,5 @@ pub mod rules;
 pub mod signals;
 pub mod source;
 pub mod store;
+pub mod telemetry;
 pub mod utter;

@@ -509,12 +509,8 @@ async fn the_load_generator_measures_two_concurrent_calls() {
 }
 
 /// Starts `callscope serve` as its own process on a free port.
-async fn spawn_server(data: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+async fn spawn_server(data: &std::path::Path, extra: &[&str]) -> (std::process::Child, String) {
+    let port = free_port();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
         .args([
             "serve",
@@ -523,6 +519,7 @@ async fn spawn_server(data: &std::path::Path) -> (std::process::Child, String) {
             "--data-dir",
         ])
         .arg(data)
+        .args(extra)
         .spawn()
         .expect("start callscope serve");
     let url = format!("http://127.0.0.1:{port}");
@@ -535,6 +532,36 @@ async fn spawn_server(data: &std::path::Path) -> (std::process::Child, String) {
     let _ = child.kill();
     let _ = child.wait();
     panic!("callscope serve did not come up on {url}");
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET /metrics` from a Prometheus endpoint, the body.
+fn scrape(addr: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).expect("metrics endpoint");
+    write!(
+        s,
+        "GET /metrics HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    out
+}
+
+/// The value of an unlabelled metric in a scrape.
+fn metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in {body}"))
 }
 
 fn signal(child: &std::process::Child, sig: &str) {
@@ -552,8 +579,10 @@ async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
     let wav = corpus_dir().join("dev-002.wav");
     // SIGTERM: the live call is finished, stored as interrupted, and the
     // server exits cleanly.
+    // With --metrics, the Prometheus endpoint shows the call.
     let data = tempfile::tempdir().unwrap();
-    let (mut child, url) = spawn_server(data.path()).await;
+    let metrics = format!("127.0.0.1:{}", free_port());
+    let (mut child, url) = spawn_server(data.path(), &["--metrics", &metrics]).await;
     let o = ReplayOptions {
         speed: 1.0,
         ..opts("term-call")
@@ -561,6 +590,13 @@ async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
     let (w, u) = (wav.clone(), url.clone());
     let call = tokio::spawn(async move { replay(&u, &w, &o, |_, _| {}).await });
     tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let body = scrape(&metrics);
+    assert_eq!(metric(&body, "callscope_live_calls"), 1.0, "{body}");
+    assert!(
+        metric(&body, "callscope_frames_total") >= 2.0 * 150.0,
+        "{body}"
+    );
+    assert!(body.contains("callscope_asr_queue_depth"), "{body}");
     signal(&child, "-TERM");
     let ended = call.await.unwrap().expect("replay").expect("CallEnded");
     let Some(pb::call_event::Event::Ended(e)) = ended.event else {
@@ -574,7 +610,7 @@ async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
     // SIGKILL mid-call: audio was only ever held in memory, so no file of
     // the call exists.
     let data = tempfile::tempdir().unwrap();
-    let (mut child, url) = spawn_server(data.path()).await;
+    let (mut child, url) = spawn_server(data.path(), &[]).await;
     let o = ReplayOptions {
         speed: 1.0,
         ..opts("kill-call")

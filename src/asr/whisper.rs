@@ -92,6 +92,8 @@ fn channel_reply() -> (Reply, Receiver<Result<Transcript, AsrError>>) {
 pub struct WhisperPool {
     tx: Option<SyncSender<Job>>,
     workers: Vec<JoinHandle<()>>,
+    /// Jobs queued and not yet taken by a worker.
+    waiting: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 static LOG_HOOKS: Once = Once::new();
@@ -138,6 +140,7 @@ impl WhisperPool {
         let (tx, rx) = mpsc::sync_channel::<Job>(cfg.queue.max(1));
         let rx = Arc::new(Mutex::new(rx));
         let cfg = Arc::new(cfg);
+        let waiting = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let mut workers = Vec::new();
         for i in 0..cfg.workers.max(1) {
             let mut state = ctx
@@ -145,6 +148,7 @@ impl WhisperPool {
                 .map_err(|e| model_err(format!("cannot create a whisper state ({e})")))?;
             let rx = Arc::clone(&rx);
             let cfg = Arc::clone(&cfg);
+            let waiting = Arc::clone(&waiting);
             let handle = std::thread::Builder::new()
                 .name(format!("whisper-{i}"))
                 .spawn(move || {
@@ -155,6 +159,7 @@ impl WhisperPool {
                             guard.recv()
                         };
                         let Ok(job) = job else { break };
+                        waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
                         let result = run(&mut state, &cfg, eot, &job.utterance);
                         (job.reply)(result);
                     }
@@ -165,7 +170,14 @@ impl WhisperPool {
         Ok(WhisperPool {
             tx: Some(tx),
             workers,
+            waiting,
         })
+    }
+
+    /// Jobs queued that no worker has taken yet: 0 means a worker is (or
+    /// is about to be) free.
+    pub fn waiting(&self) -> usize {
+        self.waiting.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Queues an utterance without waiting; [`AsrError::Busy`] when the queue is full.
@@ -189,7 +201,15 @@ impl WhisperPool {
         let Some(tx) = self.tx.as_ref() else {
             return Err((AsrError::Stopped, utterance));
         };
-        match tx.try_send(Job { utterance, reply }) {
+        // Counted before sending, so a worker never takes it below zero.
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sent = tx.try_send(Job { utterance, reply });
+        if sent.is_err() {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        match sent {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(j)) => Err((AsrError::Busy, j.utterance)),
             Err(TrySendError::Disconnected(j)) => Err((AsrError::Stopped, j.utterance)),
@@ -203,8 +223,13 @@ impl WhisperPool {
     ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
         let (reply, rx) = channel_reply();
         let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
-        tx.send(Job { utterance, reply })
-            .map_err(|_| AsrError::Stopped)?;
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tx.send(Job { utterance, reply }).map_err(|_| {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            AsrError::Stopped
+        })?;
         Ok(rx)
     }
 }

@@ -28,6 +28,7 @@ use crate::asr::{AsrError, Transcript};
 use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
 use crate::live::kpi::{KpiSnapshot, LivePrompt};
 use crate::store::db::{CallStore, Filter, StoreError};
+use crate::telemetry;
 
 /// Events buffered per caller stream before events are dropped.
 const CALLER_BUFFER: usize = 1024;
@@ -114,11 +115,13 @@ impl Hub {
     fn register(&self, call_id: &str, agent_id: &str) -> Result<(), Status> {
         let mut calls = self.calls.lock().expect("hub lock");
         if calls.contains_key(call_id) {
+            telemetry::rejected("duplicate");
             return Err(Status::already_exists(format!(
                 "call {call_id} is already live; use another call_id"
             )));
         }
         if calls.len() >= self.max_calls {
+            telemetry::rejected("capacity");
             return Err(Status::resource_exhausted(format!(
                 "{} live calls, the configured limit (--max-calls); try again later or add capacity",
                 calls.len()
@@ -183,6 +186,7 @@ pub async fn run_call(
 ) -> Result<pb::CallEvent, Status> {
     let call_id = start.call_id.clone();
     let agent_channel = start.agent_channel;
+    let _live = LiveGauge::new();
     let mut call = LiveCall::new(start, hub.cfg.clone())
         .map_err(|e| Status::invalid_argument(format!("cannot set up the call: {e}")))?;
     let pool = Arc::clone(&hub.transcription);
@@ -208,7 +212,9 @@ pub async fn run_call(
                   jobs: &mut Vec<AsrJob>,
                   backlog: &mut VecDeque<AsrJob>,
                   in_flight: &mut usize| {
+        let before = backlog.len();
         backlog.extend(jobs.drain(..).filter(|j| !j.partial));
+        telemetry::asr_backlog((backlog.len() - before) as f64);
         let partials: Vec<AsrJob> = std::mem::take(jobs);
         let mut try_one = |job: AsrJob| -> Option<AsrJob> {
             let tx = res_tx.clone();
@@ -222,6 +228,7 @@ pub async fn run_call(
             ) {
                 Ok(()) => {
                     *in_flight += 1;
+                    telemetry::asr_queue(1.0);
                     None
                 }
                 Err((_, utterance)) => Some(AsrJob {
@@ -236,9 +243,12 @@ pub async fn run_call(
                 backlog.push_front(job);
                 break;
             }
+            telemetry::asr_backlog(-1.0);
         }
+        // Partials only when no final waits, here or on the pool: finals
+        // first, partials on otherwise idle workers.
         for p in partials {
-            if backlog.is_empty() {
+            if backlog.is_empty() && pool.pool.waiting() == 0 {
                 if let Some(p) = try_one(p) {
                     call.partial_dropped(p.id);
                 }
@@ -261,6 +271,7 @@ pub async fn run_call(
             },
             Some((id, r)) = res_rx.recv() => {
                 in_flight -= 1;
+                telemetry::asr_queue(-1.0);
                 call.on_transcript(id, r, &mut events);
                 submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
                 emit(&call, &mut events, &mut dropped);
@@ -279,13 +290,18 @@ pub async fn run_call(
         match res_rx.recv().await {
             Some((id, r)) => {
                 in_flight -= 1;
+                telemetry::asr_queue(-1.0);
                 call.on_transcript(id, r, &mut events);
                 emit(&call, &mut events, &mut dropped);
             }
             None => break,
         }
     }
+    // Whatever the pool never answered (it stopped) leaves the gauges too.
+    telemetry::asr_backlog(-(backlog.len() as f64));
+    telemetry::asr_queue(-(in_flight as f64));
     if dropped > 0 {
+        telemetry::events_dropped(dropped);
         warn!(
             dropped,
             "the caller read events too slowly; some were dropped"
@@ -304,12 +320,14 @@ pub async fn run_call(
     let result = match stored {
         Ok(r) => r,
         Err(e) => {
+            telemetry::error("store");
             hub.unregister(&call_id);
             return Err(Status::internal(format!("storing the call failed: {e}")));
         }
     };
     info!(status, "call stored");
     let report = result.report.get();
+    telemetry::call_stored(status, report.redactions.iter().map(|r| r.kind.clone()));
     let ended = pb::CallEvent {
         call_id: call_id.clone(),
         t: report.duration_s,
@@ -322,6 +340,22 @@ pub async fn run_call(
     // Watchers see the end too, then their streams close.
     hub.finish(&call_id, &ended);
     Ok(ended)
+}
+
+/// Counts a live call in the metrics for as long as it lives.
+struct LiveGauge;
+
+impl LiveGauge {
+    fn new() -> Self {
+        telemetry::live_calls(1.0);
+        LiveGauge
+    }
+}
+
+impl Drop for LiveGauge {
+    fn drop(&mut self) {
+        telemetry::live_calls(-1.0);
+    }
 }
 
 /// Reads a StreamCall's first message and checks it.
@@ -454,7 +488,9 @@ impl CallScope for Service {
     ) -> Result<Response<Self::StreamCallStream>, Status> {
         let mut inbound = request.into_inner();
         let first = inbound.message().await?;
-        let (start, enc, channels, separate) = check_start(first)?;
+        let (start, enc, channels, separate) = check_start(first).inspect_err(|_| {
+            telemetry::rejected("invalid");
+        })?;
         self.hub.register(&start.call_id, &start.agent_id)?;
         let span = info_span!("call", call_id = %start.call_id);
         span.in_scope(|| info!(agent = %start.agent_id, rate = start.sample_rate, legs = start.legs, "live call started"));

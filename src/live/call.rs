@@ -22,6 +22,7 @@ use crate::redact::live::{partial_of, segment_of};
 use crate::redact::text::UtteranceSpan;
 use crate::report::{self, Report, Segment, SourceInfo};
 use crate::signals::SignalEvent;
+use crate::telemetry;
 
 use super::kpi::{KpiSnapshot, Kpis, LivePrompt, Prompter};
 use crate::rules::Rules;
@@ -260,7 +261,9 @@ impl LiveCall {
         };
         self.hold.push(legs);
         self.signal_buf.clear();
+        let before = p.frames();
         p.push(legs, &mut self.signal_buf);
+        telemetry::frames((p.frames() - before) * self.start.legs as u64);
         p.take_utterances(&mut self.utter_buf);
         let events = std::mem::take(&mut self.signal_buf);
         for e in &events {
@@ -355,6 +358,7 @@ impl LiveCall {
             }
             if now - self.last_lag_notice >= 10.0 {
                 self.last_lag_notice = now;
+                telemetry::lagging();
                 out.push(LiveEvent::Lagging {
                     lag_s: lag,
                     queued: self.pending.len(),
@@ -409,6 +413,7 @@ impl LiveCall {
 
     /// A partial could not be queued (the pool is busy): forget it.
     pub fn partial_dropped(&mut self, id: u64) {
+        telemetry::partial_skipped();
         for slot in &mut self.partial_inflight {
             if slot.is_some_and(|(x, _)| x == id) {
                 *slot = None;
@@ -459,10 +464,12 @@ impl LiveCall {
         if u >= self.utterances.len() || self.pending.remove(&id).is_none() {
             return;
         }
+        let span = self.utterances[u].span;
+        telemetry::transcription_lag((self.now() - span.end).max(0.0));
         let Ok(t) = result else {
+            telemetry::error("transcription");
             return;
         };
-        let span = self.utterances[u].span;
         if span.leg == Leg::Agent && !t.words.is_empty() {
             self.kpis
                 .on_agent_words(span.end, t.words.len() as u64, span.end - span.start);

@@ -29,6 +29,9 @@ pub struct ServeArgs {
     /// A call stream that sends nothing for this long is ended and stored as interrupted, seconds.
     #[arg(long, default_value_t = 60.0)]
     pub idle_timeout: f64,
+    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `127.0.0.1:9464`).
+    #[arg(long, env = "CALLSCOPE_METRICS")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// Transcription and redaction.
     #[command(flatten)]
     pub asr: AsrArgs,
@@ -160,6 +163,13 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        if let Some(m) = args.metrics {
+            if let Err(e) = crate::telemetry::serve(m) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+            eprintln!("metrics on http://{m}/metrics");
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let hub = server::Hub::new(
             args.data_dir.clone(),
