@@ -6,6 +6,7 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use callscope::cli::{AsrArgs, Mask};
 use callscope::grpc::Encoding;
@@ -276,9 +277,9 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
     }
     assert!(saw_error || status == "interrupted", "status {status}");
     // A caller that goes quiet without closing: ended after the idle timeout.
-    let (_keep_open, mut quiet) = open_call(&server.url, start_msg("quiet", 8000))
-        .await
-        .unwrap();
+    // The garbled call holds the only slot until it is stored, which may be
+    // a moment after its client saw the stream end.
+    let (_keep_open, mut quiet) = open_when_free(&server.url, "quiet", 8000).await;
     let err = loop {
         match quiet.message().await {
             Ok(Some(_)) => continue,
@@ -325,6 +326,28 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
     assert_eq!(r["status"], "interrupted");
     let r = read_json(&data.path().join("reports/quiet.json"));
     assert_eq!(r["status"], "interrupted");
+}
+
+/// Opens a call, retrying while the server is at its call limit because an
+/// earlier call is still being stored (at most 30 s).
+async fn open_when_free(
+    url: &str,
+    call: &str,
+    rate: u32,
+) -> (
+    tokio::sync::mpsc::Sender<pb::CallInput>,
+    tonic::Streaming<pb::CallEvent>,
+) {
+    for _ in 0..300 {
+        match open_call(url, start_msg(call, rate)).await {
+            Ok(opened) => return opened,
+            Err(ClientError::Status(s)) if s.code() == tonic::Code::ResourceExhausted => {
+                tokio::time::sleep(Duration::from_millis(100)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    panic!("the call slot was not freed within 30 s");
 }
 
 /// The first `seconds` of a corpus call as 50 ms PCM16 messages.
