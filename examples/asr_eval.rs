@@ -57,7 +57,7 @@ fn main() {
     let model = args
         .first()
         .cloned()
-        .unwrap_or_else(|| "models/ggml-base.bin".into());
+        .unwrap_or_else(|| "models/ggml-base-q8_0.bin".into());
     let calls: Vec<String> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
