@@ -28,6 +28,8 @@ pub const ASR_LAG: &str = "callscope_transcription_lag_seconds";
 pub const PARTIALS_SKIPPED: &str = "callscope_partials_skipped_total";
 /// `lagging` events sent: a call's transcription fell past the lag bound (counter).
 pub const LAGGING: &str = "callscope_lagging_total";
+/// Counter: calls whose transcription was deferred (past `--defer-lag`).
+pub const DEFERRED: &str = "callscope_calls_deferred_total";
 /// Events a slow caller did not read in time and lost (counter).
 pub const EVENTS_DROPPED: &str = "callscope_events_dropped_total";
 /// Spans redacted in stored calls, by `kind` (counter).
@@ -83,6 +85,10 @@ pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {
         "Partial transcripts skipped (whisper busy or behind)"
     );
     describe_counter!(LAGGING, "Lagging events: transcription past the lag bound");
+    describe_counter!(
+        DEFERRED,
+        "Calls whose transcription was deferred (past --defer-lag): whisper only when idle, the rest after the call"
+    );
     describe_counter!(
         EVENTS_DROPPED,
         "Events lost by callers that read too slowly"
@@ -143,6 +149,11 @@ pub fn partial_skipped() {
 /// A call said it is lagging.
 pub fn lagging() {
     counter!(LAGGING).increment(1);
+}
+
+/// A call's transcription was deferred (past `--defer-lag`).
+pub fn deferred() {
+    counter!(DEFERRED).increment(1);
 }
 
 /// `n` events were lost by a slow caller.

@@ -456,12 +456,13 @@ async fn late_watchers_get_the_state_and_a_vanished_caller_is_still_stored() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_overloaded_call_says_it_is_lagging_and_loses_no_final() {
+async fn an_overloaded_call_says_it_is_lagging_then_deferred_and_loses_no_final() {
     let _serial = SERIAL.lock().await;
-    // A lag bound far below what whisper can do on audio sent 20x faster
-    // than real time.
+    // Lag and defer bounds far below what whisper can do on audio sent 20x
+    // faster than real time.
     let cfg = LiveConfig {
         max_lag_s: 1.0,
+        defer_lag_s: 3.0,
         ..LiveConfig::default()
     };
     let server = start_server(2, cfg).await;
@@ -477,18 +478,35 @@ async fn an_overloaded_call_says_it_is_lagging_and_loses_no_final() {
         .unwrap()
         .expect("stored");
     use pb::call_event::Event;
-    let lagging = events
+    let lagging: Vec<bool> = events
         .iter()
-        .filter(|e| matches!(e.event, Some(Event::Lagging(_))))
-        .count();
-    assert!(lagging >= 1, "a transcription_lagging event");
+        .filter_map(|e| match &e.event {
+            Some(Event::Lagging(l)) => Some(l.deferred),
+            _ => None,
+        })
+        .collect();
+    // First lagging (partials paused), then deferred to after the call.
+    assert_eq!(lagging.first(), Some(&false), "{lagging:?}");
+    assert!(lagging.contains(&true), "{lagging:?}");
+    let deferred_at = events
+        .iter()
+        .position(|e| matches!(&e.event, Some(Event::Lagging(l)) if l.deferred))
+        .unwrap();
+    // After the deferral, no partials.
+    assert!(
+        !events[deferred_at..]
+            .iter()
+            .any(|e| matches!(&e.event, Some(Event::Transcript(s)) if !s.is_final)),
+        "a partial after the deferral"
+    );
     // Signals and KPIs went on every media second.
     let kpis = events
         .iter()
         .filter(|e| matches!(e.event, Some(Event::Kpi(_))))
         .count();
     assert!(kpis >= 39, "{kpis} KPI snapshots for 40 s");
-    // Every utterance got its final, late but complete.
+    // Every utterance got its final, late (after the call's end for the
+    // deferred ones) but complete.
     let finals = events
         .iter()
         .filter(|e| matches!(&e.event, Some(Event::Transcript(s)) if s.is_final))

@@ -256,8 +256,14 @@ pub fn describe(ev: &pb::CallEvent, verbose: bool) -> Option<String> {
             }
         }
         Event::Lagging(l) => format!(
-            "{t:>7.1}s transcription lagging {:.1} s ({} utterances queued); partials paused",
-            l.lag_s, l.queued_utterances
+            "{t:>7.1}s transcription lagging {:.1} s ({} utterances queued); {}",
+            l.lag_s,
+            l.queued_utterances,
+            if l.deferred {
+                "transcripts deferred (when whisper is idle, the rest after the call)"
+            } else {
+                "partials paused"
+            }
         ),
         Event::Ended(e) => format!("call {} ended: {}", ev.call_id, e.status),
     };

@@ -130,10 +130,15 @@ pub fn event(call_id: &str, now: f64, e: &LiveEvent) -> pb::CallEvent {
                 keys: *keys,
             }),
         ),
-        LiveEvent::Lagging { lag_s, queued } => (
+        LiveEvent::Lagging {
+            lag_s,
+            queued,
+            deferred,
+        } => (
             now,
             Event::Lagging(pb::TranscriptionLagging {
                 lag_s: *lag_s,
+                deferred: *deferred,
                 queued_utterances: u32::try_from(*queued).unwrap_or(u32::MAX),
             }),
         ),

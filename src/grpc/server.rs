@@ -206,9 +206,11 @@ pub async fn run_call(
             }
         }
     };
-    // Queues work on the pool: finals wait in the backlog when it is full,
-    // partials are dropped.
+    // Queues work on the pool: finals wait in the backlog when it is full
+    // (or, once the call is deferred, while other work waits), partials are
+    // dropped.
     let submit = |call: &mut LiveCall,
+                  ending: bool,
                   jobs: &mut Vec<AsrJob>,
                   backlog: &mut VecDeque<AsrJob>,
                   in_flight: &mut usize| {
@@ -238,7 +240,14 @@ pub async fn run_call(
                 }),
             }
         };
-        while let Some(job) = backlog.pop_front() {
+        // A deferred call's finals go to whisper only when nothing else
+        // waits for it: calls within bounds first, the deferred one on
+        // otherwise idle workers, and all of it once the call has ended.
+        let deferred = call.deferred() && !ending;
+        let held = || deferred && pool.pool.waiting() > 0;
+        while !held()
+            && let Some(job) = backlog.pop_front()
+        {
             if let Some(job) = try_one(job) {
                 backlog.push_front(job);
                 break;
@@ -248,7 +257,7 @@ pub async fn run_call(
         // Partials only when no final waits, here or on the pool: finals
         // first, partials on otherwise idle workers.
         for p in partials {
-            if backlog.is_empty() && pool.pool.waiting() == 0 {
+            if !deferred && backlog.is_empty() && pool.pool.waiting() == 0 {
                 if let Some(p) = try_one(p) {
                     call.partial_dropped(p.id);
                 }
@@ -263,7 +272,7 @@ pub async fn run_call(
                 Some(Input::Audio(legs)) => {
                     let blocks: Vec<&[f32]> = legs.iter().map(Vec::as_slice).collect();
                     call.push(&blocks, &mut events, &mut jobs);
-                    submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+                    submit(&mut call, false, &mut jobs, &mut backlog, &mut in_flight);
                     emit(&call, &mut events, &mut dropped);
                 }
                 Some(Input::End) => break "complete",
@@ -273,7 +282,7 @@ pub async fn run_call(
                 in_flight -= 1;
                 telemetry::asr_queue(-1.0);
                 call.on_transcript(id, r, &mut events);
-                submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+                submit(&mut call, false, &mut jobs, &mut backlog, &mut in_flight);
                 emit(&call, &mut events, &mut dropped);
             }
             _ = shutdown.changed() => break "interrupted",
@@ -283,7 +292,7 @@ pub async fn run_call(
     call.end(&mut events, &mut jobs);
     emit(&call, &mut events, &mut dropped);
     loop {
-        submit(&mut call, &mut jobs, &mut backlog, &mut in_flight);
+        submit(&mut call, true, &mut jobs, &mut backlog, &mut in_flight);
         if in_flight == 0 && backlog.is_empty() {
             break;
         }

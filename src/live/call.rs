@@ -8,6 +8,7 @@
 //! transcription.
 
 use std::collections::BTreeMap;
+use tracing::warn;
 
 use crate::analyze::{CallResult, Transcription, redact_and_seal};
 use crate::asr::{AsrError, Transcript, Utterance};
@@ -64,6 +65,12 @@ pub struct LiveConfig {
     pub partial_every_s: f64,
     /// Transcription lag beyond which partials stop and the call says it is lagging, seconds.
     pub max_lag_s: f64,
+    /// Transcription lag beyond which the call's transcription is deferred:
+    /// for the rest of the call its finished utterances go to whisper only
+    /// when no other call's work waits, and whatever is left after the call
+    /// ends (still into its events and stored report), so the calls within
+    /// bounds keep their live transcripts; seconds, 0 = never.
+    pub defer_lag_s: f64,
     /// Prompts, analytics and scorecard rules.
     pub rules: Arc<Rules>,
     /// A stream that sends nothing for this long is ended (stored as
@@ -78,6 +85,7 @@ impl Default for LiveConfig {
             detect: DetectConfig::default(),
             partial_every_s: 1.0,
             max_lag_s: 10.0,
+            defer_lag_s: 30.0,
             rules: Arc::new(Rules::builtin()),
             idle_timeout_s: 60.0,
         }
@@ -129,6 +137,9 @@ pub enum LiveEvent {
         lag_s: f64,
         /// Finished utterances waiting for transcription.
         queued: usize,
+        /// Past the defer bound: this call's transcripts now come only when
+        /// whisper is otherwise idle, the rest after the call ends.
+        deferred: bool,
     },
 }
 
@@ -163,6 +174,8 @@ pub struct LiveCall {
     prompts: Vec<LivePrompt>,
     next_kpi: f64,
     lagging_since: Option<f64>,
+    /// Past the defer bound: finals wait for the end of the call.
+    deferred: bool,
     last_lag_notice: f64,
     /// Keypad tones seen and the entry being collected: (first start, last end, keys).
     tones_seen: usize,
@@ -201,6 +214,7 @@ impl LiveCall {
             prompts: Vec::new(),
             next_kpi: 1.0,
             lagging_since: None,
+            deferred: false,
             last_lag_notice: f64::NEG_INFINITY,
             tones_seen: 0,
             keypad: None,
@@ -230,6 +244,12 @@ impl LiveCall {
         } else {
             0.0
         }
+    }
+
+    /// Whether the call's transcription is deferred to after the call
+    /// (its lag passed [`LiveConfig::defer_lag_s`]; it stays so).
+    pub fn deferred(&self) -> bool {
+        self.deferred
     }
 
     /// Finals waiting for transcription.
@@ -356,12 +376,22 @@ impl LiveCall {
             if self.lagging_since.is_none() {
                 self.lagging_since = Some(now);
             }
-            if now - self.last_lag_notice >= 10.0 {
+            let defer = !self.deferred && self.cfg.defer_lag_s > 0.0 && lag > self.cfg.defer_lag_s;
+            if defer {
+                self.deferred = true;
+                telemetry::deferred();
+                warn!(
+                    lag_s = lag,
+                    "transcription deferred: whisper only when idle, the rest after the call"
+                );
+            }
+            if defer || now - self.last_lag_notice >= 10.0 {
                 self.last_lag_notice = now;
                 telemetry::lagging();
                 out.push(LiveEvent::Lagging {
                     lag_s: lag,
                     queued: self.pending.len(),
+                    deferred: self.deferred,
                 });
             }
         } else if lag < self.cfg.max_lag_s / 2.0 {

@@ -26,6 +26,12 @@ pub struct ServeArgs {
     /// How long finished speech may wait for transcription (seconds) before partial transcripts stop.
     #[arg(long, default_value_t = 10.0)]
     pub max_lag: f64,
+    /// How long finished speech may wait for transcription (seconds) before
+    /// the call's transcription is deferred: from then on it gets whisper
+    /// only when no other call's work waits, the rest after it ends, so the
+    /// calls within bounds keep live transcripts (0: never).
+    #[arg(long, default_value_t = 30.0)]
+    pub defer_lag: f64,
     /// A call stream that sends nothing for this long is ended and stored as interrupted, seconds.
     #[arg(long, default_value_t = 60.0)]
     pub idle_timeout: f64,
@@ -151,6 +157,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
     };
     let cfg = LiveConfig {
         max_lag_s: args.max_lag,
+        defer_lag_s: args.defer_lag,
         idle_timeout_s: args.idle_timeout,
         rules: Arc::clone(&transcription.rules),
         ..LiveConfig::default()
