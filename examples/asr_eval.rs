@@ -3,6 +3,9 @@
 //! factor. Prints figures only, never transcript text.
 //!
 //! `cargo run --release --example asr_eval -- [MODEL] [CALL…]`
+//!
+//! `CS_WORKERS`, `CS_THREADS` and `CS_MIN_CTX` override the pool's workers,
+//! threads per worker and smallest encoder context.
 
 use std::time::Instant;
 
@@ -67,6 +70,7 @@ fn main() {
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     cfg.workers = env("CS_WORKERS").unwrap_or(cfg.workers);
     cfg.threads_per_worker = env("CS_THREADS").unwrap_or(cfg.threads_per_worker);
+    cfg.min_audio_ctx = env("CS_MIN_CTX").map_or(cfg.min_audio_ctx, |v| v as i32);
     eprintln!(
         "{} worker(s) x {} thread(s)",
         cfg.workers, cfg.threads_per_worker
