@@ -59,14 +59,14 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let model = args
         .first()
-        .cloned()
-        .unwrap_or_else(|| "models/ggml-base-q8_0.bin".into());
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(callscope::model::default_model);
     let calls: Vec<String> = if args.len() > 1 {
         args[1..].to_vec()
     } else {
         vec!["dev-001".into(), "dev-002".into()]
     };
-    let mut cfg = WhisperConfig::for_machine(model.into());
+    let mut cfg = WhisperConfig::for_machine(model);
     let env = |k: &str| std::env::var(k).ok().and_then(|v| v.parse::<usize>().ok());
     cfg.workers = env("CS_WORKERS").unwrap_or(cfg.workers);
     cfg.threads_per_worker = env("CS_THREADS").unwrap_or(cfg.threads_per_worker);

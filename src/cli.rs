@@ -19,10 +19,6 @@ use crate::pipeline::PipelineConfig;
 use crate::redact::audio::MaskMethod;
 use crate::redact::detect::DetectConfig;
 
-/// The model file used when none is given: whisper base, 8-bit quantised
-/// (`callscope model install base` writes it).
-pub const DEFAULT_MODEL: &str = "ggml-base-q8_0.bin";
-
 /// callscope: contact-centre speech analytics on your own machines.
 #[derive(Debug, Parser)]
 #[command(name = "callscope", version, about)]
@@ -75,7 +71,7 @@ pub enum ModelCommand {
         /// the default: a third faster than f16 at the same accuracy,
         /// `ggml-<model>-q8_0.bin`), f16 as published (`ggml-<model>.bin`),
         /// or 5 bits (`q5_1`).
-        #[arg(long, value_enum, default_value_t = Quant::Q8_0)]
+        #[arg(long, value_enum, default_value_t = crate::model::DEFAULT_QUANT)]
         quant: Quant,
         /// Where models are stored (default `./models`, env `CALLSCOPE_MODELS_DIR`).
         #[arg(long)]
@@ -161,7 +157,7 @@ impl AsrArgs {
         let model = self
             .model
             .clone()
-            .unwrap_or_else(|| crate::model::default_models_dir().join(DEFAULT_MODEL));
+            .unwrap_or_else(crate::model::default_model);
         let mut cfg = WhisperConfig::for_machine(model.clone());
         cfg.language = self.language.clone();
         let pool = WhisperPool::start(cfg).map_err(|e| e.to_string())?;

@@ -14,7 +14,7 @@ use common::wer;
 fn model() -> PathBuf {
     let path = std::env::var_os("CALLSCOPE_MODEL")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("models/ggml-base-q8_0.bin"));
+        .unwrap_or_else(callscope::model::default_model);
     assert!(
         path.is_file(),
         "no whisper model at {}: run `cargo run --release -- model install base` (scripts/test.sh does)",

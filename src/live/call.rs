@@ -174,7 +174,8 @@ pub struct LiveCall {
     prompts: Vec<LivePrompt>,
     next_kpi: f64,
     lagging_since: Option<f64>,
-    /// Past the defer bound: finals wait for the end of the call.
+    /// Past the defer bound: finals go to whisper only when it is otherwise
+    /// idle, the rest after the call.
     deferred: bool,
     last_lag_notice: f64,
     /// Keypad tones seen and the entry being collected: (first start, last end, keys).
@@ -246,8 +247,9 @@ impl LiveCall {
         }
     }
 
-    /// Whether the call's transcription is deferred to after the call
-    /// (its lag passed [`LiveConfig::defer_lag_s`]; it stays so).
+    /// Whether the call's transcription is deferred: its lag passed
+    /// [`LiveConfig::defer_lag_s`] (it stays so), so its finals wait while
+    /// other calls' work does.
     pub fn deferred(&self) -> bool {
         self.deferred
     }
