@@ -82,8 +82,14 @@ fn main() {
         let dir = "../shared/corpus/dev/";
         let mut src = WavSource::open(format!("{dir}{call}.wav")).unwrap();
         audio_s += src.info().duration_s();
-        let mut p =
-            CallPipeline::new(call.as_str().into(), 2, 8000, &PipelineConfig::default()).unwrap();
+        let mut pcfg = PipelineConfig::default();
+        if let Some(gap) = std::env::var("CS_JOIN_GAP")
+            .ok()
+            .and_then(|v| v.parse().ok())
+        {
+            pcfg.utterances.join_gap_s = gap;
+        }
+        let mut p = CallPipeline::new(call.as_str().into(), 2, 8000, &pcfg).unwrap();
         p.cut_utterances();
         let mut bufs = vec![Vec::new(), Vec::new()];
         let mut ev = Vec::new();
@@ -122,7 +128,14 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(" ");
             let r = norm(u["text"].as_str().unwrap());
-            err[leg] += edits(&r, &norm(&hyp));
+            let e_ = edits(&r, &norm(&hyp));
+            if e_ > 0 && std::env::var("CS_SHOW").is_ok() {
+                eprintln!(
+                    "{call} {leg} {s:.2}-{e:.2} [{e_}] REF {} | HYP {hyp}",
+                    r.join(" ")
+                );
+            }
+            err[leg] += e_;
             n[leg] += r.len();
         }
         eprintln!("{call}: {} utterances", utts.len());

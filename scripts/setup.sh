@@ -55,3 +55,14 @@ for comp in clippy fmt; do
         command -v rustup >/dev/null && rustup component add "${comp/fmt/rustfmt}" >&2
     fi
 done
+
+# whisper.cpp's CMake options come from .cargo/config.toml's [env] (GGML_LLAMAFILE);
+# its build script does not rerun when they change, so a cached build of it made
+# without them is dropped here and rebuilt once.
+for cmake_cache in "$CARGO_TARGET_DIR"/release/build/whisper-rs-sys-*/out/build/CMakeCache.txt; do
+    if [ -f "$cmake_cache" ] && ! grep -q '^GGML_LLAMAFILE:BOOL=ON' "$cmake_cache"; then
+        echo "setup: rebuilding whisper.cpp with its tinyBLAS kernels (GGML_LLAMAFILE)" >&2
+        cargo clean --release -p whisper-rs-sys >&2
+        break
+    fi
+done

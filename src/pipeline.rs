@@ -11,7 +11,7 @@ use crate::convert::{ConvertError, LegConverter};
 use crate::dsp::vad::{CallVad, LegDecision, VadConfig};
 use crate::frame::{CallId, FRAME_LEN, Frame, Leg};
 use crate::signals::{CallSignals, CallSummary, SignalConfig, SignalEvent};
-use crate::utter::UtteranceCutter;
+use crate::utter::{CutConfig, UtteranceCutter};
 
 /// Settings of the DSP chain.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -21,6 +21,8 @@ pub struct PipelineConfig {
     pub vad: VadConfig,
     /// Signal definitions.
     pub signals: SignalConfig,
+    /// How talk spans become utterances for transcription.
+    pub utterances: CutConfig,
 }
 
 /// Converts, frames and analyses the audio of one call.
@@ -30,6 +32,7 @@ pub struct CallPipeline {
     vad: CallVad,
     signals: CallSignals,
     seq: u64,
+    cut: CutConfig,
     cutter: Option<UtteranceCutter>,
     utterances: Vec<Utterance>,
     call_id: CallId,
@@ -69,6 +72,7 @@ impl CallPipeline {
             vad: CallVad::new(cfg.vad.clone()),
             signals: CallSignals::new(&cfg.signals, legs == 2),
             seq: 0,
+            cut: cfg.utterances,
             cutter: None,
             utterances: Vec::new(),
             call_id,
@@ -80,7 +84,7 @@ impl CallPipeline {
     /// Also cut VAD-gated utterances for transcription; collect them with
     /// [`Self::take_utterances`].
     pub fn cut_utterances(&mut self) {
-        self.cutter = Some(UtteranceCutter::new(self.call_id.clone()));
+        self.cutter = Some(UtteranceCutter::new(self.call_id.clone(), &self.cut));
     }
 
     /// Moves the utterances finished so far into `out`.

@@ -38,6 +38,7 @@ async fn start_server(max_calls: usize, cfg: LiveConfig) -> Server {
         language: "en".into(),
         mask: Mask::Silence,
         rules: None,
+        join_gap: callscope::utter::CutConfig::default().join_gap_s,
     };
     let t = Arc::new(
         asr.start()

@@ -79,29 +79,66 @@ fn digit_stream(text: &str) -> String {
 /// non-sensitive utterances, each scored against the transcript segments
 /// that overlap it most.
 fn score_wer(truth: &Value, report: &Value, errors: &mut [usize; 2], words: &mut [usize; 2]) {
+    // A stored segment may span several truth utterances of its speaker
+    // (phrases of one turn are transcribed together), so truth utterances
+    // that share a segment are scored as one group, against the text of
+    // the segments that overlap the group; a group holding a sensitive
+    // utterance is not scored (its digits are masked on purpose).
     let utts = truth["utterances"].as_array().unwrap();
+    let segs = report["segments"].as_array().unwrap();
     let span = |v: &Value| (v["start"].as_f64().unwrap(), v["end"].as_f64().unwrap());
     let overlap = |a: (f64, f64), b: (f64, f64)| (a.1.min(b.1) - a.0.max(b.0)).max(0.0);
-    let mut hyp: Vec<Vec<&str>> = vec![Vec::new(); utts.len()];
-    for seg in report["segments"].as_array().unwrap() {
-        let best = utts
-            .iter()
-            .enumerate()
-            .filter(|(_, u)| u["speaker"] == seg["speaker"])
-            .map(|(i, u)| (i, overlap(span(u), span(seg))))
-            .filter(|&(_, o)| o > 0.0)
-            .max_by(|a, b| a.1.total_cmp(&b.1));
-        if let Some((i, _)) = best {
-            hyp[i].push(seg["text"].as_str().unwrap());
+    let mut group: Vec<usize> = (0..utts.len()).collect();
+    fn root(g: &mut [usize], mut i: usize) -> usize {
+        while g[i] != i {
+            g[i] = g[g[i]];
+            i = g[i];
         }
+        i
     }
-    for (u, h) in utts.iter().zip(&hyp) {
-        if u["sensitive"].as_bool().unwrap_or(false) {
+    let mut seg_of: Vec<Option<usize>> = Vec::with_capacity(segs.len());
+    for seg in segs {
+        let hits: Vec<usize> = (0..utts.len())
+            .filter(|&i| utts[i]["speaker"] == seg["speaker"])
+            .filter(|&i| overlap(span(&utts[i]), span(seg)) > 0.15)
+            .collect();
+        for w in hits.windows(2) {
+            let (a, b) = (root(&mut group, w[0]), root(&mut group, w[1]));
+            group[a] = b;
+        }
+        seg_of.push(hits.first().copied());
+    }
+    let roots: Vec<usize> = (0..utts.len()).map(|i| root(&mut group, i)).collect();
+    let mut scored = vec![false; utts.len()];
+    for i in 0..utts.len() {
+        let g = roots[i];
+        if scored[g] {
             continue;
         }
-        let leg = usize::from(u["speaker"] == "customer");
-        let r = score_words(u["text"].as_str().unwrap());
-        errors[leg] += edits(&r, &score_words(&h.join(" ")));
+        scored[g] = true;
+        let members: Vec<&Value> = (0..utts.len())
+            .filter(|&j| roots[j] == g)
+            .map(|j| &utts[j])
+            .collect();
+        if members
+            .iter()
+            .any(|u| u["sensitive"].as_bool().unwrap_or(false))
+        {
+            continue;
+        }
+        let reference: Vec<&str> = members
+            .iter()
+            .map(|u| u["text"].as_str().unwrap())
+            .collect();
+        let hyp: Vec<&str> = segs
+            .iter()
+            .zip(&seg_of)
+            .filter(|(_, k)| k.is_some_and(|k| roots[k] == g))
+            .map(|(s, _)| s["text"].as_str().unwrap())
+            .collect();
+        let leg = usize::from(members[0]["speaker"] == "customer");
+        let r = score_words(&reference.join(" "));
+        errors[leg] += edits(&r, &score_words(&hyp.join(" ")));
         words[leg] += r.len();
     }
 }
