@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use callscope::asr::whisper::{WhisperConfig, WhisperPool};
 use callscope::cli::{AsrArgs, Mask};
 use callscope::grpc::Encoding;
 use callscope::grpc::client::{
@@ -33,6 +34,16 @@ struct Server {
 }
 
 async fn start_server(max_calls: usize, cfg: LiveConfig) -> Server {
+    start_server_with_queue(max_calls, cfg, None).await
+}
+
+/// A server whose whisper pool takes at most `queue` waiting utterances
+/// (default: as `serve` sets it).
+async fn start_server_with_queue(
+    max_calls: usize,
+    cfg: LiveConfig,
+    queue: Option<usize>,
+) -> Server {
     let asr = AsrArgs {
         model: std::env::var_os("CALLSCOPE_MODEL").map(PathBuf::from),
         language: "en".into(),
@@ -40,10 +51,19 @@ async fn start_server(max_calls: usize, cfg: LiveConfig) -> Server {
         rules: None,
         join_gap: callscope::utter::CutConfig::default().join_gap_s,
     };
-    let t = Arc::new(
-        asr.start()
-            .expect("model installed (scripts/test.sh does it)"),
-    );
+    let mut t = asr
+        .start()
+        .expect("model installed (scripts/test.sh does it)");
+    if let Some(queue) = queue {
+        let mut wc = WhisperConfig::for_machine(
+            asr.model
+                .clone()
+                .unwrap_or_else(callscope::model::default_model),
+        );
+        wc.queue = queue;
+        t.pool = Arc::new(WhisperPool::start(wc).unwrap());
+    }
+    let t = Arc::new(t);
     let data = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -520,6 +540,45 @@ async fn an_overloaded_call_says_it_is_lagging_then_deferred_and_loses_no_final(
         finals >= segments,
         "{finals} finals for {segments} stored segments"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn calls_ending_while_the_whisper_queue_is_full_are_still_finished() {
+    let _serial = SERIAL.lock().await;
+    // A one-slot queue and three calls sent 20x faster than real time: when
+    // a call ends, the queue is mostly full of the others' work. An ended
+    // call used to wait for an answer to work it had not been able to
+    // queue, for ever.
+    let cfg = LiveConfig {
+        max_lag_s: 1.0,
+        defer_lag_s: 3.0,
+        ..LiveConfig::default()
+    };
+    let server = start_server_with_queue(3, cfg, Some(1)).await;
+    let calls = ["dev-001", "dev-002", "dev-003"];
+    let mut runs = tokio::task::JoinSet::new();
+    for c in calls {
+        let url = server.url.clone();
+        let wav = corpus_dir().join(format!("{c}.wav"));
+        let o = ReplayOptions {
+            speed: 20.0,
+            max_s: Some(30.0),
+            ..opts(&format!("full-queue-{c}"))
+        };
+        runs.spawn(async move { replay(&url, &wav, &o, |_, _| {}).await.map(|r| r.is_some()) });
+    }
+    let done = tokio::time::timeout(Duration::from_secs(600), runs.join_all())
+        .await
+        .expect("every call finished (none waits for ever on a full queue)");
+    for r in done {
+        assert!(r.unwrap(), "stored");
+    }
+    let data = server.shutdown().await;
+    for c in calls {
+        let r = read_json(&data.path().join(format!("reports/full-queue-{c}.json")));
+        assert_eq!(r["status"], "complete");
+        assert!(!r["segments"].as_array().unwrap().is_empty());
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -39,6 +39,9 @@ const INPUT_BUFFER: usize = 64;
 /// One leg may run this far ahead of the other (separate legs) before the
 /// quiet one is padded with silence, seconds.
 const LEG_SKEW_S: f64 = 2.0;
+/// How soon an ended call retries handing its last utterances to a whisper
+/// pool whose queue was full.
+const FLUSH_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// What feeds a call actor.
 #[derive(Debug)]
@@ -295,6 +298,13 @@ pub async fn run_call(
         submit(&mut call, true, &mut jobs, &mut backlog, &mut in_flight);
         if in_flight == 0 && backlog.is_empty() {
             break;
+        }
+        // Nothing of this call's on the pool, yet some left over: the
+        // pool's queue is full of other calls' work, so try again shortly
+        // (waiting for an answer here would wait for ever).
+        if in_flight == 0 {
+            tokio::time::sleep(FLUSH_RETRY).await;
+            continue;
         }
         match res_rx.recv().await {
             Some((id, r)) => {
