@@ -267,24 +267,32 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
             truncated,
         });
     };
-    // Transcribe every utterance on the worker pool (all queued first so no worker idles).
-    let pending: Vec<_> = output
-        .utterances
+    // Transcribe every utterance on the worker pool, all queued first and
+    // longest first, so that no worker idles while another finishes a long
+    // one at the end (results are kept in call order).
+    let utts = &output.utterances;
+    let mut order: Vec<usize> = (0..utts.len()).collect();
+    order.sort_by(|&a, &b| utts[b].samples.len().cmp(&utts[a].samples.len()));
+    let mut pending: Vec<Option<_>> = (0..utts.len()).map(|_| None).collect();
+    for i in order {
+        pending[i] = Some(t.pool.submit(utts[i].clone()));
+    }
+    let utterances: Vec<TranscribedUtterance> = utts
         .iter()
-        .map(|u| {
+        .zip(pending)
+        .map(|(u, rx)| {
             let span = UtteranceSpan {
                 leg: u.leg,
                 start: u.start_s,
                 end: u.start_s + u.duration_s(),
             };
-            (span, t.pool.submit(u.clone()))
+            let transcript = rx
+                .and_then(|rx| rx.ok())
+                .and_then(|rx| rx.recv().ok())
+                .and_then(|r| r.ok());
+            TranscribedUtterance { span, transcript }
         })
         .collect();
-    let mut utterances = Vec::with_capacity(pending.len());
-    for (span, rx) in pending {
-        let transcript = rx.ok().and_then(|rx| rx.recv().ok()).and_then(|r| r.ok());
-        utterances.push(TranscribedUtterance { span, transcript });
-    }
     let mut result = redact_and_seal(report, &utterances, &output.tones, hold, t);
     result.truncated = truncated;
     Ok(result)
