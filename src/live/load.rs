@@ -132,6 +132,10 @@ pub struct CallLoad {
     pub max_backlog_s: f64,
     /// `transcription_lagging` events.
     pub lagging_events: usize,
+    /// Whether the server deferred the call's transcription (a lagging
+    /// event with `deferred`): its finals came when whisper was idle or
+    /// after the call.
+    pub deferred: bool,
     /// How the call ended ("complete", …) or what went wrong.
     pub outcome: String,
     /// Whether it went wrong.
@@ -157,7 +161,10 @@ impl CallLoad {
             Some(Event::Kpi(k)) => {
                 self.max_backlog_s = self.max_backlog_s.max(k.transcription_lag_s)
             }
-            Some(Event::Lagging(_)) => self.lagging_events += 1,
+            Some(Event::Lagging(l)) => {
+                self.lagging_events += 1;
+                self.deferred |= l.deferred;
+            }
             Some(Event::Ended(e)) => self.outcome = e.status.clone(),
             _ => {}
         }
@@ -212,6 +219,11 @@ impl LoadReport {
         self.calls.iter().filter(|c| c.failed).count()
     }
 
+    /// Calls whose transcription the server deferred.
+    pub fn deferred(&self) -> usize {
+        self.calls.iter().filter(|c| c.deferred).count()
+    }
+
     /// The report as JSON.
     pub fn json(&self) -> serde_json::Value {
         let calls: Vec<serde_json::Value> = self
@@ -228,6 +240,7 @@ impl LoadReport {
                     "silence_lag": c.silences.json(),
                     "max_transcription_backlog_s": c.max_backlog_s,
                     "lagging_events": c.lagging_events,
+                    "deferred": c.deferred,
                     "outcome": c.outcome,
                     "failed": c.failed,
                 })
@@ -244,6 +257,7 @@ impl LoadReport {
             "server_cpu_cores": self.server_cores,
             "server_peak_bytes": self.server_peak_bytes,
             "failures": self.failures(),
+            "deferred_calls": self.deferred(),
         })
     }
 
@@ -269,7 +283,11 @@ impl LoadReport {
                 c.interruptions.cell(),
                 c.silences.cell(),
                 c.max_backlog_s,
-                c.outcome
+                if c.deferred {
+                    format!("{} (transcription deferred)", c.outcome)
+                } else {
+                    c.outcome.clone()
+                }
             );
         }
         s += "\nall calls          n     p50 s   p95 s   max s\n";
@@ -288,9 +306,10 @@ impl LoadReport {
             );
         }
         s += &format!(
-            "\n{} call(s), {} failed, {:.0} s wall",
+            "\n{} call(s), {} failed, {} deferred, {:.0} s wall",
             self.calls.len(),
             self.failures(),
+            self.deferred(),
             self.wall_s
         );
         if let (Some(c), Some(m)) = (self.server_cores, self.server_peak_bytes) {
@@ -418,5 +437,25 @@ mod tests {
         assert!((c.silences.quantile(0.5).unwrap() - 0.1).abs() < 1e-9);
         assert!((c.finals.quantile(0.5).unwrap() - 0.8).abs() < 1e-9);
         assert_eq!(c.events, 3);
+        // A lagging call, then deferred: counted once as deferred.
+        let lagging = |deferred: bool| pb::CallEvent {
+            call_id: "x".into(),
+            t: 40.0,
+            emitted_at: 40.0,
+            event: Some(pb::call_event::Event::Lagging(pb::TranscriptionLagging {
+                deferred,
+                ..Default::default()
+            })),
+        };
+        c.on_event(&lagging(false), 40.0);
+        assert!(!c.deferred);
+        c.on_event(&lagging(true), 41.0);
+        let report = LoadReport {
+            calls: vec![c, CallLoad::default()],
+            ..Default::default()
+        };
+        assert_eq!(report.deferred(), 1);
+        assert_eq!(report.json()["deferred_calls"], 1);
+        assert_eq!(report.json()["calls"][0]["deferred"], true);
     }
 }
