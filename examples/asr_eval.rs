@@ -5,55 +5,15 @@
 //! `cargo run --release --example asr_eval -- [MODEL] [CALL…]`
 //!
 //! `CS_WORKERS`, `CS_THREADS` and `CS_MIN_CTX` override the pool's workers,
-//! threads per worker and smallest encoder context.
+//! threads per worker and smallest encoder context; `CS_JOIN_GAP` the gap
+//! under which a speaker's phrases are joined into one utterance.
 
 use std::time::Instant;
 
 use callscope::asr::whisper::{WhisperConfig, WhisperPool};
+use callscope::eval::{edits, score_words as norm};
 use callscope::pipeline::{CallPipeline, PipelineConfig};
 use callscope::source::WavSource;
-
-const DIGITS: [&str; 10] = [
-    "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
-];
-
-fn norm(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for w in text.split(|c: char| c.is_whitespace() || c == '-') {
-        let w: String = w
-            .chars()
-            .filter(|c| c.is_alphanumeric() || *c == '\'')
-            .flat_map(char::to_lowercase)
-            .collect();
-        if w.is_empty() {
-            continue;
-        }
-        if w.chars().all(|c| c.is_ascii_digit()) {
-            out.extend(w.chars().map(|c| c.to_string()));
-        } else if let Some(d) = DIGITS.iter().position(|x| *x == w) {
-            out.push(d.to_string());
-        } else if w == "oh" {
-            out.push("0".into());
-        } else {
-            out.push(w);
-        }
-    }
-    out
-}
-
-fn edits(r: &[String], h: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=h.len()).collect();
-    for i in 1..=r.len() {
-        let mut cur = vec![i; h.len() + 1];
-        for j in 1..=h.len() {
-            cur[j] = (prev[j - 1] + usize::from(r[i - 1] != h[j - 1]))
-                .min(prev[j] + 1)
-                .min(cur[j - 1] + 1);
-        }
-        prev = cur;
-    }
-    prev[h.len()]
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -128,14 +88,7 @@ fn main() {
                 .collect::<Vec<_>>()
                 .join(" ");
             let r = norm(u["text"].as_str().unwrap());
-            let e_ = edits(&r, &norm(&hyp));
-            if e_ > 0 && std::env::var("CS_SHOW").is_ok() {
-                eprintln!(
-                    "{call} {leg} {s:.2}-{e:.2} [{e_}] REF {} | HYP {hyp}",
-                    r.join(" ")
-                );
-            }
-            err[leg] += e_;
+            err[leg] += edits(&r, &norm(&hyp));
             n[leg] += r.len();
         }
         eprintln!("{call}: {} utterances", utts.len());

@@ -7,9 +7,9 @@ use std::path::PathBuf;
 
 use callscope::asr::whisper::{WhisperConfig, WhisperPool};
 use callscope::asr::{Transcriber, Utterance};
+use callscope::eval::wer;
 use callscope::frame::Leg;
 use callscope::source::WavSource;
-use common::wer;
 
 fn model() -> PathBuf {
     let path = std::env::var_os("CALLSCOPE_MODEL")

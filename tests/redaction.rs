@@ -12,6 +12,7 @@
 
 mod common;
 
+use callscope::eval::{edits, score_words};
 use common::*;
 use serde_json::Value;
 
