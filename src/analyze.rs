@@ -272,7 +272,7 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
     // one at the end (results are kept in call order).
     let utts = &output.utterances;
     let mut order: Vec<usize> = (0..utts.len()).collect();
-    order.sort_by(|&a, &b| utts[b].samples.len().cmp(&utts[a].samples.len()));
+    order.sort_by_key(|&i| std::cmp::Reverse(utts[i].samples.len()));
     let mut pending: Vec<Option<_>> = (0..utts.len()).map(|_| None).collect();
     for i in order {
         pending[i] = Some(t.pool.submit(utts[i].clone()));

@@ -155,11 +155,15 @@ pub struct AsrArgs {
 }
 
 impl AsrArgs {
-    /// How talk spans become utterances.
-    pub fn cut(&self) -> CutConfig {
-        CutConfig {
-            join_gap_s: self.join_gap,
-            ..CutConfig::default()
+    /// The DSP chain's settings these options make (how talk spans become
+    /// utterances), the rest default.
+    pub fn pipeline(&self) -> PipelineConfig {
+        PipelineConfig {
+            utterances: CutConfig {
+                join_gap_s: self.join_gap,
+                ..CutConfig::default()
+            },
+            ..PipelineConfig::default()
         }
     }
 
@@ -270,10 +274,9 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let mut pipeline = PipelineConfig::default();
+    let mut pipeline = args.asr.pipeline();
     pipeline.signals.min_silence_s = args.min_silence;
     pipeline.signals.min_overlap_s = args.min_overlap;
-    pipeline.utterances = args.asr.cut();
     let transcription = if args.no_transcribe {
         None
     } else {

@@ -357,10 +357,7 @@ impl Sink {
                 let (stop, stop_rx) = watch::channel(false);
                 let cfg = LiveConfig {
                     rules: Arc::clone(&t.rules),
-                    pipeline: crate::pipeline::PipelineConfig {
-                        utterances: args.asr.cut(),
-                        ..Default::default()
-                    },
+                    pipeline: args.asr.pipeline(),
                     ..LiveConfig::default()
                 };
                 let hub = Hub::new(args.data_dir.clone(), t, cfg, 1, stop_rx);

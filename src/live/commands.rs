@@ -160,10 +160,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         defer_lag_s: args.defer_lag,
         idle_timeout_s: args.idle_timeout,
         rules: Arc::clone(&transcription.rules),
-        pipeline: crate::pipeline::PipelineConfig {
-            utterances: args.asr.cut(),
-            ..Default::default()
-        },
+        pipeline: args.asr.pipeline(),
         ..LiveConfig::default()
     };
     runtime().block_on(async move {
