@@ -56,9 +56,67 @@ pub fn call_words(utterances: &[TranscribedUtterance]) -> (Vec<CallWord>, [u64; 
     (words, counts)
 }
 
+/// What the detector decided over a call's utterances.
+#[derive(Debug, Clone)]
+pub struct CallDetection {
+    /// The words of all transcribed utterances, in time order.
+    pub words: Vec<CallWord>,
+    /// Words per leg (agent, customer).
+    pub counts: [u64; 2],
+    /// The findings (fail-closed utterance rules included) and windows.
+    pub detection: detect::Detection,
+}
+
+/// Runs the detector over a call's utterances (`tones`: keypad-tone spans
+/// `(leg, start, end)`, which count as payment talk), adding the fail-closed
+/// rules for speech without a usable transcript: an utterance whisper failed
+/// on, anywhere, and during payment talk one that gave no words or from
+/// which the hallucination guard dropped words ("yeah it's [inaudible]") is
+/// redacted whole.
+pub fn detect_call(
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    cfg: &DetectConfig,
+) -> CallDetection {
+    let (words, counts) = call_words(utterances);
+    let tone_spans: Vec<(f64, f64)> = tones.iter().map(|&(_, a, b)| (a, b)).collect();
+    let mut detection = detect::detect_with_tones(&words, &tone_spans, cfg);
+    for (u, tu) in utterances.iter().enumerate() {
+        let in_window = detection.in_window(tu.span.start, tu.span.end);
+        let unsure = tu
+            .transcript
+            .as_ref()
+            .is_none_or(|t| in_window && (t.words.is_empty() || t.dropped_words > 0));
+        let whole = detection
+            .findings
+            .iter()
+            .any(|f| f.whole_utterance == Some(u));
+        if unsure && !whole {
+            detection.findings.push(detect::Finding {
+                kind: Kind::Pan,
+                leg: tu.span.leg,
+                words: (0..words.len())
+                    .filter(|&w| words[w].utterance == u)
+                    .collect(),
+                whole_utterance: Some(u),
+                confidence: Confidence::Low,
+            });
+        }
+    }
+    CallDetection {
+        words,
+        counts,
+        detection,
+    }
+}
+
 /// Redacts a whole call. `report` must not carry segments yet; `tones` are
 /// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
 /// recogniser for the audit trail.
+///
+/// Every masked span is masked on both channels (a leg can carry the other's
+/// line echo) and written to the audit trail once per channel; whatever the
+/// text net catches is masked in the audio too.
 #[allow(clippy::too_many_arguments)]
 pub fn redact_call(
     mut report: Report,
@@ -69,32 +127,24 @@ pub fn redact_call(
     model: &str,
     cfg: &DetectConfig,
 ) -> RedactedCall {
-    let (words, counts) = call_words(utterances);
-    let detection = detect::detect_all(&words, cfg);
+    let CallDetection {
+        words,
+        counts,
+        detection,
+    } = detect_call(utterances, tones, cfg);
     let mut findings = detection.findings;
-    // Fail closed on speech without a usable transcript: an utterance whisper
-    // failed on, anywhere, and one that gave no words (nothing recognised, or
-    // all dropped by the hallucination guard) during payment talk.
-    for (u, tu) in utterances.iter().enumerate() {
-        let wordless_in_window = tu.transcript.as_ref().is_some_and(|t| {
-            t.words.is_empty()
-                && detection
-                    .windows
-                    .iter()
-                    .any(|&(a, b)| tu.span.start < b && tu.span.end > a)
-        });
-        if tu.transcript.is_none() || wordless_in_window {
-            findings.push(detect::Finding {
-                kind: Kind::Pan,
-                leg: tu.span.leg,
-                words: Vec::new(),
-                whole_utterance: Some(u),
-                confidence: Confidence::Low,
-            });
-        }
-    }
     let spans: Vec<UtteranceSpan> = utterances.iter().map(|u| u.span).collect();
-    let mut segments = text::redact_segments(&spans, &words, &findings).into_inner();
+    let (segments, netted) = text::redact_segments_net(&spans, &words, &findings, &detection.kept);
+    let mut segments = segments.into_inner();
+    for u in netted {
+        findings.push(detect::Finding {
+            kind: Kind::Pan,
+            leg: spans[u].leg,
+            words: Vec::new(),
+            whole_utterance: Some(u),
+            confidence: Confidence::Low,
+        });
+    }
     for seg in &mut segments {
         seg.start = ms(seg.start);
         seg.end = ms(seg.end);
@@ -106,32 +156,32 @@ pub fn redact_call(
         MaskMethod::Tone => "tone",
     };
     let legs = audio.legs();
-    let leg_index = |leg: Leg| if legs == 1 { 0 } else { leg.index() };
     let mut redactions = Vec::new();
     let mut audit = Vec::new();
     let mut add = |kind: Kind,
-                   leg: Leg,
                    start: f64,
                    end: f64,
                    confidence: Confidence,
                    model: &str,
                    audio: &mut AudioHold| {
-        audio.mask(leg_index(leg), start, end, method);
-        redactions.push(RedactionSpan {
-            kind: format!("{kind:?}").to_lowercase(),
-            speaker: leg,
-            start: ms(start),
-            end: ms(end),
-        });
-        audit.push(Redacted::seal(AuditEntry {
-            kind,
-            leg,
-            start,
-            end,
-            method: method_name.to_string(),
-            confidence,
-            model: model.to_string(),
-        }));
+        for (channel, leg) in Leg::BOTH.into_iter().enumerate().take(legs) {
+            audio.mask(channel, start, end, method);
+            redactions.push(RedactionSpan {
+                kind: format!("{kind:?}").to_lowercase(),
+                speaker: leg,
+                start: ms(start),
+                end: ms(end),
+            });
+            audit.push(Redacted::seal(AuditEntry {
+                kind,
+                leg,
+                start,
+                end,
+                method: method_name.to_string(),
+                confidence,
+                model: model.to_string(),
+            }));
+        }
     };
     for f in &findings {
         let (start, end) = match f.whole_utterance {
@@ -153,7 +203,6 @@ pub fn redact_call(
         if start.is_finite() && end.is_finite() {
             add(
                 f.kind,
-                f.leg,
                 (start - WORD_PAD_S).max(0.0),
                 end + WORD_PAD_S,
                 f.confidence,
@@ -162,10 +211,9 @@ pub fn redact_call(
             );
         }
     }
-    for &(leg, start, end) in tones {
+    for &(_, start, end) in tones {
         add(
             Kind::Dtmf,
-            leg,
             (start - TONE_PAD_S).max(0.0),
             end + TONE_PAD_S,
             Confidence::High,

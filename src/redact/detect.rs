@@ -1,29 +1,59 @@
 //! What to redact: card numbers, security codes and expiry dates in the
 //! words of both legs of a call.
 //!
-//! Defence in depth, failing closed:
+//! The detector is built to generalise to wordings it was never shown, and
+//! to fail closed where the transcript is unsure. Defence in depth:
 //!
-//! 1. **Payment context window.** Phrases such as "card number", "long
-//!    number on the front", "security code", "three digits on the back",
-//!    "expiry" (either leg) open a window on *both* legs. Inside it every
-//!    number-bearing word is redacted, and an utterance with any word whisper
-//!    was unsure of (confidence under `unsure_below`) is redacted whole: this
-//!    catches the digits whisper garbles. The window stays open for
-//!    `window_s` after the last trigger or redacted number.
-//! 2. **Long digit runs anywhere**: a run of 12 or more digits
-//!    ([`super::numbers`]) is a PAN whether or not the context was seen —
-//!    whisper miscounts repeated digits, so no upper bound and no Luhn gate;
-//!    Luhn only raises the confidence label. Runs of 8+ digits of one leg
-//!    less than `split_gap_s` apart that together reach 12 digits count too
-//!    (a number read in halves over two turns); shorter parts are caught by
-//!    the window, not by this rule, so that order numbers, phone numbers and
-//!    zip codes said one after another are not taken for a card.
-//! 3. A lone four-digit run outside a window is left alone (last-four
-//!    read-backs are allowed).
+//! 1. **Payment context by meaning, not by phrase.** Every word is split
+//!    into tokens (`three-digit` is `three digit`, `C.V.V.` is `cvv`) and
+//!    each token is mapped to a small set of *concepts* by its stem: a card
+//!    (`card`, brand names, `debit`), a number (`number`, `digits`,
+//!    `figures`), the card's face (`long`, `full`, `front`, `across`), its
+//!    back (`back`, `reverse`, `signature`, `strip`), a code, security or
+//!    verification, expiry (`expir*`, `valid`, `until`/`thru`, `run out`,
+//!    `end date`, `month and year`), paying, a keypad (`keypad`, `key in`,
+//!    `tones`, `enter the number`). A **cue** is a pair of concepts close
+//!    together in one utterance (`card` + `number` in any order and with any
+//!    words between: "the number on your card", "card's digits") or one
+//!    concept that alone means card data (`cvv`, `expiry`, `keypad`). The
+//!    cue's kind (PAN, CVV, expiry) labels what follows.
+//! 2. **Windows reach back.** A cue (either leg) opens a payment window on
+//!    *both* legs that starts [`DetectConfig::lookback_s`] *before* it (the
+//!    audio is still held, so digits said before their context words —
+//!    "oh four twenty-eight, that's when it runs out" — are masked too) and
+//!    stays open for [`DetectConfig::window_s`] after the last cue or number
+//!    in it, long enough for a caller to go and find their card. A card
+//!    number found by its length (rule 4) and keypad tones open a window
+//!    too, so the security code after an unannounced card number is caught.
+//! 3. **Inside a window** every number-bearing word is redacted, and a
+//!    customer utterance that is not confidently ordinary speech is redacted
+//!    whole: one that is mostly numbers, or has any word whisper was unsure
+//!    of that may hide a number (a number word, a word that sounds like a
+//!    digit, or anything that is not an everyday word — whisper's garbles of
+//!    real callers' digits). Whisper's fragments next to number words
+//!    ("fits five") go with them. Agent utterances lose their numbers and,
+//!    when unsure, the whole utterance; their ordinary sentences ("you'll
+//!    hear a tone, then key the number in") stay.
+//! 4. **Card numbers by their shape, anywhere**: a run of 12 or more digits
+//!    is a PAN whether or not context was seen (no upper bound, no Luhn
+//!    gate: whisper miscounts repeated digits); digit groups of one leg
+//!    joined only by pauses (any length up to [`DetectConfig::split_gap_s`]),
+//!    fillers ("and", "then", "okay", "hang on") or the other leg's turns
+//!    that together reach 12 digits are one too, as are runs of 8+ digits
+//!    less than `split_gap_s` apart (a number read in halves). Order and
+//!    phone numbers said after an identity question are left alone unless
+//!    they look like a card (Luhn-valid, 13–19 digits).
+//! 5. **The window closes** only on the agent's affirmative confirmation
+//!    ("that's gone through", "payment approved"): not the customer's words,
+//!    not a negation ("it didn't go through"), not a question ("has it been
+//!    approved?"). Otherwise it times out.
+//! 6. **The net**: in an utterance that lost anything, every other number
+//!    goes too, and any run of six or more digits anywhere goes, so text
+//!    never keeps what the detector cannot place; each is a finding, so the
+//!    audio and the audit trail say the same as the text.
 //!
-//! The kind follows the latest trigger: security-code phrases make 3–4
-//! digit runs CVVs, expiry phrases and month names make expiry dates,
-//! anything of 12+ digits is a PAN.
+//! Last-four read-backs ("the card ending 1234") and amounts ("49 dollars")
+//! are never redacted.
 
 use super::numbers::{self, DigitRun};
 use crate::asr::{Word, fold as norm};
@@ -64,7 +94,7 @@ pub enum Confidence {
     High,
     /// Digits in payment context, or a long run.
     Medium,
-    /// Context only: an unsure utterance redacted whole.
+    /// Context only: an unsure utterance redacted whole, or the net.
     Low,
 }
 
@@ -97,8 +127,11 @@ pub struct Finding {
 /// Detector settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DetectConfig {
-    /// How long the payment window stays open after its last activity, seconds.
+    /// How long the payment window stays open after its last cue or
+    /// number, seconds: long enough for a caller to fetch their card.
     pub window_s: f64,
+    /// How far back a window reaches before the cue that opened it, seconds.
+    pub lookback_s: f64,
     /// Word confidence under which, inside a window, a word is unsure.
     pub unsure_below: f32,
     /// Longest pause between two parts of one number, seconds.
@@ -113,7 +146,8 @@ pub struct DetectConfig {
 impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
-            window_s: 45.0,
+            window_s: 120.0,
+            lookback_s: 20.0,
             unsure_below: 0.6,
             split_gap_s: 15.0,
             run_gap_s: 3.0,
@@ -122,86 +156,296 @@ impl Default for DetectConfig {
     }
 }
 
-const PAN_PHRASES: &[&[&str]] = &[
-    &["card", "number"],
-    &["long", "number"],
-    &["number", "on", "the", "front"],
-    &["card", "details"],
-    &["sixteen", "digit"],
-    &["16", "digit"],
-    &["read", "me", "the", "number"],
-    &["the", "number", "on", "the", "card"],
+/// The concepts a token can carry (a token may carry several).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum C {
+    /// `card`, `cards`.
+    Card,
+    /// A card brand or type: `visa`, `mastercard`, `amex`, `debit`, `credit`.
+    Brand,
+    /// `number`, `numbers`, `figures`, `numerals`.
+    Number,
+    /// `digit`, `digits`.
+    Digit,
+    /// The whole number: `long`, `full`, `whole`, `entire`, `main`.
+    Long,
+    /// The card's face: `front`, `across`, `embossed`, `raised`.
+    Front,
+    /// `details`, `information`.
+    Detail,
+    /// Paying: `pay`, `payment`, `charge`, `checkout`.
+    Pay,
+    /// `security`, `verification`, `validation`.
+    Security,
+    /// `code`, `codes`, `pin`.
+    Code,
+    /// The back of the card: `back`, `reverse`, `rear`, `signature`, `strip`.
+    Back,
+    /// A security-code acronym: `cvv`, `cvc`, `cid`, `csc`, `cv2` …
+    Acronym,
+    /// `three`, `four`, `3`, `4` (the length of a security code).
+    Short,
+    /// `fifteen`, `sixteen`, `15`, `16` (the length of a card number).
+    Long16,
+    /// `expiry`, `expires`, `expiration`, `exp`.
+    Expire,
+    /// `valid`, `validity`, `good` (as in "good thru").
+    Valid,
+    /// `until`, `till`, `thru`, `through`.
+    Until,
+    /// `run`, `runs`, `running`.
+    Run,
+    /// `out`.
+    Out,
+    /// `end`, `ends`.
+    End,
+    /// `date`, `dates`.
+    Date,
+    /// `month`, `months`, `mm`.
+    Month,
+    /// `year`, `years`, `yy`.
+    Year,
+    /// A keypad: `keypad`, `dialpad`, `tones`, `buttons`, `touchtone`.
+    Keypad,
+    /// Keying verbs: `key`, `punch`, `type`, `tap`.
+    Key,
+    /// `enter`, `input`.
+    Enter,
+    /// `in`, `it`, `them`.
+    In,
+    /// `last`, `final`: "last four digits" are not a security code.
+    Last,
+}
+
+/// The concepts of a token.
+fn concepts(t: &str) -> Vec<C> {
+    let mut out = Vec::new();
+    let is = |list: &[&str]| list.contains(&t);
+    if is(&["card", "cards", "cardholder", "cardholders"]) {
+        out.push(C::Card);
+    }
+    if is(&[
+        "visa",
+        "mastercard",
+        "master",
+        "amex",
+        "americanexpress",
+        "maestro",
+        "debit",
+        "credit",
+        "diners",
+        "jcb",
+        "discover",
+    ]) {
+        out.push(C::Brand);
+    }
+    if is(&[
+        "number", "numbers", "no", "num", "nos", "numeral", "numerals", "figure", "figures",
+    ]) {
+        out.push(C::Number);
+    }
+    if is(&["digit", "digits", "digital"]) {
+        out.push(C::Digit);
+    }
+    if is(&[
+        "long", "longer", "full", "whole", "entire", "main", "big", "complete",
+    ]) {
+        out.push(C::Long);
+    }
+    if is(&["front", "across", "face", "embossed", "raised", "printed"]) {
+        out.push(C::Front);
+    }
+    if is(&["details", "detail", "info", "information", "particulars"]) {
+        out.push(C::Detail);
+    }
+    if is(&[
+        "pay",
+        "paying",
+        "payment",
+        "payments",
+        "charge",
+        "checkout",
+        "purchase",
+        "transaction",
+    ]) {
+        out.push(C::Pay);
+    }
+    if t.starts_with("secur") || t.starts_with("verif") || t.starts_with("validat") {
+        out.push(C::Security);
+    }
+    if is(&["code", "codes", "pin", "passcode"]) {
+        out.push(C::Code);
+    }
+    if is(&[
+        "back",
+        "reverse",
+        "rear",
+        "behind",
+        "signature",
+        "strip",
+        "stripe",
+        "panel",
+        "flip",
+    ]) {
+        out.push(C::Back);
+    }
+    if ACRONYMS.contains(&t) {
+        out.push(C::Acronym);
+    }
+    if is(&["three", "four", "3", "4"]) {
+        out.push(C::Short);
+    }
+    if is(&["fifteen", "sixteen", "15", "16"]) {
+        out.push(C::Long16);
+    }
+    if t.starts_with("expir") || is(&["exp", "expy", "expires", "expire"]) {
+        out.push(C::Expire);
+    }
+    if is(&["valid", "validity", "good"]) {
+        out.push(C::Valid);
+    }
+    if is(&["until", "till", "til", "thru", "through", "untill"]) {
+        out.push(C::Until);
+    }
+    if is(&["run", "runs", "running", "ran"]) {
+        out.push(C::Run);
+    }
+    if t == "out" {
+        out.push(C::Out);
+    }
+    if is(&["end", "ends"]) {
+        out.push(C::End);
+    }
+    if is(&["date", "dates"]) {
+        out.push(C::Date);
+    }
+    if is(&["month", "months", "mm"]) {
+        out.push(C::Month);
+    }
+    if is(&["year", "years", "yy", "yyyy"]) {
+        out.push(C::Year);
+    }
+    if is(&[
+        "keypad",
+        "keypads",
+        "dialpad",
+        "numberpad",
+        "touchtone",
+        "tones",
+        "buttons",
+        "keys",
+    ]) {
+        out.push(C::Keypad);
+    }
+    if is(&["key", "keying", "keyed", "punch", "type", "tap"]) {
+        out.push(C::Key);
+    }
+    if is(&["enter", "entering", "input"]) {
+        out.push(C::Enter);
+    }
+    if is(&["in", "it", "them", "those"]) {
+        out.push(C::In);
+    }
+    if is(&["last", "final", "ending", "ends"]) {
+        out.push(C::Last);
+    }
+    out
+}
+
+/// Security-code acronyms, also when spelt out letter by letter.
+const ACRONYMS: &[&str] = &[
+    "cvv", "cvv2", "cvc", "cvc2", "cv2", "cvn", "cvd", "cid", "csc", "ccv", "cvvs", "cvcs",
 ];
-const CVV_PHRASES: &[&[&str]] = &[
-    &["security", "code"],
-    &["security", "number"],
-    &["three", "digits"],
-    &["3", "digits"],
-    &["four", "digits"],
-    &["on", "the", "back"],
-    &["cvv"],
-    &["cvv2"],
-    &["cvc"],
-    &["csc"],
-    &["cid"],
-    &["verification", "code"],
+
+/// How a cue is built from concepts: `(first, others, max distance in
+/// tokens, kind)`; `others` empty means the first concept alone is a cue.
+const CUES: &[(C, &[C], usize, Kind)] = &[
+    (C::Acronym, &[], 0, Kind::Cvv),
+    (C::Security, &[C::Code, C::Number, C::Digit], 4, Kind::Cvv),
+    (C::Short, &[C::Digit, C::Code, C::Number], 2, Kind::Cvv),
+    (C::Back, &[C::Code, C::Number, C::Digit], 6, Kind::Cvv),
+    (C::Code, &[C::Card, C::Brand], 5, Kind::Cvv),
+    (C::Expire, &[], 0, Kind::Expiry),
+    (C::Valid, &[C::Until, C::Date], 3, Kind::Expiry),
+    (C::Run, &[C::Out], 2, Kind::Expiry),
+    (C::End, &[C::Date], 1, Kind::Expiry),
+    (C::Month, &[C::Year], 4, Kind::Expiry),
+    (C::Date, &[C::Card, C::Brand], 5, Kind::Expiry),
+    (C::Card, &[C::Number, C::Digit, C::Detail], 6, Kind::Pan),
+    (C::Brand, &[C::Number, C::Digit, C::Detail], 6, Kind::Pan),
+    (C::Long, &[C::Number, C::Digit], 3, Kind::Pan),
+    (C::Front, &[C::Number, C::Digit], 5, Kind::Pan),
+    (C::Long16, &[C::Digit, C::Number], 2, Kind::Pan),
+    (C::Pay, &[C::Card, C::Brand, C::Detail], 6, Kind::Pan),
+    (C::Keypad, &[], 0, Kind::Pan),
+    (
+        C::Key,
+        &[C::In, C::Number, C::Digit, C::Code, C::Detail],
+        3,
+        Kind::Pan,
+    ),
+    (
+        C::Enter,
+        &[C::Number, C::Digit, C::Code, C::Detail, C::Card],
+        4,
+        Kind::Pan,
+    ),
 ];
-const EXPIRY_PHRASES: &[&[&str]] = &[
-    &["expiry"],
-    &["expiration"],
-    &["expires"],
-    &["expire"],
-    &["valid", "until"],
-    &["valid", "thru"],
-    &["valid", "through"],
-    &["end", "date"],
-];
-/// The payment is over: the window closes.
-const DONE_PHRASES: &[&[&str]] = &[
-    &["been", "accepted"],
-    &["been", "approved"],
-    &["been", "processed"],
-    &["been", "charged"],
-    &["gone", "through"],
-    &["went", "through"],
-    &["payment", "complete"],
-    &["payment", "is", "complete"],
-    &["payment", "successful"],
-    &["payment", "was", "successful"],
-];
+
 /// Identity questions: the numbers that follow are not card data.
 const DISTRACTOR_PHRASES: &[&[&str]] = &[
     &["order", "number"],
     &["reference", "number"],
+    &["account", "number"],
     &["phone", "number"],
     &["telephone", "number"],
     &["mobile", "number"],
+    &["contact", "number"],
     &["tracking", "number"],
     &["case", "number"],
     &["ticket", "number"],
     &["invoice", "number"],
     &["confirmation", "number"],
+    &["policy", "number"],
+    &["member", "number"],
+    &["membership", "number"],
+    &["customer", "number"],
     &["zip", "code"],
     &["zip"],
+    &["zipcode"],
     &["postcode"],
     &["post", "code"],
     &["postal", "code"],
     &["date", "of", "birth"],
+    &["birthday"],
 ];
 /// Words that announce the last four digits, which may stay.
 const LAST_FOUR_CUES: &[&[&str]] = &[
     &["ending"],
     &["ending", "in"],
+    &["ending", "with"],
     &["ends", "in"],
     &["ends", "with"],
     &["last", "four"],
     &["last", "4"],
     &["last", "four", "digits"],
     &["last", "4", "digits"],
+    &["last", "four", "are"],
+    &["last", "four", "is"],
 ];
 /// Words after a number that make it an amount.
 const AMOUNT_UNITS: &[&str] = &[
-    "dollar", "dollars", "pound", "pounds", "euro", "euros", "cent", "cents", "pence", "percent",
+    "dollar", "dollars", "buck", "bucks", "pound", "pounds", "quid", "euro", "euros", "cent",
+    "cents", "pence", "p", "percent", "usd", "gbp", "eur",
+];
+/// Words that may sit between the groups of one number read aloud:
+/// fillers, hesitations and acknowledgements, not content.
+const FILLERS: &[&str] = &[
+    "and", "then", "okay", "ok", "um", "umm", "uh", "uhh", "er", "erm", "ah", "hmm", "hm", "mm",
+    "mhm", "mmhm", "hang", "on", "sorry", "wait", "yeah", "yes", "yep", "so", "its", "it", "is",
+    "thats", "that", "the", "next", "bit", "let", "me", "see", "just", "a", "second", "sec",
+    "moment", "hold", "right", "well", "now", "after", "last", "rest", "of", "group", "lot",
+    "more", "like", "got", "go", "again", "sure", "where", "was", "i", "were", "we",
 ];
 /// Everyday words that whisper's low confidence on does not make suspect:
 /// an unsure "and" or "goodbye" is not a garbled digit. Words that sound like
@@ -214,11 +458,165 @@ const COMMON_WORDS: &[&str] = &[
     "expiry", "finally", "first", "from", "go", "good", "goodbye", "got", "great", "has", "hash",
     "have", "hello", "help", "hi", "how", "i", "im", "in", "is", "it", "its", "just", "key",
     "keypad", "let", "lovely", "me", "month", "my", "next", "no", "now", "number", "numbers", "of",
-    "ok", "okay", "on", "one", "please", "press", "ready", "right", "security", "so", "sure",
-    "take", "thank", "thanks", "that", "thats", "the", "then", "there", "this", "today", "wait",
-    "was", "we", "well", "what", "when", "where", "will", "with", "year", "yeah", "yes", "you",
-    "your", "youre",
+    "ok", "okay", "on", "please", "press", "ready", "right", "security", "so", "sure", "take",
+    "thank", "thanks", "that", "thats", "the", "then", "there", "this", "today", "wait", "was",
+    "we", "well", "what", "when", "where", "will", "with", "year", "yeah", "yes", "you", "your",
+    "youre",
 ];
+/// Words whisper writes for digits it mishears ("fits five", "for won").
+const DIGIT_SOUNDALIKES: &[&str] = &[
+    "to", "too", "for", "fore", "won", "ate", "free", "tree", "fife", "fiver", "fine", "sicks",
+    "sex", "nein", "niner", "owe", "tin", "fort", "fourty", "twenny", "sixty", "thirty", "oh", "o",
+    "hey", "fits", "fix", "sick", "seben", "ait", "nun",
+];
+/// Words of an agent's confirmation that the payment is done.
+const DONE_WORDS: &[&str] = &[
+    "approved",
+    "accepted",
+    "authorised",
+    "authorized",
+    "processed",
+    "successful",
+    "successfully",
+    "completed",
+    "complete",
+    "cleared",
+];
+/// Words that turn a confirmation into its opposite.
+const NEGATIONS: &[&str] = &[
+    "not", "no", "didnt", "hasnt", "hasn", "wasnt", "isnt", "havent", "hadnt", "wont", "cant",
+    "couldnt", "wouldnt", "never", "unable", "failed", "fail", "declined", "rejected", "problem",
+    "issue", "error", "didn", "doesnt", "dont", "nt",
+];
+/// Words that open a yes/no question ("has it gone through?").
+const QUESTION_OPENERS: &[&str] = &[
+    "has", "have", "did", "does", "do", "is", "was", "were", "are", "can", "could", "will",
+    "would", "should", "shall", "hasnt", "didnt", "isnt",
+];
+
+/// A token of the word stream: a lower-cased alphanumeric stretch of one
+/// word, apostrophes dropped; letters spelt out one by one are joined when
+/// they spell an acronym (`c v v` is `cvv`).
+#[derive(Debug, Clone)]
+struct Token {
+    text: String,
+    word: usize,
+}
+
+/// The tokens of `words[idx]`, in order.
+fn tokens(words: &[CallWord], idx: &[usize]) -> Vec<Token> {
+    let mut out: Vec<Token> = Vec::new();
+    for &i in idx {
+        let text = words[i].word.text.replace(['\'', '’'], "");
+        for part in text.split(|c: char| !c.is_alphanumeric()) {
+            if !part.is_empty() {
+                out.push(Token {
+                    text: part.to_lowercase(),
+                    word: i,
+                });
+            }
+        }
+    }
+    // Join spelt-out acronyms ("c v v", "C.V.C.").
+    let short = |t: &Token| t.text.chars().count() <= 2;
+    let mut i = 0;
+    while i < out.len() {
+        if short(&out[i]) {
+            let mut j = i;
+            while j < out.len() && j - i < 4 && short(&out[j]) {
+                j += 1;
+            }
+            for k in (i + 2..=j).rev() {
+                let s: String = out[i..k].iter().map(|t| t.text.as_str()).collect();
+                if ACRONYMS.contains(&s.as_str()) {
+                    out[i].text = s;
+                    out.drain(i + 1..k);
+                    break;
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+/// A cue found in an utterance.
+#[derive(Debug, Clone, Copy)]
+struct Cue {
+    kind: Kind,
+    /// Time of its first word, seconds.
+    t: f64,
+}
+
+/// Cues in one utterance's tokens; marks the words they are made of.
+fn find_cues(words: &[CallWord], toks: &[Token], trigger_word: &mut [bool], out: &mut Vec<Cue>) {
+    let cs: Vec<Vec<C>> = toks.iter().map(|t| concepts(&t.text)).collect();
+    let has = |i: usize, c: C| cs[i].contains(&c);
+    for i in 0..toks.len() {
+        for &(first, others, dist, kind) in CUES {
+            if !has(i, first) {
+                continue;
+            }
+            // "last four digits" is a read-back cue, not a security code.
+            if first == C::Short && i > 0 && has(i - 1, C::Last) {
+                continue;
+            }
+            let partner = if others.is_empty() {
+                Some(i)
+            } else {
+                let lo = i.saturating_sub(dist);
+                let hi = (i + dist).min(toks.len() - 1);
+                (lo..=hi)
+                    .filter(|&j| j != i)
+                    .filter(|&j| others.iter().any(|&c| has(j, c)))
+                    // "card number" across an identity phrase is not one.
+                    .min_by_key(|&j| j.abs_diff(i))
+            };
+            if let Some(j) = partner {
+                let (a, b) = (i.min(j), i.max(j));
+                // The concept words themselves are not numbers ("three
+                // digits", "CVV2", "sixteen-digit"), but the words between
+                // them may be.
+                for k in [a, b] {
+                    trigger_word[toks[k].word] = true;
+                }
+                out.push(Cue {
+                    kind,
+                    t: words[toks[a].word].word.start,
+                });
+                break;
+            }
+        }
+    }
+}
+
+/// Whether an agent utterance's tokens confirm that the payment went
+/// through: a confirmation word (or "gone/went through"), not negated, not
+/// asked.
+fn confirms(words: &[CallWord], toks: &[Token], idx: &[usize]) -> bool {
+    if toks.is_empty() {
+        return false;
+    }
+    let asked = idx
+        .last()
+        .is_some_and(|&i| words[i].word.text.trim_end().ends_with('?'))
+        || QUESTION_OPENERS.contains(&toks[0].text.as_str());
+    if asked {
+        return false;
+    }
+    let t: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
+    let hit = (0..t.len()).find(|&i| {
+        DONE_WORDS.contains(&t[i])
+            || (t[i] == "through"
+                && i > 0
+                && ["gone", "went", "go", "gotten", "got"].contains(&t[i - 1]))
+    });
+    let Some(h) = hit else { return false };
+    // A negation anywhere before it in the utterance, or a question asked
+    // about it later ("approved, or not?"), undoes it.
+    !t[..h].iter().any(|w| NEGATIONS.contains(w))
+        && !t[h..].iter().any(|w| ["not", "yet"].contains(w))
+}
 
 /// The phrase from `phrases` starting at word `i`, as its length in words.
 fn phrase_at(normed: &[String], i: usize, phrases: &[&[&str]]) -> Option<usize> {
@@ -230,17 +628,6 @@ fn phrase_at(normed: &[String], i: usize, phrases: &[&[&str]]) -> Option<usize> 
                 .all(|(k, w)| normed.get(i + k).is_some_and(|n| n == w))
         })
         .map(|p| p.len())
-}
-
-/// The trigger kind starting at word `i` and its length in words, if any.
-fn trigger_at(normed: &[String], i: usize) -> Option<(Kind, usize)> {
-    [
-        (Kind::Cvv, CVV_PHRASES),
-        (Kind::Expiry, EXPIRY_PHRASES),
-        (Kind::Pan, PAN_PHRASES),
-    ]
-    .into_iter()
-    .find_map(|(kind, phrases)| phrase_at(normed, i, phrases).map(|n| (kind, n)))
 }
 
 /// Luhn check of a digit sequence.
@@ -269,8 +656,9 @@ pub fn luhn_valid(digits: &[u8]) -> bool {
 /// ordinary word, so it ends a digit run.
 const BREAK: &str = "\u{1}break";
 
-/// Whether an unsure word may hide a number: a number word, or anything
-/// that is not an everyday word (whisper's garbles of digits).
+/// Whether an unsure word may hide a number: a number word, a digit
+/// soundalike, or anything that is not an everyday word (whisper's garbles
+/// of digits).
 fn suspect(normed: &str, text: &str) -> bool {
     numbers::is_number_word(text) || !COMMON_WORDS.contains(&normed)
 }
@@ -283,6 +671,16 @@ pub struct Detection {
     /// Payment windows `(open, close)`, seconds: speech in them that has no
     /// usable transcript must be redacted whole.
     pub windows: Vec<(f64, f64)>,
+    /// Number words deliberately kept (last-four read-backs, amounts,
+    /// identity numbers): the text net leaves them alone.
+    pub kept: Vec<usize>,
+}
+
+impl Detection {
+    /// Whether `[start, end]` overlaps a payment window.
+    pub fn in_window(&self, start: f64, end: f64) -> bool {
+        self.windows.iter().any(|&(a, b)| start <= b && end >= a)
+    }
 }
 
 /// Finds what must be redacted in a call's words (both legs, in time order).
@@ -292,67 +690,201 @@ pub fn detect(words: &[CallWord], cfg: &DetectConfig) -> Vec<Finding> {
 
 /// [`detect`], also returning the payment windows.
 pub fn detect_all(words: &[CallWord], cfg: &DetectConfig) -> Detection {
-    let normed: Vec<String> = words.iter().map(|w| norm(&w.word.text)).collect();
-    // 1. Payment windows (per word, the kind hint if inside one) and
-    //    identity-question contexts (per word, whether one is open and no
-    //    payment window is).
-    let mut hint: Vec<Option<Kind>> = vec![None; words.len()];
-    let mut identity = vec![false; words.len()];
-    // Words of trigger phrases ("three digits on the back") are not numbers.
-    let mut trigger_word = vec![false; words.len()];
-    let mut windows: Vec<(f64, f64)> = Vec::new();
-    let mut open: Option<(Kind, f64, f64)> = None; // (kind, opened, closes at)
-    let mut distractor_until = f64::NEG_INFINITY;
-    let mut close = |open: &mut Option<(Kind, f64, f64)>, at: f64| {
-        if let Some((_, from, until)) = open.take() {
-            windows.push((from, until.min(at)));
-        }
-    };
-    for i in 0..words.len() {
-        let t = words[i].word.start;
-        if open.is_some_and(|(_, _, until)| t > until) {
-            close(&mut open, f64::INFINITY);
-        }
-        if let Some((k, len)) = trigger_at(&normed, i) {
-            let from = open.map_or(t, |(_, from, _)| from);
-            open = Some((k, from, t + cfg.window_s));
-            distractor_until = f64::NEG_INFINITY;
-            trigger_word[i..(i + len).min(words.len())].fill(true);
-        } else if let Some(len) = phrase_at(&normed, i, DISTRACTOR_PHRASES) {
-            distractor_until = t + cfg.distractor_s;
-            trigger_word[i..(i + len).min(words.len())].fill(true);
-        }
-        if let Some((k, _, until)) = open.as_mut() {
-            hint[i] = Some(*k);
-            if numbers::is_number_word(&words[i].word.text) {
-                *until = until.max(t + cfg.window_s);
-            }
-        } else {
-            identity[i] = t <= distractor_until;
-        }
-        if let Some(len) = phrase_at(&normed, i, DONE_PHRASES) {
-            let end = words[(i + len - 1).min(words.len() - 1)].word.end;
-            close(&mut open, end);
+    detect_with_tones(words, &[], cfg)
+}
+
+/// One timed thing that shapes the payment windows.
+#[derive(Debug, Clone, Copy)]
+enum Mark {
+    /// A cue or keypad tones: opens or extends a window, with its kind.
+    Open(f64, Kind),
+    /// A number word: extends an open window.
+    Number(f64),
+    /// The agent confirmed the payment: closes the window at this time.
+    Close(f64),
+}
+
+impl Mark {
+    fn t(&self) -> f64 {
+        match *self {
+            Mark::Open(t, _) | Mark::Number(t) | Mark::Close(t) => t,
         }
     }
-    close(&mut open, f64::INFINITY);
+}
 
-    let mut findings = Vec::new();
-    // Words that are last-four read-backs or amounts: never unsure.
-    let mut cleared = vec![false; words.len()];
+/// A payment window and the cues in it.
+#[derive(Debug, Clone)]
+struct Window {
+    from: f64,
+    to: f64,
+    cues: Vec<(f64, Kind)>,
+}
+
+/// Builds the windows from the marks (sorted here).
+fn windows_of(mut marks: Vec<Mark>, cfg: &DetectConfig) -> Vec<Window> {
+    marks.sort_by(|a, b| a.t().total_cmp(&b.t()));
+    let mut out: Vec<Window> = Vec::new();
+    let mut open: Option<Window> = None;
+    let mut last_close = f64::NEG_INFINITY;
+    for m in marks {
+        let t = m.t();
+        if open.as_ref().is_some_and(|w| t > w.to) {
+            out.extend(open.take());
+        }
+        match m {
+            Mark::Open(t, kind) => match open.as_mut() {
+                Some(w) => {
+                    w.to = w.to.max(t + cfg.window_s);
+                    w.cues.push((t, kind));
+                }
+                None => {
+                    let prev_end = out.last().map_or(f64::NEG_INFINITY, |w| w.to);
+                    open = Some(Window {
+                        from: (t - cfg.lookback_s).max(last_close).max(prev_end).min(t),
+                        to: t + cfg.window_s,
+                        cues: vec![(t, kind)],
+                    });
+                }
+            },
+            Mark::Number(t) => {
+                if let Some(w) = open.as_mut() {
+                    w.to = w.to.max(t + cfg.window_s);
+                }
+            }
+            Mark::Close(t) => {
+                if let Some(mut w) = open.take() {
+                    w.to = w.to.min(t);
+                    out.push(w);
+                }
+                last_close = t;
+            }
+        }
+    }
+    out.extend(open);
+    out
+}
+
+/// The kind of payment talk at time `t`, if inside a window: the cue of
+/// `prefer` (one in the same utterance) if any, else the latest cue at or
+/// before `t`, else the window's first (its look-back).
+fn kind_at(windows: &[Window], t: f64) -> Option<Kind> {
+    let w = windows.iter().find(|w| t >= w.from && t <= w.to)?;
+    w.cues
+        .iter()
+        .rev()
+        .find(|(c, _)| *c <= t + 1e-9)
+        .or(w.cues.first())
+        .map(|&(_, k)| k)
+}
+
+/// Stands in for a long pause in a leg's word list: ends a digit run, but
+/// counts as a filler between the groups of one number.
+const PAUSE: &str = "\u{1}pause";
+
+/// One digit run of one leg, placed in the call.
+#[derive(Debug, Clone)]
+struct Run {
+    leg: Leg,
+    /// Call word indices, in order, without repeats.
+    words: Vec<usize>,
+    digits: Vec<u8>,
+    start: f64,
+    end: f64,
+    /// Only fillers and pauses since the leg's previous run.
+    joined_to_prev: bool,
+    /// A month name said just before (an expiry), as a call word index.
+    month_before: Option<usize>,
+    /// A month name among or just before its words.
+    month_near: bool,
+    last_four: bool,
+    amount: bool,
+    /// Said after an identity question ("and your order number?").
+    identity: bool,
+}
+
+impl Run {
+    fn card_like(&self) -> bool {
+        (13..=19).contains(&self.digits.len()) && luhn_valid(&self.digits)
+    }
+    fn excluded(&self, windows: &[Window]) -> bool {
+        self.identity && !self.card_like() && !in_any(windows, self.start, self.end)
+    }
+}
+
+fn in_any(windows: &[Window], start: f64, end: f64) -> bool {
+    windows.iter().any(|w| start <= w.to && end >= w.from)
+}
+
+/// [`detect_all`] with keypad-tone spans `(start, end)` in seconds, which
+/// open payment windows like a cue: digits spoken around keyed ones are card
+/// data too.
+pub fn detect_with_tones(
+    words: &[CallWord],
+    tones: &[(f64, f64)],
+    cfg: &DetectConfig,
+) -> Detection {
+    let n = words.len();
+    let normed: Vec<String> = words.iter().map(|w| norm(&w.word.text)).collect();
+    let mut by_utt: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for (i, w) in words.iter().enumerate() {
+        by_utt.entry(w.utterance).or_default().push(i);
+    }
+    // 1. Cues, confirmations and identity questions.
+    let mut trigger_word = vec![false; n];
+    let mut cues: Vec<Cue> = Vec::new();
+    let mut marks: Vec<Mark> = Vec::new();
+    for idx in by_utt.values() {
+        let toks = tokens(words, idx);
+        let before = cues.len();
+        find_cues(words, &toks, &mut trigger_word, &mut cues);
+        if words[idx[0]].leg == Leg::Agent && confirms(words, &toks, idx) {
+            // "Your card has been charged": not a new request.
+            cues.truncate(before);
+            let end = idx.iter().map(|&i| words[i].word.end).fold(0.0, f64::max);
+            marks.push(Mark::Close(end));
+        }
+    }
+    marks.extend(cues.iter().map(|c| Mark::Open(c.t, c.kind)));
+    marks.extend(tones.iter().map(|&(a, _)| Mark::Open(a, Kind::Pan)));
+    let mut distractors: Vec<f64> = Vec::new();
+    for i in 0..n {
+        if let Some(len) = phrase_at(&normed, i, DISTRACTOR_PHRASES) {
+            distractors.push(words[i].word.start);
+            trigger_word[i..(i + len).min(n)].fill(true);
+        }
+    }
+    for i in 0..n {
+        if !trigger_word[i] && numbers::is_number_word(&words[i].word.text) {
+            marks.push(Mark::Number(words[i].word.start));
+        }
+    }
+    // An identity question marks the next `distractor_s` as identity talk,
+    // until a payment cue.
+    let identity_at = |t: f64| {
+        distractors
+            .iter()
+            .rev()
+            .find(|&&d| d <= t + 1e-9)
+            .is_some_and(|&d| {
+                t - d <= cfg.distractor_s && !cues.iter().any(|c| c.t > d && c.t <= t)
+            })
+    };
+
     // 2. Digit runs per leg.
+    let mut runs: Vec<Run> = Vec::new();
     for leg in Leg::BOTH {
-        // The leg's words, with a breaker at each long pause;
-        // `idx` maps them back to `words` (a breaker maps to the word before).
+        // The leg's words, with a breaker at each long pause and for each
+        // trigger word; `idx` maps them back to `words` (a pause maps to the
+        // word before).
         let mut idx: Vec<usize> = Vec::new();
         let mut leg_words: Vec<&str> = Vec::new();
         let mut last_end: Option<f64> = None;
-        for i in (0..words.len()).filter(|&i| words[i].leg == leg) {
+        for i in (0..n).filter(|&i| words[i].leg == leg) {
             if let Some(e) = last_end
                 && words[i].word.start - e > cfg.run_gap_s
             {
                 idx.push(*idx.last().expect("a word came before"));
-                leg_words.push(BREAK);
+                leg_words.push(PAUSE);
             }
             last_end = Some(words[i].word.end);
             idx.push(i);
@@ -363,140 +895,330 @@ pub fn detect_all(words: &[CallWord], cfg: &DetectConfig) -> Detection {
             });
         }
         let leg_normed: Vec<String> = leg_words.iter().map(|w| norm(w)).collect();
-        let runs: Vec<DigitRun> = numbers::digit_runs(&leg_words);
-        let to_call = |run: &DigitRun| -> Vec<usize> {
-            let mut v: Vec<usize> = run.digits.iter().map(|d| idx[d.word]).collect();
-            v.dedup();
-            v
-        };
-        // Runs that are not card data whatever their length (said after an
-        // identity question, outside payment talk): the split rule skips them.
-        let mut excluded = vec![false; runs.len()];
-        let mut taken = vec![false; runs.len()];
-        for (r, run) in runs.iter().enumerate() {
-            let first = idx[run.first_word];
-            let digits: Vec<u8> = run.digits.iter().map(|d| d.digit).collect();
-            let in_window = hint[first].or(hint[idx[run.last_word]]);
-            let card_like = (13..=19).contains(&digits.len()) && luhn_valid(&digits);
-            let last_four = digits.len() == 4
+        let mut prev_last: Option<usize> = None;
+        for run in numbers::digit_runs(&leg_words) {
+            let mut ws: Vec<usize> = run.digits.iter().map(|d| idx[d.word]).collect();
+            ws.dedup();
+            let DigitRun {
+                first_word,
+                last_word,
+                ..
+            } = run;
+            let joined_to_prev = prev_last.is_some_and(|p| {
+                (p + 1..first_word)
+                    .all(|k| leg_words[k] == PAUSE || FILLERS.contains(&leg_normed[k].as_str()))
+            });
+            prev_last = Some(last_word);
+            let last_four = run.digits.len() == 4
                 && (1..=3).any(|back| {
-                    run.first_word >= back
-                        && phrase_at(&leg_normed, run.first_word - back, LAST_FOUR_CUES)
-                            == Some(back)
+                    first_word >= back
+                        && phrase_at(&leg_normed, first_word - back, LAST_FOUR_CUES) == Some(back)
                 });
-            let amount = digits.len() < 12
-                && ((run.first_word..=run.last_word)
-                    .any(|w| leg_words[w].contains(['$', '£', '€']))
+            let amount = run.digits.len() < 12
+                && ((first_word..=last_word).any(|w| leg_words[w].contains(['$', '£', '€']))
                     || leg_normed
-                        .get(run.last_word + 1)
+                        .get(last_word + 1)
                         .is_some_and(|n| AMOUNT_UNITS.contains(&n.as_str())));
-            if last_four || amount {
-                for w in to_call(run) {
-                    cleared[w] = true;
+            let month_before = (first_word > 0)
+                .then(|| first_word - 1)
+                .filter(|&w| numbers::month(leg_words[w]).is_some())
+                .map(|w| idx[w]);
+            let month_near = month_before.is_some()
+                || (first_word..=last_word + 1).any(|w| {
+                    leg_words
+                        .get(w)
+                        .is_some_and(|x| numbers::month(x).is_some())
+                });
+            let start = words[ws[0]].word.start;
+            let end = words[*ws.last().expect("a run has digits")].word.end;
+            runs.push(Run {
+                leg,
+                digits: run.digits.iter().map(|d| d.digit).collect(),
+                start,
+                end,
+                joined_to_prev,
+                month_before,
+                month_near,
+                last_four,
+                amount,
+                identity: identity_at(start),
+                words: ws,
+            });
+        }
+    }
+    let cleared_run = |r: &Run| r.last_four || r.amount;
+
+    // 3. Card numbers by their shape (pass 1 windows decide only which
+    //    identity numbers are excused).
+    let windows1 = windows_of(marks.clone(), cfg);
+    let mut taken = vec![false; runs.len()];
+    let mut findings: Vec<Finding> = Vec::new();
+    for leg in Leg::BOTH {
+        let mine: Vec<usize> = (0..runs.len()).filter(|&r| runs[r].leg == leg).collect();
+        // Chains of groups joined by pauses and fillers.
+        let mut chain: Vec<usize> = Vec::new();
+        let flush = |chain: &mut Vec<usize>, taken: &mut Vec<bool>, findings: &mut Vec<Finding>| {
+            let count: usize = chain.iter().map(|&r| runs[r].digits.len()).sum();
+            if count >= 12 {
+                let all: Vec<u8> = chain.iter().flat_map(|&r| runs[r].digits.clone()).collect();
+                findings.push(Finding {
+                    kind: Kind::Pan,
+                    leg,
+                    words: chain.iter().flat_map(|&r| runs[r].words.clone()).collect(),
+                    whole_utterance: None,
+                    confidence: if (13..=19).contains(&all.len()) && luhn_valid(&all) {
+                        Confidence::High
+                    } else {
+                        Confidence::Medium
+                    },
+                });
+                for &r in chain.iter() {
+                    taken[r] = true;
                 }
+            }
+            chain.clear();
+        };
+        for &r in &mine {
+            let run = &runs[r];
+            // A date ("14 June") is not a group of a card number.
+            let usable = !cleared_run(run)
+                && !run.excluded(&windows1)
+                && !(run.month_near && !in_any(&windows1, run.start, run.end));
+            if !usable {
+                flush(&mut chain, &mut taken, &mut findings);
                 continue;
             }
-            if in_window.is_none() && identity[first] && !card_like {
-                excluded[r] = true;
+            // A chain that already holds a card number's length is complete:
+            // what follows ("737") is the next thing read out.
+            let full = chain.iter().map(|&r| runs[r].digits.len()).sum::<usize>() >= 13;
+            let links = !full
+                && chain.last().is_some_and(|&p| {
+                    run.joined_to_prev && run.start - runs[p].end <= cfg.split_gap_s
+                });
+            if !links {
+                flush(&mut chain, &mut taken, &mut findings);
+            }
+            chain.push(r);
+        }
+        flush(&mut chain, &mut taken, &mut findings);
+        // Halves of 8+ digits with other words between, close in time.
+        let mut group: Vec<usize> = Vec::new();
+        for &r in &mine {
+            let run = &runs[r];
+            if taken[r] || cleared_run(run) || run.excluded(&windows1) || run.digits.len() < 8 {
+                flush(&mut group, &mut taken, &mut findings);
                 continue;
             }
-            let kind = if digits.len() >= 12 {
-                Some(Kind::Pan)
-            } else if let Some(k) = in_window {
-                let month_near = (run.first_word.saturating_sub(1)..=run.last_word)
-                    .any(|w| numbers::month(leg_words[w]).is_some());
-                Some(if month_near || k == Kind::Expiry {
-                    Kind::Expiry
-                } else if k == Kind::Cvv && digits.len() <= 4 {
-                    Kind::Cvv
-                } else {
-                    k
-                })
-            } else {
-                None
-            };
-            if let Some(kind) = kind {
-                taken[r] = true;
-                let confidence = if kind == Kind::Pan && card_like {
-                    Confidence::High
-                } else {
-                    Confidence::Medium
-                };
-                let mut ws = to_call(run);
-                // A month name said with the date goes too.
-                if kind == Kind::Expiry
-                    && run.first_word > 0
-                    && numbers::month(leg_words[run.first_word - 1]).is_some()
-                {
-                    ws.insert(0, idx[run.first_word - 1]);
+            if let Some(&p) = group.last()
+                && run.start - runs[p].end > cfg.split_gap_s
+            {
+                flush(&mut group, &mut taken, &mut findings);
+            }
+            group.push(r);
+        }
+        flush(&mut group, &mut taken, &mut findings);
+    }
+    // A card number found by its shape is payment talk.
+    for f in &findings {
+        let t = words[f.words[0]].word.start;
+        marks.push(Mark::Open(t, Kind::Pan));
+    }
+    let windows = windows_of(marks, cfg);
+
+    // 4. Every other run inside a window.
+    let mut cleared = vec![false; n];
+    for (r, run) in runs.iter().enumerate() {
+        if cleared_run(run) {
+            for &w in &run.words {
+                cleared[w] = true;
+            }
+            continue;
+        }
+        if taken[r] || run.excluded(&windows) {
+            continue;
+        }
+        let in_window = kind_at(&windows, run.start).or(kind_at(&windows, run.end));
+        let Some(k) = in_window else { continue };
+        // The kind named in the run's own utterance wins (a cue just after
+        // the digits: "oh four twenty-eight, that's the expiry").
+        let utt = words[run.words[0]].utterance;
+        let own = cues
+            .iter()
+            .filter(|c| {
+                by_utt[&utt]
+                    .iter()
+                    .any(|&i| (words[i].word.start - c.t).abs() < 1e-9)
+            })
+            .map(|c| c.kind)
+            .next_back();
+        let k = own.unwrap_or(k);
+        let kind = if run.month_near || k == Kind::Expiry {
+            Kind::Expiry
+        } else if k == Kind::Cvv && run.digits.len() <= 4 {
+            Kind::Cvv
+        } else if run.digits.len() >= 12 {
+            Kind::Pan
+        } else {
+            k
+        };
+        let mut ws = run.words.clone();
+        if kind == Kind::Expiry
+            && let Some(m) = run.month_before
+        {
+            ws.insert(0, m);
+        }
+        taken[r] = true;
+        findings.push(Finding {
+            kind,
+            leg: run.leg,
+            words: ws,
+            whole_utterance: None,
+            confidence: Confidence::Medium,
+        });
+    }
+
+    // 5. Utterances in a window that are not confidently ordinary speech.
+    let mut in_finding = vec![false; n];
+    for f in &findings {
+        for &w in &f.words {
+            in_finding[w] = true;
+        }
+    }
+    for (&u, idx) in &by_utt {
+        let leg = words[idx[0]].leg;
+        let first = words[idx[0]].word.start;
+        let last = idx.iter().map(|&i| words[i].word.end).fold(first, f64::max);
+        if !in_any(&windows, first, last) {
+            continue;
+        }
+        let kind = kind_at(&windows, first)
+            .or(kind_at(&windows, last))
+            .unwrap_or(Kind::Pan);
+        let free = |i: usize| !trigger_word[i] && !cleared[i];
+        let unsure = idx.iter().any(|&i| {
+            free(i)
+                && words[i].word.confidence < cfg.unsure_below
+                && suspect(&normed[i], &words[i].word.text)
+        });
+        let numberish = |i: usize| {
+            free(i)
+                && (numbers::is_number_word(&words[i].word.text)
+                    || (DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
+                        && words[i].word.confidence < 0.8))
+        };
+        let count = idx.iter().filter(|&&i| numberish(i)).count();
+        // The customer reads card data; an agent's unsure word matters only
+        // among numbers (a garbled read-back), not in "take care".
+        let whole = match leg {
+            Leg::Customer => unsure || (count > 0 && count * 5 >= idx.len() * 2),
+            Leg::Agent => unsure && count > 0,
+        };
+        if whole {
+            findings.push(Finding {
+                kind,
+                leg,
+                words: idx.clone(),
+                whole_utterance: Some(u),
+                confidence: Confidence::Low,
+            });
+        } else if count > 0 {
+            // The numbers, and whisper's fragments next to them.
+            let mut ws: Vec<usize> = Vec::new();
+            for (p, &i) in idx.iter().enumerate() {
+                let near = |q: usize| q < idx.len() && numberish(idx[q]);
+                let fragment = free(i)
+                    && !COMMON_WORDS.contains(&normed[i].as_str())
+                    && (near(p + 1) || (p > 0 && near(p - 1)));
+                if (numberish(i) || fragment) && !in_finding[i] {
+                    ws.push(i);
                 }
+            }
+            if !ws.is_empty() {
                 findings.push(Finding {
                     kind,
                     leg,
                     words: ws,
                     whole_utterance: None,
-                    confidence,
+                    confidence: Confidence::Low,
                 });
             }
         }
-        // Numbers split over pauses and turns: neighbouring untaken runs of
-        // 8+ digits that together reach 12.
-        let mut group: Vec<usize> = Vec::new();
-        let mut count = 0;
-        let flush = |group: &mut Vec<usize>, count: &mut usize, findings: &mut Vec<Finding>| {
-            if *count >= 12 {
-                findings.push(Finding {
-                    kind: Kind::Pan,
-                    leg,
-                    words: group.iter().flat_map(|&r| to_call(&runs[r])).collect(),
-                    whole_utterance: None,
-                    confidence: Confidence::Medium,
-                });
-            }
-            group.clear();
-            *count = 0;
-        };
-        for (r, run) in runs.iter().enumerate() {
-            if taken[r] || excluded[r] || run.digits.len() < 8 {
-                flush(&mut group, &mut count, &mut findings);
-                continue;
-            }
-            if let Some(&prev) = group.last() {
-                let gap = words[idx[run.first_word]].word.start
-                    - words[idx[runs[prev].last_word]].word.end;
-                if gap > cfg.split_gap_s {
-                    flush(&mut group, &mut count, &mut findings);
-                }
-            }
-            group.push(r);
-            count += run.digits.len();
-        }
-        flush(&mut group, &mut count, &mut findings);
     }
-    // 3. Utterances inside a window with an unsure word that may hide a
-    //    number are redacted whole.
-    let mut done: Vec<usize> = Vec::new();
-    for (i, w) in words.iter().enumerate() {
-        if let Some(k) = hint[i]
-            && w.word.confidence < cfg.unsure_below
-            && !trigger_word[i]
-            && !cleared[i]
-            && suspect(&normed[i], &w.word.text)
-            && !done.contains(&w.utterance)
-        {
-            done.push(w.utterance);
+
+    // 6. The net: the rest of an utterance that lost something, and long
+    //    runs nothing placed.
+    let mut touched: std::collections::BTreeMap<usize, Kind> = Default::default();
+    for f in &findings {
+        for &w in &f.words {
+            touched.entry(words[w].utterance).or_insert(f.kind);
+        }
+        if let Some(u) = f.whole_utterance {
+            touched.insert(u, f.kind);
+        }
+    }
+    for f in &findings {
+        for &w in &f.words {
+            in_finding[w] = true;
+        }
+    }
+    let mut in_run = vec![false; n];
+    for r in &runs {
+        for &w in &r.words {
+            in_run[w] = true;
+        }
+    }
+    for r in runs.iter().filter(|r| r.excluded(&windows)) {
+        for &w in &r.words {
+            cleared[w] = true;
+        }
+    }
+    for (&u, &kind) in &touched {
+        let ws: Vec<usize> = by_utt[&u]
+            .iter()
+            .copied()
+            .filter(|&i| !in_finding[i] && !cleared[i] && !trigger_word[i])
+            .filter(|&i| in_run[i] || words[i].word.text.chars().any(|c| c.is_ascii_digit()))
+            .collect();
+        if !ws.is_empty() {
             findings.push(Finding {
-                kind: k,
-                leg: w.leg,
-                words: (0..words.len())
-                    .filter(|&j| words[j].utterance == w.utterance)
-                    .collect(),
-                whole_utterance: Some(w.utterance),
+                kind,
+                leg: words[ws[0]].leg,
+                words: ws,
+                whole_utterance: None,
                 confidence: Confidence::Low,
             });
         }
     }
-    Detection { findings, windows }
+    for (r, run) in runs.iter().enumerate() {
+        if !taken[r] && !cleared_run(run) && !run.excluded(&windows) && run.digits.len() >= 6 {
+            let ws: Vec<usize> = run
+                .words
+                .iter()
+                .copied()
+                .filter(|&w| !in_finding[w])
+                .collect();
+            if !ws.is_empty() {
+                findings.push(Finding {
+                    kind: Kind::Pan,
+                    leg: run.leg,
+                    words: ws,
+                    whole_utterance: None,
+                    confidence: Confidence::Low,
+                });
+            }
+        }
+    }
+    let kept: Vec<usize> = runs
+        .iter()
+        .filter(|r| cleared_run(r) || r.excluded(&windows))
+        .flat_map(|r| r.words.iter().copied())
+        .filter(|&w| !in_finding[w])
+        .collect();
+    Detection {
+        findings,
+        windows: windows.iter().map(|w| (w.from, w.to)).collect(),
+        kept,
+    }
 }
 
 #[cfg(test)]
@@ -562,10 +1284,11 @@ mod tests {
         ]);
         let f = detect(&w, &DetectConfig::default());
         let text = redacted(&w, &f);
+        // The customer's replies are mostly numbers: redacted whole.
         assert_eq!(
             text,
-            "Can I take the long number on the front of the card? Yes it's # # # # \
-             And the three digits on the back? It's # And the expiry date? # # # Thank you."
+            "Can I take the long number on the front of the card? # # # # # # \
+             And the three digits on the back? # # And the expiry date? # # # Thank you."
         );
         assert!(
             f.iter()
@@ -580,7 +1303,8 @@ mod tests {
         // 17 digits (whisper added one), no trigger phrase, not Luhn-valid.
         let w = call(&[(C, "ok so 4532 7718 0964 12345 right")]);
         let f = detect(&w, &DetectConfig::default());
-        assert_eq!(redacted(&w, &f), "ok so # # # # right");
+        // A card number opens payment talk; the utterance is mostly digits.
+        assert_eq!(redacted(&w, &f), "# # # # # # #");
         assert_eq!(f[0].confidence, Confidence::Medium);
     }
 
@@ -588,7 +1312,7 @@ mod tests {
     fn a_number_split_over_two_turns_is_found() {
         let w = call(&[(C, "it's 4111 1111"), (A, "yes, go on"), (C, "1111 1111")]);
         let f = detect(&w, &DetectConfig::default());
-        assert_eq!(redacted(&w, &f), "it's # # yes, go on # #");
+        assert_eq!(redacted(&w, &f), "# # # yes, go on # #");
     }
 
     #[test]
@@ -719,7 +1443,8 @@ mod tests {
 
     #[test]
     fn a_long_pause_ends_a_run() {
-        // 10 digits, then 4 s later 2 more: two numbers, not a 12-digit PAN.
+        // 10 digits, then 6 s later a date: two numbers, not a 12-digit PAN;
+        // the 10 digits go to the net (six or more digits nothing placed).
         let mut w = call(&[(C, "2096 544 884")]);
         let mut late = call(&[(C, "14 June")]);
         for x in &mut late {
@@ -729,7 +1454,8 @@ mod tests {
         }
         w.extend(late);
         let f = detect(&w, &DetectConfig::default());
-        assert!(f.is_empty(), "{f:?}");
+        assert_eq!(redacted(&w, &f), "# # # 14 June");
+        assert!(f.iter().all(|x| x.confidence == Confidence::Low));
     }
 
     #[test]
@@ -739,6 +1465,183 @@ mod tests {
         assert_eq!(d.windows.len(), 1);
         let (a, b) = d.windows[0];
         assert!(a <= w[1].word.start && b >= w[4].word.start + 40.0);
+    }
+
+    /// No number word or digit is left in the text.
+    fn no_numbers(text: &str) -> bool {
+        !text
+            .split_whitespace()
+            .any(|w| numbers::is_number_word(w) && w != "#")
+    }
+
+    /// Shifts a call's words by `dt` seconds and its utterances by `du`.
+    fn later(mut w: Vec<CallWord>, dt: f64, du: usize) -> Vec<CallWord> {
+        for x in &mut w {
+            x.word.start += dt;
+            x.word.end += dt;
+            x.utterance += du;
+        }
+        w
+    }
+
+    #[test]
+    fn digits_said_before_their_context_words_are_found() {
+        for turns in [
+            vec![(C, "oh four two eight, that's when it runs out")],
+            vec![(C, "seven three seven"), (C, "that's the code on the back")],
+            vec![
+                (C, "four five three two seven seven one eight"),
+                (
+                    C,
+                    "zero nine six four one two three four, that's the card number",
+                ),
+            ],
+        ] {
+            let w = call(&turns);
+            let f = detect(&w, &DetectConfig::default());
+            let text = redacted(&w, &f);
+            assert!(no_numbers(&text), "{text}");
+        }
+    }
+
+    #[test]
+    fn context_in_wordings_no_list_was_written_for() {
+        // Requests in many wordings, each followed by a short number that
+        // only context can make card data.
+        for ask in [
+            "what's the full number on the card",
+            "and the digits across the front",
+            "when does it run out",
+            "what's the good thru date",
+            "and the CID please",
+            "the little code by the signature strip",
+            "the 3-digit code",
+            "read me the card's security number",
+            "what's the C.V.C.",
+            "month and year on it",
+            "the sixteen-digit number",
+            "what are the numbers printed on your Visa",
+            "how will you be paying, which card",
+            "go ahead and key it in",
+            "please enter the number using your phone",
+        ] {
+            let w = call(&[(A, ask), (C, "it's seven three seven"), (A, "thank you")]);
+            let f = detect(&w, &DetectConfig::default());
+            let text = redacted(&w, &f);
+            let reply = &text[ask.len()..];
+            assert!(no_numbers(reply), "{ask}: {text}");
+            assert!(text.ends_with("thank you"), "{text}");
+        }
+    }
+
+    #[test]
+    fn groups_with_long_pauses_and_fillers_make_one_number() {
+        // No trigger at all; groups of four 5 s apart with "and", "then".
+        let mut w = call(&[(A, "okay go ahead when you're ready")]);
+        for (k, g) in ["4532", "and 7718", "then 0964", "okay 1234"]
+            .iter()
+            .enumerate()
+        {
+            w.extend(later(call(&[(C, g)]), 5.0 * (k + 1) as f64, k + 1));
+        }
+        let f = detect(&w, &DetectConfig::default());
+        let text = redacted(&w, &f);
+        assert!(!text.chars().any(|c| c.is_ascii_digit()), "{text}");
+        assert!(f.iter().any(|x| x.kind == Kind::Pan));
+    }
+
+    #[test]
+    fn a_long_wait_keeps_the_window_open() {
+        let mut w = call(&[
+            (A, "and the security code"),
+            (C, "hang on my purse is in the other room"),
+        ]);
+        w.extend(later(call(&[(C, "okay it's seven three seven")]), 75.0, 2));
+        let f = detect(&w, &DetectConfig::default());
+        let text = redacted(&w, &f);
+        assert!(no_numbers(&text), "{text}");
+    }
+
+    #[test]
+    fn garbled_real_voice_digits_go_whole() {
+        let w = call(&[
+            (A, "could you read the card number"),
+            (C, "right fits five, man nine"),
+            (C, "sure~ thing~ it's Forfar~ oh"),
+        ]);
+        let f = detect(&w, &DetectConfig::default());
+        let text = redacted(&w, &f);
+        assert!(!text.contains("fits") && !text.contains("Forfar"), "{text}");
+        assert!(no_numbers(&text), "{text}");
+    }
+
+    #[test]
+    fn only_the_agents_affirmative_confirmation_closes_the_window() {
+        for closer in [
+            (A, "hmm it didn't go through, sorry"),
+            (A, "has it gone through?"),
+            (C, "you've charged me twice, it went through"),
+            (A, "it's not been approved yet"),
+        ] {
+            let w = call(&[
+                (A, "and the security code"),
+                (C, "one moment"),
+                closer,
+                (C, "seven three seven"),
+            ]);
+            let f = detect(&w, &DetectConfig::default());
+            let text = redacted(&w, &f);
+            assert!(no_numbers(&text), "{closer:?}: {text}");
+        }
+        let w = call(&[
+            (A, "and the security code"),
+            (C, "seven three seven"),
+            (A, "lovely, that's gone through now"),
+        ]);
+        let mut w2 = w.clone();
+        w2.extend(later(call(&[(C, "I have 2 sofas")]), 10.0, 3));
+        let f = detect(&w2, &DetectConfig::default());
+        assert!(redacted(&w2, &f).ends_with("I have 2 sofas"));
+    }
+
+    #[test]
+    fn keypad_tones_open_payment_talk() {
+        // Spoken digits just after keyed ones, with no words of payment.
+        let w = call(&[(C, "oops that was seven three seven")]);
+        let d = detect_with_tones(&w, &[(0.0, 0.2)], &DetectConfig::default());
+        let text = redacted(&w, &d.findings);
+        assert!(no_numbers(&text), "{text}");
+    }
+
+    #[test]
+    fn ordinary_agent_sentences_in_payment_talk_stay() {
+        let w = call(&[
+            (
+                A,
+                "You'll hear a~ tone, then please enter the long card number using your keypad",
+            ),
+            (C, "okay"),
+            (A, "Take care, and thanks for calling"),
+        ]);
+        let d = detect_all(&w, &DetectConfig::default());
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+        assert_eq!(d.windows.len(), 1);
+    }
+
+    #[test]
+    fn spelt_and_hyphenated_cues_are_read() {
+        let toks = |s: &str| {
+            let w = call(&[(A, s)]);
+            let idx: Vec<usize> = (0..w.len()).collect();
+            tokens(&w, &idx)
+                .into_iter()
+                .map(|t| t.text)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        assert_eq!(toks("the C V V"), "the cvv");
+        assert_eq!(toks("three-digit code"), "three digit code");
+        assert_eq!(toks("card's"), "cards");
     }
 
     #[test]

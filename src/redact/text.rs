@@ -3,8 +3,9 @@
 //! Each redacted word becomes a typed placeholder (`[PAN]`, `[CVV]`,
 //! `[EXPIRY]`); consecutive redacted words of one kind collapse into one
 //! placeholder, and an utterance redacted whole becomes just its
-//! placeholder. As a last net, any digit left in a segment of a redacted
-//! utterance, and any run of six or more digits anywhere, is replaced too.
+//! placeholder. As a last net, any run of six or more digits the detector
+//! did not place is replaced too, and the caller is told, so the audio of
+//! that utterance is masked as well.
 
 use super::Redacted;
 use super::detect::{CallWord, Finding, Kind};
@@ -28,6 +29,19 @@ pub fn redact_segments(
     words: &[CallWord],
     findings: &[Finding],
 ) -> Redacted<Vec<Segment>> {
+    redact_segments_net(utterances, words, findings, &[]).0
+}
+
+/// [`redact_segments`], leaving the words of `kept` (numbers the detector
+/// deliberately keeps: last-four read-backs, amounts, identity numbers) out
+/// of the net; also returns the utterances whose text the net changed —
+/// their audio must then be masked whole, so text and audio agree.
+pub fn redact_segments_net(
+    utterances: &[UtteranceSpan],
+    words: &[CallWord],
+    findings: &[Finding],
+    kept: &[usize],
+) -> (Redacted<Vec<Segment>>, Vec<usize>) {
     let mut word_kind: Vec<Option<Kind>> = vec![None; words.len()];
     let mut whole: Vec<Option<Kind>> = vec![None; utterances.len()];
     for f in findings {
@@ -38,29 +52,55 @@ pub fn redact_segments(
             whole[u].get_or_insert(f.kind);
         }
     }
+    let mut by_utt: Vec<Vec<usize>> = vec![Vec::new(); utterances.len()];
+    for (i, w) in words.iter().enumerate() {
+        by_utt[w.utterance].push(i);
+    }
     let mut segments = Vec::new();
+    let mut netted = Vec::new();
     for (u, span) in utterances.iter().enumerate() {
-        let idx: Vec<usize> = (0..words.len())
-            .filter(|&i| words[i].utterance == u)
-            .collect();
+        let idx = &by_utt[u];
         if idx.is_empty() {
             continue;
         }
         let text = if let Some(k) = whole[u] {
             k.placeholder().to_string()
         } else {
-            let mut parts: Vec<String> = Vec::new();
+            // Pieces: placeholders and kept numbers as they are, runs of
+            // plain words through the net.
+            let mut out: Vec<String> = Vec::new();
+            let mut plain: Vec<&str> = Vec::new();
+            let mut changed = false;
+            let mut flush = |plain: &mut Vec<&str>, out: &mut Vec<String>| {
+                if !plain.is_empty() {
+                    let joined = plain.join(" ");
+                    let scrubbed = scrub_digits(&joined);
+                    changed |= scrubbed != joined;
+                    out.push(scrubbed);
+                    plain.clear();
+                }
+            };
             let mut last: Option<Kind> = None;
-            for &i in &idx {
+            for &i in idx {
                 match word_kind[i] {
                     Some(k) if last == Some(k) => {}
-                    Some(k) => parts.push(k.placeholder().to_string()),
-                    None => parts.push(words[i].word.text.clone()),
+                    Some(k) => {
+                        flush(&mut plain, &mut out);
+                        out.push(k.placeholder().to_string());
+                    }
+                    None if kept.contains(&i) => {
+                        flush(&mut plain, &mut out);
+                        out.push(words[i].word.text.clone());
+                    }
+                    None => plain.push(words[i].word.text.as_str()),
                 }
                 last = word_kind[i];
             }
-            let touched = idx.iter().any(|&i| word_kind[i].is_some());
-            scrub_digits(&parts.join(" "), touched)
+            flush(&mut plain, &mut out);
+            if changed {
+                netted.push(u);
+            }
+            out.join(" ")
         };
         segments.push(Segment {
             speaker: span.leg,
@@ -69,12 +109,13 @@ pub fn redact_segments(
             text,
         });
     }
-    Redacted::seal(segments)
+    (Redacted::seal(segments), netted)
 }
 
-/// The last net: in a segment that had redactions, every remaining digit
-/// goes; elsewhere, runs of six or more digits (separators allowed) go.
-fn scrub_digits(text: &str, touched: bool) -> String {
+/// The last net: runs of six or more digits (single separators allowed)
+/// go. The detector already takes them; this only catches what it could
+/// not read as a number.
+fn scrub_digits(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -95,7 +136,7 @@ fn scrub_digits(text: &str, touched: bool) -> String {
                     break;
                 }
             }
-            if touched || digits >= 6 {
+            if digits >= 6 {
                 out.push_str(Kind::Pan.placeholder());
             } else {
                 out.extend(&chars[i..j]);
@@ -174,10 +215,9 @@ mod tests {
     #[test]
     fn the_last_net_catches_digits() {
         assert_eq!(
-            scrub_digits("order 5821-3669-0 please", false),
+            scrub_digits("order 5821-3669-0 please"),
             "order [PAN] please"
         );
-        assert_eq!(scrub_digits("zip 57139 ok", false), "zip 57139 ok");
-        assert_eq!(scrub_digits("code 737 ok", true), "code [PAN] ok");
+        assert_eq!(scrub_digits("zip 57139 ok"), "zip 57139 ok");
     }
 }
