@@ -34,7 +34,7 @@ fn main() {
         };
         let truth: serde_json::Value = serde_json::from_str(&text).expect("truth");
         report.prompts.clear();
-        callscope::rules::insights::apply(&mut report, &rules);
+        callscope::rules::insights::analytics(&mut report, &rules);
         let got = report
             .complaint
             .as_ref()

@@ -303,11 +303,46 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
 /// utterance without a transcript is counted in a warning and redacted
 /// whole.
 pub fn redact_and_seal(
-    mut report: Report,
+    report: Report,
     utterances: &[TranscribedUtterance],
     tones: &[(Leg, f64, f64)],
     hold: AudioHold,
     t: &Transcription,
+) -> CallResult {
+    redact_and_seal_with(
+        report,
+        utterances,
+        tones,
+        hold,
+        &Redaction {
+            mask: t.mask,
+            model_name: &t.model_name,
+            detect: &t.detect,
+            rules: &t.rules,
+        },
+    )
+}
+
+/// The redaction settings of a [`Transcription`], without its whisper pool.
+#[derive(Clone, Copy)]
+pub struct Redaction<'a> {
+    /// How redacted audio is replaced.
+    pub mask: MaskMethod,
+    /// Model file name, for the audit trail.
+    pub model_name: &'a str,
+    /// Detector settings.
+    pub detect: &'a DetectConfig,
+    /// Prompts, analytics and scorecard rules.
+    pub rules: &'a Arc<crate::rules::Rules>,
+}
+
+/// [`redact_and_seal`] with the settings alone (no whisper pool needed).
+pub fn redact_and_seal_with(
+    mut report: Report,
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    hold: AudioHold,
+    t: &Redaction<'_>,
 ) -> CallResult {
     let failed = utterances.iter().filter(|u| u.transcript.is_none()).count();
     if failed > 0 {
@@ -338,11 +373,11 @@ pub fn redact_and_seal(
         tones,
         hold,
         t.mask,
-        &t.model_name,
-        &t.detect,
+        t.model_name,
+        t.detect,
     );
     CallResult {
-        report: done.report.with_insights(&t.rules),
+        report: done.report.with_insights(t.rules),
         audio: Some(done.audio),
         audit: done.audit,
         truncated: None,
@@ -399,10 +434,10 @@ pub fn store_result(
     Ok(())
 }
 
-/// Seals a signals-only report (analysis does not transcribe yet, so no
-/// report carries call content).
+/// Seals a signals-only report (not transcribed, so it carries no call
+/// text).
 fn seal(report: Report) -> Redacted<Report> {
-    seal_signal_report(report).expect("signals-only reports have no transcript segments")
+    seal_signal_report(report).expect("an untranscribed report carries no call text")
 }
 
 /// Path of a call's report under `data_dir`.

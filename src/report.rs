@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::frame::Leg;
+use crate::redact::evidence::Evidence;
 use crate::signals::{CallSummary, Interruption, LegSummary, Silence};
 
 /// Version of the report layout.
@@ -163,9 +164,10 @@ pub struct Prompt {
     pub severity: String,
     /// What the agent is told.
     pub message: String,
-    /// Why: a measurement, or the speaker and the redacted phrase.
+    /// Why: a measurement, or the speaker and the redacted phrase (a JSON
+    /// string; read back as [`Evidence::Stored`]).
     #[serde(default)]
-    pub evidence: String,
+    pub evidence: Evidence,
     /// Flagged for supervisors too.
     #[serde(default)]
     pub supervisor: bool,

@@ -156,6 +156,17 @@ async fn a_replayed_call_streams_redacted_events_and_is_stored() {
             .iter()
             .any(|e| matches!(&e.event, Some(Event::Redaction(_))))
     );
+    // Live text fails closed on numbers: no digit in any transcript event,
+    // partial or final, on either leg.
+    for e in &events {
+        if let Some(Event::Transcript(s)) = &e.event {
+            assert!(
+                !s.text.chars().any(|c| c.is_ascii_digit()),
+                "a digit in a live transcript: {:?}",
+                s.text
+            );
+        }
+    }
     let all_text: String = events.iter().map(|e| format!("{e:?}")).collect();
     for s in truth["sensitive"].as_array().unwrap() {
         if let Some(pan) = s["pan"].as_str() {
@@ -791,7 +802,16 @@ async fn a_python_client_streams_two_calls_at_once_and_matches_offline_analysis(
             .filter(|e| e["transcript"]["is_final"] == true)
             .count();
         assert!(finals > 5, "{id}: {finals} final transcripts");
-        // No run of six card digits anywhere in what the client saw.
+        // No digit in any live transcript text, and no run of six card
+        // digits anywhere in what the client saw.
+        for e in events {
+            if let Some(t) = e["transcript"]["text"].as_str() {
+                assert!(
+                    !t.chars().any(|c| c.is_ascii_digit()),
+                    "{id}: a digit in a live transcript: {t:?}"
+                );
+            }
+        }
         let text = serde_json::to_string(events).unwrap();
         for s in truth(call)["sensitive"].as_array().unwrap() {
             if let Some(pan) = s["pan"].as_str() {

@@ -54,7 +54,7 @@ pub fn prompt(p: &LivePrompt) -> pb::Prompt {
         kind: p.kind.to_string(),
         severity: p.severity.to_string(),
         message: p.message.to_string(),
-        evidence: p.evidence.clone(),
+        evidence: p.evidence.to_string(),
     }
 }
 

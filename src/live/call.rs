@@ -6,11 +6,29 @@
 //! (`grpc::server`, or `live::capture` in process) decides what the shared worker pool can take.
 //! Signals, KPIs and prompts come from the frames alone and never wait for
 //! transcription.
+//!
+//! ## Ordered release
+//!
+//! Whisper's workers finish in any order: a customer's short "seven three
+//! seven" can be transcribed before the agent's longer "… and the three
+//! digits on the back" that makes it a security code. So a final transcript
+//! is *released* (sent as a [`LiveEvent::Transcript`]) only when every
+//! utterance that started before it ended, on either leg, has been
+//! transcribed (or failed): finals still queued for whisper, and the
+//! utterance still being spoken or held for the join gap on either leg.
+//! Finals that are transcribed but not yet releasable wait in a queue and
+//! go out in order of start time as what blocks them clears (on every
+//! result, every push and at the end). Each is redacted with everything
+//! that started before its end ([`crate::redact::live::final_of`]), so its
+//! text does not depend on which worker was quicker. A partial goes out
+//! only when the same holds for its end; otherwise it is dropped. Live text
+//! also fails closed on numbers (see [`crate::redact::live`]). Transcript
+//! prompts come only from released, redacted finals.
 
 use std::collections::BTreeMap;
 use tracing::warn;
 
-use crate::analyze::{CallResult, Transcription, redact_and_seal};
+use crate::analyze::{CallResult, Redaction, Transcription, redact_and_seal, redact_and_seal_with};
 use crate::asr::{AsrError, Transcript, Utterance};
 use crate::convert::ConvertError;
 use crate::frame::{FRAME_SECONDS, Leg};
@@ -19,11 +37,12 @@ use crate::redact::Redacted;
 use crate::redact::audio::AudioHold;
 use crate::redact::call::TranscribedUtterance;
 use crate::redact::detect::{DetectConfig, Kind};
-use crate::redact::live::{partial_of, segment_of};
+use crate::redact::live::{final_of, partial_of};
 use crate::redact::text::UtteranceSpan;
 use crate::report::{self, Report, Segment, SourceInfo};
 use crate::signals::SignalEvent;
 use crate::telemetry;
+use crate::utter::PRE_ROLL_S;
 
 use super::kpi::{KpiSnapshot, Kpis, LivePrompt, Prompter};
 use crate::rules::Rules;
@@ -32,6 +51,14 @@ use std::sync::Arc;
 
 /// Keypad tones closer than this belong to one entry, seconds.
 const KEYPAD_GAP_S: f64 = 3.0;
+
+/// Media time after which an utterance that started at `t` is surely known
+/// to the cutter: its start includes [`PRE_ROLL_S`] of audio before the
+/// speech, and a talk span is confirmed 0.1 s after it starts (plus a frame
+/// or two of slack). A transcript ending at `end` is released only once
+/// the call has reached `end + SEEN_AFTER_S`, so an utterance of the other
+/// leg that started just before `end` cannot be missed.
+const SEEN_AFTER_S: f64 = PRE_ROLL_S + 0.2;
 
 /// How a live call is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -164,14 +191,21 @@ pub struct LiveCall {
     utterances: Vec<TranscribedUtterance>,
     /// Finals not transcribed yet: id → end of the utterance, seconds.
     pending: BTreeMap<u64, f64>,
-    /// Partials in flight per leg: (ticket, utterance start).
-    partial_inflight: [Option<(u64, f64)>; 2],
+    /// Finals transcribed (with words) but not released yet: ids.
+    held: Vec<usize>,
+    /// Partials in flight per leg: (ticket, utterance start, end of the
+    /// audio sent).
+    partial_inflight: [Option<(u64, f64, f64)>; 2],
     next_partial: u64,
     last_partial_at: [f64; 2],
     kpis: Kpis,
     prompter: Prompter,
     coach: Coach,
+    /// Every prompt raised live.
     prompts: Vec<LivePrompt>,
+    /// The signal prompts (measurements) among them, carried into the
+    /// stored report; its transcript prompts are derived again there.
+    signal_prompts: Vec<LivePrompt>,
     next_kpi: f64,
     lagging_since: Option<f64>,
     /// Past the defer bound: finals go to whisper only when it is otherwise
@@ -208,11 +242,13 @@ impl LiveCall {
             output: None,
             utterances: Vec::new(),
             pending: BTreeMap::new(),
+            held: Vec::new(),
             partial_inflight: [None, None],
             next_partial: PARTIAL_BASE,
             last_partial_at: [0.0; 2],
             kpis: Kpis::default(),
             prompts: Vec::new(),
+            signal_prompts: Vec::new(),
             next_kpi: 1.0,
             lagging_since: None,
             deferred: false,
@@ -259,6 +295,11 @@ impl LiveCall {
         self.pending.len()
     }
 
+    /// Finals transcribed but not released yet (see the module docs).
+    pub fn held_finals(&self) -> usize {
+        self.held.len()
+    }
+
     /// The KPIs now.
     pub fn snapshot(&self) -> KpiSnapshot {
         let talk = self.pipeline.as_ref().map_or([0.0; 2], |p| {
@@ -294,6 +335,7 @@ impl LiveCall {
         }
         self.signal_buf = events;
         self.queue_finals(jobs);
+        self.release(out);
         self.track_keypad(out, false);
         let now = self.now();
         while now >= self.next_kpi {
@@ -302,6 +344,7 @@ impl LiveCall {
             let mut prompts = Vec::new();
             self.prompter
                 .check(now, &mut self.kpis, &snap, &mut prompts);
+            self.signal_prompts.extend(prompts.iter().cloned());
             self.coach.tick(now, &mut self.prompter, &mut prompts);
             for pr in prompts {
                 self.prompts.push(pr.clone());
@@ -358,7 +401,7 @@ impl LiveCall {
             self.last_partial_at[i] = now;
             let id = self.next_partial;
             self.next_partial += 1;
-            self.partial_inflight[i] = Some((id, start));
+            self.partial_inflight[i] = Some((id, start, start + dur));
             jobs.push(AsrJob {
                 id,
                 partial: true,
@@ -447,14 +490,16 @@ impl LiveCall {
     pub fn partial_dropped(&mut self, id: u64) {
         telemetry::partial_skipped();
         for slot in &mut self.partial_inflight {
-            if slot.is_some_and(|(x, _)| x == id) {
+            if slot.is_some_and(|(x, ..)| x == id) {
                 *slot = None;
             }
         }
     }
 
     /// Takes whisper's result for job `id`. A failed final is kept as
-    /// "no transcript" and redacted whole when the call is stored.
+    /// "no transcript" and redacted whole when the call is stored. A final
+    /// goes out once everything that started before its end is transcribed
+    /// (see the module docs), perhaps with other finals it was holding up.
     pub fn on_transcript(
         &mut self,
         id: u64,
@@ -462,34 +507,7 @@ impl LiveCall {
         out: &mut Vec<LiveEvent>,
     ) {
         if id >= PARTIAL_BASE {
-            let Some(i) = self
-                .partial_inflight
-                .iter()
-                .position(|s| s.is_some_and(|(x, _)| x == id))
-            else {
-                return;
-            };
-            let (_, start) = self.partial_inflight[i].take().expect("found above");
-            let leg = Leg::BOTH[i];
-            // Stale when the utterance has ended (its final is on its way).
-            let current = self
-                .pipeline
-                .as_ref()
-                .and_then(|p| p.utterance_in_progress(leg))
-                .is_some_and(|(s, _)| s == start);
-            let Ok(t) = result else { return };
-            if !current || t.words.is_empty() {
-                return;
-            }
-            let end = t.words.last().map_or(start, |w| w.end);
-            let span = UtteranceSpan { leg, start, end };
-            if let Some(segment) = partial_of(&self.utterances, span, t, &self.cfg.detect) {
-                out.push(LiveEvent::Transcript {
-                    segment,
-                    is_final: false,
-                    utterance: key(start),
-                });
-            }
+            self.on_partial(id, result, out);
             return;
         }
         let u = id as usize;
@@ -498,42 +516,140 @@ impl LiveCall {
         }
         let span = self.utterances[u].span;
         telemetry::transcription_lag((self.now() - span.end).max(0.0));
-        let Ok(t) = result else {
-            telemetry::error("transcription");
-            return;
-        };
-        if span.leg == Leg::Agent && !t.words.is_empty() {
-            self.kpis
-                .on_agent_words(span.end, t.words.len() as u64, span.end - span.start);
-            let (wpm, n) = self.kpis.recent_agent_wpm();
-            if n >= 20 {
-                out.push(LiveEvent::Pace { t: span.end, wpm });
+        match result {
+            Err(_) => telemetry::error("transcription"),
+            Ok(t) => {
+                if span.leg == Leg::Agent && !t.words.is_empty() {
+                    self.kpis
+                        .on_agent_words(span.end, t.words.len() as u64, span.end - span.start);
+                    let (wpm, n) = self.kpis.recent_agent_wpm();
+                    if n >= 20 {
+                        out.push(LiveEvent::Pace { t: span.end, wpm });
+                    }
+                }
+                if !t.words.is_empty() {
+                    self.held.push(u);
+                }
+                self.utterances[u].transcript = Some(t);
             }
         }
-        self.utterances[u].transcript = Some(t);
-        // Redact over the utterances transcribed so far.
-        if let Some((segment, notices)) = segment_of(&self.utterances, u, &self.cfg.detect) {
-            for n in notices {
-                out.push(LiveEvent::Redaction {
-                    kind: n.kind,
-                    leg: span.leg,
-                    start: n.start,
-                    end: n.end,
-                    keys: 0,
-                });
-            }
-            let mut prompts = Vec::new();
-            self.coach
-                .on_segment(&segment, &mut self.prompter, &mut prompts);
+        // A failed or wordless final releases nothing but may unblock others.
+        self.release(out);
+    }
+
+    fn on_partial(
+        &mut self,
+        id: u64,
+        result: Result<Transcript, AsrError>,
+        out: &mut Vec<LiveEvent>,
+    ) {
+        let Some(i) = self
+            .partial_inflight
+            .iter()
+            .position(|s| s.is_some_and(|(x, ..)| x == id))
+        else {
+            return;
+        };
+        let (_, start, end) = self.partial_inflight[i].take().expect("found above");
+        let leg = Leg::BOTH[i];
+        // Stale when the utterance has ended (its final is on its way).
+        let current = self
+            .pipeline
+            .as_ref()
+            .and_then(|p| p.utterance_in_progress(leg))
+            .is_some_and(|(s, _)| s == start);
+        let Ok(t) = result else { return };
+        if !current || t.words.is_empty() {
+            return;
+        }
+        if !self.settled_before(end, Some(leg)) {
+            // Something that started before it is not transcribed yet:
+            // partials are droppable, this one goes.
+            telemetry::partial_skipped();
+            return;
+        }
+        let span = UtteranceSpan { leg, start, end };
+        if let Some(segment) = partial_of(&self.utterances, span, t, &self.cfg.detect) {
             out.push(LiveEvent::Transcript {
                 segment,
-                is_final: true,
-                utterance: key(span.start),
+                is_final: false,
+                utterance: key(start),
             });
-            for pr in prompts {
-                self.prompts.push(pr.clone());
-                out.push(LiveEvent::Prompt(pr));
+        }
+    }
+
+    /// Whether every utterance that started before `end` (on either leg) has
+    /// been transcribed or has failed, and the call is far enough past `end`
+    /// that no such utterance can still be unseen. The utterance in progress
+    /// on `own` (a partial's own) does not count.
+    fn settled_before(&self, end: f64, own: Option<Leg>) -> bool {
+        if self
+            .pending
+            .keys()
+            .any(|&id| self.utterances[id as usize].span.start < end)
+        {
+            return false;
+        }
+        let Some(p) = self.pipeline.as_ref() else {
+            // Ended: every utterance is known.
+            return true;
+        };
+        if self.now() < end + SEEN_AFTER_S {
+            return false;
+        }
+        !Leg::BOTH[..self.start.legs].iter().any(|&leg| {
+            Some(leg) != own && p.utterance_in_progress(leg).is_some_and(|(s, _)| s < end)
+        })
+    }
+
+    /// Releases the held finals that nothing blocks any more, in order of
+    /// start time (stopping at the first still blocked).
+    fn release(&mut self, out: &mut Vec<LiveEvent>) {
+        while let Some(pos) = (0..self.held.len()).min_by(|&a, &b| {
+            let (a, b) = (
+                self.utterances[self.held[a]].span,
+                self.utterances[self.held[b]].span,
+            );
+            a.start
+                .total_cmp(&b.start)
+                .then(a.leg.index().cmp(&b.leg.index()))
+        }) {
+            let u = self.held[pos];
+            if !self.settled_before(self.utterances[u].span.end, None) {
+                return;
             }
+            self.held.swap_remove(pos);
+            self.emit_final(u, out);
+        }
+    }
+
+    /// Sends the redacted final of utterance `u`, its redaction notices and
+    /// the prompts it raises.
+    fn emit_final(&mut self, u: usize, out: &mut Vec<LiveEvent>) {
+        let span = self.utterances[u].span;
+        let Some((segment, notices)) = final_of(&self.utterances, u, &self.cfg.detect) else {
+            return;
+        };
+        for n in notices {
+            out.push(LiveEvent::Redaction {
+                kind: n.kind,
+                leg: span.leg,
+                start: n.start,
+                end: n.end,
+                keys: 0,
+            });
+        }
+        let mut prompts = Vec::new();
+        self.coach
+            .on_segment(&segment, &mut self.prompter, &mut prompts);
+        out.push(LiveEvent::Transcript {
+            segment,
+            is_final: true,
+            utterance: key(span.start),
+        });
+        for pr in prompts {
+            self.prompts.push(pr.clone());
+            out.push(LiveEvent::Prompt(pr));
         }
     }
 
@@ -553,12 +669,35 @@ impl LiveCall {
         self.utter_buf.append(&mut output.utterances);
         self.output = Some(output);
         self.queue_finals(jobs);
+        self.release(out);
         self.track_keypad(out, true);
     }
 
     /// Redacts and seals the finished call for storage: `status` is
     /// `complete` or `interrupted`.
-    pub fn seal(mut self, status: &str, t: &Transcription) -> CallResult {
+    pub fn seal(self, status: &str, t: &Transcription) -> CallResult {
+        let (report, utterances, tones, hold) = self.unsealed(status);
+        redact_and_seal(report, &utterances, &tones, hold, t)
+    }
+
+    /// [`Self::seal`] with the redaction settings alone.
+    pub fn seal_with(self, status: &str, r: &Redaction<'_>) -> CallResult {
+        let (report, utterances, tones, hold) = self.unsealed(status);
+        redact_and_seal_with(report, &utterances, &tones, hold, r)
+    }
+
+    /// Ends the call and gathers what the redactor needs: the report of
+    /// signals and signal prompts, the utterances, keypad tones and audio.
+    #[allow(clippy::type_complexity)]
+    fn unsealed(
+        mut self,
+        status: &str,
+    ) -> (
+        Report,
+        Vec<TranscribedUtterance>,
+        Vec<(Leg, f64, f64)>,
+        AudioHold,
+    ) {
         let mut events = Vec::new();
         let mut jobs = Vec::new();
         self.end(&mut events, &mut jobs);
@@ -588,12 +727,419 @@ impl LiveCall {
                 .warnings
                 .push(format!("call {status}: stored up to where it stopped"));
         }
-        report.prompts = self.prompts.into_iter().map(report::Prompt::from).collect();
-        redact_and_seal(report, &self.utterances, &output.tones, self.hold, t)
+        // Only the signal prompts: the transcript prompts are derived again
+        // from the final redacted segments (see `Redacted::with_insights`).
+        report.prompts = self
+            .signal_prompts
+            .into_iter()
+            .map(report::Prompt::from)
+            .collect();
+        (report, self.utterances, output.tones, self.hold)
     }
 }
 
 /// The key of an utterance starting at `start` seconds: its start in ms.
 fn key(start: f64) -> u64 {
     (start * 1000.0).round().max(0.0) as u64
+}
+
+#[cfg(test)]
+mod tests {
+    //! The live engine with a fake transcriber: synthetic voices make the
+    //! utterances, a script says what each utterance "said", and results
+    //! come back after a latency chosen per job, so in any order.
+
+    use super::*;
+    use crate::asr::Word;
+    use crate::redact::audio::MaskMethod;
+    use crate::redact::evidence::Evidence;
+    use std::f64::consts::TAU;
+
+    const RATE: u32 = 16_000;
+    const BLOCK_S: f64 = 0.1;
+
+    /// Who says what when: (leg, start s, end s, text).
+    type Line = (Leg, f64, f64, &'static str);
+
+    /// A harmonic "voice" (agent and customer at different pitches) over
+    /// low noise.
+    fn sample(script: &[Line], leg: Leg, t: f64, seed: &mut u32) -> f32 {
+        *seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        let noise = ((*seed >> 8) as f64 / f64::from(1u32 << 24) - 0.5) * 0.002;
+        let f0 = if leg == Leg::Agent { 120.0 } else { 190.0 };
+        let talking = script
+            .iter()
+            .any(|&(l, a, b, _)| l == leg && (a..b).contains(&t));
+        let voice = if talking {
+            (1..=20)
+                .map(|k| (TAU * f0 * f64::from(k) * t).sin() / f64::from(k))
+                .sum::<f64>()
+                * 0.06
+        } else {
+            0.0
+        };
+        (noise + voice) as f32
+    }
+
+    /// What whisper would say about `job`: the script's words on its leg
+    /// within its audio, each line's words spread over the line.
+    fn transcribe(script: &[Line], job: &AsrJob) -> Transcript {
+        let u = &job.utterance;
+        let (a, b) = (u.start_s, u.start_s + u.duration_s());
+        let mut words = Vec::new();
+        for &(leg, start, end, text) in script {
+            if leg != u.leg || end <= a || start >= b {
+                continue;
+            }
+            let n = text.split_whitespace().count() as f64;
+            let step = (end - start) / n;
+            for (i, w) in text.split_whitespace().enumerate() {
+                let ws = start + step * i as f64;
+                let we = ws + step * 0.9;
+                if we <= b {
+                    words.push(Word {
+                        text: w.to_string(),
+                        start: ws,
+                        end: we,
+                        confidence: 0.9,
+                    });
+                }
+            }
+        }
+        Transcript {
+            words,
+            ..Transcript::default()
+        }
+    }
+
+    fn call() -> LiveCall {
+        let start = LiveStart {
+            call_id: "t".into(),
+            agent_id: "a".into(),
+            caller_id: String::new(),
+            started_at: std::time::SystemTime::UNIX_EPOCH,
+            legs: 2,
+            sample_rate: RATE,
+            codec: "PCM".into(),
+            agent_channel: 0,
+        };
+        LiveCall::new(start, LiveConfig::default()).unwrap()
+    }
+
+    /// One run: the events in order, and which finals were delivered in
+    /// which order (leg, utterance start).
+    struct Run {
+        call: LiveCall,
+        events: Vec<LiveEvent>,
+        delivered: Vec<(Leg, f64)>,
+    }
+
+    impl Run {
+        fn finals(&self) -> Vec<(Leg, f64, String)> {
+            self.events
+                .iter()
+                .filter_map(|e| match e {
+                    LiveEvent::Transcript {
+                        segment,
+                        is_final: true,
+                        ..
+                    } => Some((segment.speaker, segment.start, segment.text.clone())),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn texts(&self) -> Vec<String> {
+            self.events
+                .iter()
+                .filter_map(|e| match e {
+                    LiveEvent::Transcript { segment, .. } => Some(segment.text.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
+
+        fn assert_no_digits(&self) {
+            for text in self.texts() {
+                assert!(!text.chars().any(|c| c.is_ascii_digit()), "{text}");
+                let words: Vec<&str> = text.split_whitespace().collect();
+                assert!(
+                    crate::redact::numbers::digit_runs(&words).is_empty(),
+                    "{text}"
+                );
+            }
+        }
+    }
+
+    /// Plays `script` for `length_s` into a call; each job's result comes
+    /// back `latency(job)` media seconds after it was handed out.
+    fn run(script: &[Line], length_s: f64, latency: impl Fn(&AsrJob) -> f64) -> Run {
+        let mut call = call();
+        let mut events = Vec::new();
+        let mut delivered = Vec::new();
+        let mut waiting: Vec<(f64, u64, bool, Leg, f64, Transcript)> = Vec::new();
+        let mut seed = [1u32, 2u32];
+        let n = (BLOCK_S * f64::from(RATE)) as usize;
+        let blocks = (length_s / BLOCK_S).round() as usize;
+        let mut deliver = |call: &mut LiveCall,
+                           waiting: &mut Vec<(f64, u64, bool, Leg, f64, Transcript)>,
+                           now: f64,
+                           events: &mut Vec<LiveEvent>| {
+            waiting.sort_by(|a, b| a.0.total_cmp(&b.0));
+            while waiting.first().is_some_and(|w| w.0 <= now) {
+                let (_, id, partial, leg, start, t) = waiting.remove(0);
+                if !partial {
+                    delivered.push((leg, start));
+                }
+                call.on_transcript(id, Ok(t), events);
+            }
+        };
+        for b in 0..blocks {
+            let legs: Vec<Vec<f32>> = Leg::BOTH
+                .iter()
+                .map(|&leg| {
+                    (0..n)
+                        .map(|i| {
+                            let t = (b * n + i) as f64 / f64::from(RATE);
+                            sample(script, leg, t, &mut seed[leg.index()])
+                        })
+                        .collect()
+                })
+                .collect();
+            let mut jobs = Vec::new();
+            call.push(&[&legs[0], &legs[1]], &mut events, &mut jobs);
+            let now = call.now();
+            for job in jobs {
+                let t = transcribe(script, &job);
+                let u = &job.utterance;
+                waiting.push((
+                    now + latency(&job),
+                    job.id,
+                    job.partial,
+                    u.leg,
+                    u.start_s,
+                    t,
+                ));
+            }
+            deliver(&mut call, &mut waiting, now, &mut events);
+        }
+        let mut jobs = Vec::new();
+        call.end(&mut events, &mut jobs);
+        let now = call.now();
+        for job in jobs {
+            let t = transcribe(script, &job);
+            let u = &job.utterance;
+            waiting.push((
+                now + latency(&job),
+                job.id,
+                job.partial,
+                u.leg,
+                u.start_s,
+                t,
+            ));
+        }
+        deliver(&mut call, &mut waiting, f64::INFINITY, &mut events);
+        Run {
+            call,
+            events,
+            delivered,
+        }
+    }
+
+    #[test]
+    fn a_short_answer_transcribed_first_waits_for_the_question_before_it() {
+        let script = [
+            (
+                Leg::Agent,
+                0.5,
+                3.5,
+                "and the three digits on the back please",
+            ),
+            (Leg::Customer, 4.2, 5.2, "seven three seven"),
+        ];
+        // The agent's long final takes whisper 4 s, the customer's 0.2 s.
+        let r = run(&script, 12.0, |job| {
+            if job.utterance.leg == Leg::Agent {
+                4.0
+            } else {
+                0.2
+            }
+        });
+        assert_eq!(r.delivered.len(), 2, "{:?}", r.delivered);
+        assert_eq!(r.delivered[0].0, Leg::Customer, "results out of order");
+        let finals = r.finals();
+        assert_eq!(finals.len(), 2, "{finals:?}");
+        assert_eq!(finals[0].0, Leg::Agent, "{finals:?}");
+        assert_eq!(finals[1].0, Leg::Customer, "{finals:?}");
+        r.assert_no_digits();
+        for text in r.texts() {
+            assert!(!text.contains("seven"), "{text}");
+        }
+        // Redacted with the agent's question: the detector found it.
+        assert!(
+            r.events.iter().any(|e| matches!(
+                e,
+                LiveEvent::Redaction {
+                    leg: Leg::Customer,
+                    ..
+                }
+            )),
+            "{finals:?}"
+        );
+        assert_eq!(r.call.held_finals(), 0);
+    }
+
+    #[test]
+    fn a_card_number_in_four_groups_never_shows_a_digit() {
+        let script = [
+            (Leg::Agent, 0.5, 2.5, "can you read that out for me"),
+            (Leg::Customer, 3.5, 5.0, "it's 4111"),
+            (Leg::Customer, 7.0, 8.5, "one one one one"),
+            (Leg::Customer, 10.5, 12.0, "and 1111,"),
+            (Leg::Customer, 14.0, 15.5, "one one one one thanks"),
+        ];
+        let r = run(&script, 20.0, |_| 0.6);
+        let finals = r.finals();
+        assert_eq!(finals.len(), 5, "{finals:?}");
+        assert!(
+            r.events.iter().any(|e| matches!(
+                e,
+                LiveEvent::Transcript {
+                    is_final: false,
+                    ..
+                }
+            )),
+            "partials too"
+        );
+        r.assert_no_digits();
+        let joined: String = r.texts().join(" ");
+        let digits: String = joined.chars().filter(char::is_ascii_digit).collect();
+        assert!(digits.len() < 6, "{joined}");
+        // The finals went out in time order.
+        assert!(finals.windows(2).all(|w| w[0].1 <= w[1].1), "{finals:?}");
+    }
+
+    #[test]
+    fn partials_wait_for_earlier_finals_or_are_dropped() {
+        let script = [
+            (
+                Leg::Agent,
+                0.5,
+                2.5,
+                "thanks for waiting I have your account here",
+            ),
+            (
+                Leg::Customer,
+                3.2,
+                8.0,
+                "I was calling about the bill that came last week and it looks wrong to me",
+            ),
+        ];
+        // The agent's final takes whisper 3 s; partials 0.5 s.
+        let r = run(&script, 12.0, |job| {
+            if job.partial {
+                0.5
+            } else if job.utterance.leg == Leg::Agent {
+                3.0
+            } else {
+                0.3
+            }
+        });
+        let agent_final = r
+            .events
+            .iter()
+            .position(|e| {
+                matches!(e, LiveEvent::Transcript { segment, is_final: true, .. } if segment.speaker == Leg::Agent)
+            })
+            .expect("agent final");
+        let partials: Vec<usize> = r
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| {
+                matches!(e, LiveEvent::Transcript { segment, is_final: false, .. } if segment.speaker == Leg::Customer)
+            })
+            .map(|(i, _)| i)
+            .collect();
+        assert!(
+            partials.iter().all(|&i| i > agent_final),
+            "a partial went out before the final before it: {partials:?} vs {agent_final}"
+        );
+        assert!(!partials.is_empty(), "partials resume once it is out");
+        // Some were dropped while the agent's final was outstanding.
+        let all = r
+            .events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    LiveEvent::Transcript {
+                        is_final: false,
+                        ..
+                    }
+                )
+            })
+            .count();
+        let asked = r.call.next_partial - PARTIAL_BASE;
+        assert!(asked as usize > all, "{asked} asked, {all} sent");
+    }
+
+    #[test]
+    fn the_stored_reports_prompts_quote_its_final_redacted_segments() {
+        let script = [
+            (Leg::Agent, 0.5, 2.5, "how can I help you today"),
+            (
+                Leg::Customer,
+                3.5,
+                7.0,
+                "I have called 3 times can I speak to a manager please",
+            ),
+        ];
+        let r = run(&script, 10.0, |_| 0.4);
+        let live: Vec<&LivePrompt> = r
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                LiveEvent::Prompt(p) if p.kind == "escalation_request" => Some(p),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(live.len(), 1);
+        // Live, the evidence is the released final, numbers masked.
+        let ev = live[0].evidence.to_string();
+        assert!(matches!(live[0].evidence, Evidence::Quote(_)), "{ev}");
+        assert!(ev.contains(crate::redact::live::DIGITS_PLACEHOLDER), "{ev}");
+        let rules = Arc::new(Rules::builtin());
+        let stored = r
+            .call
+            .seal_with(
+                "complete",
+                &Redaction {
+                    mask: MaskMethod::Silence,
+                    model_name: "fake",
+                    detect: &DetectConfig::default(),
+                    rules: &rules,
+                },
+            )
+            .report
+            .into_inner();
+        let quoted: Vec<&report::Prompt> = stored
+            .prompts
+            .iter()
+            .filter(|p| !p.evidence.is_measurement())
+            .collect();
+        assert_eq!(quoted.len(), 1, "{:?}", stored.prompts);
+        assert_eq!(quoted[0].kind, "escalation_request");
+        // Derived in the final pass, from the stored segment: its number stays.
+        let seg = stored
+            .segments
+            .iter()
+            .find(|s| s.speaker == Leg::Customer)
+            .unwrap();
+        assert_eq!(
+            quoted[0].evidence.to_string(),
+            crate::rules::coach::evidence(seg)
+        );
+        assert!(seg.text.contains('3'), "{}", seg.text);
+    }
 }

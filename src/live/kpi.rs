@@ -9,6 +9,7 @@
 use std::collections::VecDeque;
 
 use crate::frame::Leg;
+use crate::redact::evidence::{Evidence, Measurement};
 use crate::rules::{Rules, SignalPrompt, signal};
 use crate::signals::SignalEvent;
 
@@ -189,8 +190,8 @@ pub struct LivePrompt {
     pub severity: String,
     /// What the agent is told.
     pub message: String,
-    /// Why: a measurement, or the speaker and the redacted phrase.
-    pub evidence: String,
+    /// Why: a measurement, or the speaker and a phrase of a redacted final.
+    pub evidence: Evidence,
     /// Supervisors should look at the call too.
     pub supervisor: bool,
 }
@@ -246,7 +247,7 @@ impl Prompter {
         severity: &str,
         message: &str,
         cooldown_s: f64,
-        evidence: String,
+        evidence: Evidence,
         supervisor: bool,
         out: &mut Vec<LivePrompt>,
     ) -> bool {
@@ -274,7 +275,7 @@ impl Prompter {
         &mut self,
         now: f64,
         i: usize,
-        evidence: String,
+        evidence: Measurement,
         out: &mut Vec<LivePrompt>,
     ) {
         let say = self.says[i].clone();
@@ -284,7 +285,7 @@ impl Prompter {
             &say.severity,
             &say.message,
             say.cooldown_s,
-            evidence,
+            evidence.into(),
             false,
             out,
         );
@@ -300,25 +301,25 @@ impl Prompter {
     ) {
         let r = self.thresholds.clone();
         if snap.silence_s >= r.dead_air_s {
-            let ev = format!("{:.0} s of silence", snap.silence_s);
+            let ev = Measurement::Silence { s: snap.silence_s };
             self.raise_signal(now, signal::DEAD_AIR, ev, out);
         }
         let n = kpis.recent_interruptions(now, Leg::Agent, r.interruptions_window_s);
         if n >= r.interruptions_per_min {
-            let ev = format!(
-                "agent interrupted the customer {n} times in {:.0} s",
-                r.interruptions_window_s
-            );
+            let ev = Measurement::AgentInterruptions {
+                n,
+                window_s: r.interruptions_window_s,
+            };
             self.raise_signal(now, signal::INTERRUPTING, ev, out);
         }
         let (wpm, words) = kpis.recent_agent_wpm();
         if words >= 20 && wpm > r.max_wpm {
-            let ev = format!("agent at {wpm:.0} words/min over the last minute");
+            let ev = Measurement::AgentPace { wpm };
             self.raise_signal(now, signal::PACE, ev, out);
         }
         let quiet = kpis.customer_quiet_s(now);
         if quiet >= r.monologue_s && snap.current_speaker == Some(Leg::Agent) {
-            let ev = format!("customer silent for {quiet:.0} s while the agent talks");
+            let ev = Measurement::CustomerSilent { s: quiet };
             self.raise_signal(now, signal::MONOLOGUE, ev, out);
         }
     }

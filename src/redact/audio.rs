@@ -23,6 +23,18 @@ const TONE_FADE_S: f64 = 0.005;
 /// Slack when turning seconds into sample indices, so that float noise in
 /// `t × rate` does not widen a span by a sample.
 const INDEX_SLACK: f64 = 1e-6;
+/// Longest line-echo delay looked for, seconds (line echo is tens of ms).
+const ECHO_MAX_LAG_S: f64 = 0.15;
+/// Normalised cross-correlation above which a leg carries the other's echo.
+/// Two independent voices stay well under 0.1 at their best lag; an echo
+/// at −20 dB over a line codec is above 0.5.
+const ECHO_MIN_CORR: f64 = 0.2;
+/// A leg quieter than this over the span has nothing audible to hide, dBFS.
+const ECHO_QUIET_DB: f64 = -50.0;
+/// The echo check looks at most this much of a span, seconds.
+const ECHO_MAX_SPAN_S: f64 = 4.0;
+/// Grid of the echo check, Hz: samples and lags are taken at this rate.
+const ECHO_GRID_HZ: f64 = 4_000.0;
 
 /// What replaces the audio of a masked span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -105,6 +117,52 @@ impl AudioHold {
     /// If `leg` is out of range.
     pub fn leg(&self, leg: usize) -> &[f32] {
         &self.legs[leg]
+    }
+
+    /// Whether leg `to` carries an audible, delayed copy of leg `from`
+    /// (line echo) over `[start_s, end_s]`: `to` is not silent there and its
+    /// best normalised cross-correlation with `from`, at delays of 0 to
+    /// 150 ms, is above 0.2. The other party's own voice does not correlate.
+    ///
+    /// # Panics
+    ///
+    /// If a leg is out of range.
+    pub fn carries_echo(&self, from: usize, to: usize, start_s: f64, end_s: f64) -> bool {
+        let rate = f64::from(self.sample_rate);
+        let (x, y) = (&self.legs[from], &self.legs[to]);
+        let mid = 0.5 * (start_s + end_s);
+        let half = (0.5 * (end_s - start_s)).min(0.5 * ECHO_MAX_SPAN_S);
+        let a = to_index(((mid - half) * rate).floor(), x.len().min(y.len()));
+        let b = to_index(((mid + half) * rate).ceil(), x.len().min(y.len()));
+        if b <= a {
+            return false;
+        }
+        let step = ((rate / ECHO_GRID_HZ).floor() as usize).max(1);
+        let y_power: f64 = (a..b)
+            .step_by(step)
+            .map(|n| f64::from(y[n]).powi(2))
+            .sum::<f64>();
+        let count = (a..b).step_by(step).count() as f64;
+        if 10.0 * (y_power / count).max(1e-12).log10() < ECHO_QUIET_DB {
+            return false;
+        }
+        let max_lag = (ECHO_MAX_LAG_S * rate) as usize;
+        let mut best = 0.0f64;
+        for lag in (0..=max_lag).step_by(step) {
+            let (mut xy, mut xx, mut yy) = (0.0f64, 0.0f64, 0.0f64);
+            for n in (a..b).step_by(step) {
+                let Some(&yv) = y.get(n + lag) else { break };
+                let xv = f64::from(x[n]);
+                let yv = f64::from(yv);
+                xy += xv * yv;
+                xx += xv * xv;
+                yy += yv * yv;
+            }
+            if xx > 0.0 && yy > 0.0 {
+                best = best.max(xy / (xx * yy).sqrt());
+            }
+        }
+        best > ECHO_MIN_CORR
     }
 
     /// Masks `[start_s, end_s)` of leg `leg` (0 = agent) with `method`.
@@ -413,5 +471,39 @@ mod tests {
         let s = format!("{sealed:?}");
         assert!(!s.contains("0.123"), "{s}");
         assert_eq!(sealed.frames(), 100);
+    }
+
+    #[test]
+    fn line_echo_is_told_from_the_other_voice() {
+        // A noise-like "voice" on leg 0; leg 1 carries it 30 ms late at
+        // -20 dB, or an independent voice at the same level.
+        let rate = 8_000;
+        let mut seed = 7u32;
+        let mut noise = || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let voice: Vec<f32> = (0..rate * 3).map(|_| 0.2 * noise()).collect();
+        let other: Vec<f32> = (0..rate * 3).map(|_| 0.02 * noise()).collect();
+        let delay = 240;
+        let echo: Vec<f32> = (0..rate * 3)
+            .map(|n| {
+                if n >= delay {
+                    0.1 * voice[n - delay]
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        let mut hold = AudioHold::new(rate as u32, 2);
+        hold.push(&[&voice, &echo]);
+        assert!(hold.carries_echo(0, 1, 0.5, 2.5));
+        let mut hold = AudioHold::new(rate as u32, 2);
+        hold.push(&[&voice, &other]);
+        assert!(!hold.carries_echo(0, 1, 0.5, 2.5));
+        let silent = vec![0.0f32; rate * 3];
+        let mut hold = AudioHold::new(rate as u32, 2);
+        hold.push(&[&voice, &silent]);
+        assert!(!hold.carries_echo(0, 1, 0.5, 2.5));
     }
 }

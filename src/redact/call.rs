@@ -114,9 +114,10 @@ pub fn detect_call(
 /// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
 /// recogniser for the audit trail.
 ///
-/// Every masked span is masked on both channels (a leg can carry the other's
-/// line echo) and written to the audit trail once per channel; whatever the
-/// text net catches is masked in the audio too.
+/// A masked span is masked on the other channel too when that channel
+/// carries its line echo ([`AudioHold::carries_echo`]), and written to the
+/// audit trail once per channel masked; whatever the text net catches is
+/// masked in the audio too.
 #[allow(clippy::too_many_arguments)]
 pub fn redact_call(
     mut report: Report,
@@ -155,34 +156,8 @@ pub fn redact_call(
         MaskMethod::Silence => "silence",
         MaskMethod::Tone => "tone",
     };
-    let legs = audio.legs();
-    let mut redactions = Vec::new();
-    let mut audit = Vec::new();
-    let mut add = |kind: Kind,
-                   start: f64,
-                   end: f64,
-                   confidence: Confidence,
-                   model: &str,
-                   audio: &mut AudioHold| {
-        for (channel, leg) in Leg::BOTH.into_iter().enumerate().take(legs) {
-            audio.mask(channel, start, end, method);
-            redactions.push(RedactionSpan {
-                kind: format!("{kind:?}").to_lowercase(),
-                speaker: leg,
-                start: ms(start),
-                end: ms(end),
-            });
-            audit.push(Redacted::seal(AuditEntry {
-                kind,
-                leg,
-                start,
-                end,
-                method: method_name.to_string(),
-                confidence,
-                model: model.to_string(),
-            }));
-        }
-    };
+    // Every span to mask, as (kind, leg, start, end, confidence, model).
+    let mut masks: Vec<(Kind, Leg, f64, f64, Confidence, &str)> = Vec::new();
     for f in &findings {
         let (start, end) = match f.whole_utterance {
             Some(u) => (spans[u].start, spans[u].end),
@@ -201,25 +176,62 @@ pub fn redact_call(
             }
         };
         if start.is_finite() && end.is_finite() {
-            add(
+            masks.push((
                 f.kind,
+                f.leg,
                 (start - WORD_PAD_S).max(0.0),
                 end + WORD_PAD_S,
                 f.confidence,
                 model,
-                &mut audio,
-            );
+            ));
         }
     }
-    for &(_, start, end) in tones {
-        add(
+    for &(leg, start, end) in tones {
+        masks.push((
             Kind::Dtmf,
+            leg,
             (start - TONE_PAD_S).max(0.0),
             end + TONE_PAD_S,
             Confidence::High,
             "dtmf-goertzel",
-            &mut audio,
-        );
+        ));
+    }
+    // Which spans the other leg echoes, decided on the audio before any
+    // masking (a masked source correlates with nothing).
+    let legs = audio.legs();
+    let leg_index = |leg: Leg| if legs == 1 { 0 } else { leg.index() };
+    let echoed: Vec<bool> = masks
+        .iter()
+        .map(|&(_, leg, start, end, _, _)| {
+            legs == 2 && audio.carries_echo(leg.index(), leg.other().index(), start, end)
+        })
+        .collect();
+    let mut redactions = Vec::new();
+    let mut audit = Vec::new();
+    for (&(kind, leg, start, end, confidence, model), echo) in masks.iter().zip(echoed) {
+        let targets = if echo {
+            vec![leg, leg.other()]
+        } else {
+            vec![leg]
+        };
+        for target in targets {
+            audio.mask(leg_index(target), start, end, method);
+            redactions.push(RedactionSpan {
+                kind: format!("{kind:?}").to_lowercase(),
+                speaker: target,
+                start: ms(start),
+                end: ms(end),
+            });
+            audit.push(Redacted::seal(AuditEntry {
+                kind,
+                leg: target,
+                start,
+                end,
+                method: method_name.to_string(),
+                confidence,
+                model: model.to_string(),
+            }));
+        }
     }
     redactions.sort_by(|a, b| a.start.total_cmp(&b.start));
     report.segments = segments;

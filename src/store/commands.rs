@@ -389,7 +389,7 @@ fn show(r: &Report) -> String {
                 p.kind.clone() + if p.supervisor { " (supervisor)" } else { "" },
                 p.severity.clone(),
                 p.message.clone(),
-                p.evidence.clone(),
+                p.evidence.to_string(),
             ]);
         }
         let _ = writeln!(s, "{t}");

@@ -519,7 +519,7 @@ impl CallStore {
                     p.kind,
                     p.severity,
                     p.message,
-                    p.evidence,
+                    p.evidence.to_string(),
                     p.supervisor
                 ])
                 .map_err(e)?;
@@ -955,7 +955,7 @@ mod tests {
             kind: prompt.into(),
             severity: "warning".into(),
             message: "Check in with the customer".into(),
-            evidence: "12 s of silence".into(),
+            evidence: crate::redact::evidence::Measurement::Silence { s: 12.0 }.into(),
             supervisor: false,
         }];
         test_seal(r)
