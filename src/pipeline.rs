@@ -192,9 +192,11 @@ impl CallPipeline {
 
     fn track_tones(&mut self, decisions: &[LegDecision]) {
         for (i, d) in decisions.iter().enumerate() {
-            let tone = d.dtmf.tone || d.class == crate::dsp::vad::FrameClass::Tone;
-            match (tone, self.tone_open[i]) {
-                (true, None) => self.tone_open[i] = Some(self.seq),
+            // Only confirmed tones are masked, from the first frame that carried them.
+            match (d.dtmf.tone, self.tone_open[i]) {
+                (true, None) => {
+                    self.tone_open[i] = Some(self.seq.saturating_sub(u64::from(d.dtmf.back)))
+                }
                 (false, Some(start)) => {
                     self.tones.push((Leg::BOTH[i], start, self.seq));
                     self.tone_open[i] = None;

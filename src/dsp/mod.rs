@@ -2,7 +2,8 @@
 //!
 //! * [`spectrum::SpectrumAnalyzer`]: windowed FFT of a frame and the features
 //!   later stages need (levels, speech-band energy).
-//! * [`dtmf`]: keypad tones by Goertzel filters, debounced into key presses.
+//! * [`dtmf`]: keypad tones told from voices by the purity, harmonics and
+//!   steadiness of two spectral peaks, confirmed over two frames.
 //! * [`vad::CallVad`]: per-leg voice activity with an adaptive noise floor,
 //!   rejecting DTMF tones and the other leg's bleed.
 

@@ -135,10 +135,11 @@ impl LegState {
         };
         let loud = f.band_db >= cfg.min_level_db && f.band_db >= self.floor_db + cfg.snr_db;
         let was_tone = self.last_dtmf.tone;
-        self.last_dtmf = self.dtmf.process(samples, f.band_db);
-        // The frame after a tone holds its tail (and the silence after it):
+        self.last_dtmf = self.dtmf.process(self.analyzer.power(), f.band_db);
+        // A tone's first frame, before it is confirmed, is not talk either; and
+        // the frame after a tone holds its tail (and the silence after it):
         // loud energy there is still the tone, not talk.
-        let tone = self.last_dtmf.tone || (was_tone && loud);
+        let tone = self.last_dtmf.tone || self.last_dtmf.candidate || (was_tone && loud);
         let class = match (loud, tone) {
             (false, _) => FrameClass::Quiet,
             (true, true) => FrameClass::Tone,

@@ -193,7 +193,7 @@ pub fn redact_call(
             (start - TONE_PAD_S).max(0.0),
             end + TONE_PAD_S,
             Confidence::High,
-            "dtmf-goertzel",
+            "dtmf-spectral",
         ));
     }
     // Which spans the other leg echoes, decided on the audio before any

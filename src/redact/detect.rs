@@ -630,32 +630,40 @@ fn find_cues(words: &[CallWord], toks: &[Token], trigger_word: &mut [bool], out:
     }
 }
 
-/// Whether an agent utterance's tokens confirm that the payment went
-/// through: a confirmation word (or "gone/went through"), not negated, not
-/// asked.
-fn confirms(words: &[CallWord], toks: &[Token], idx: &[usize]) -> bool {
-    if toks.is_empty() {
-        return false;
-    }
-    let asked = idx
-        .last()
-        .is_some_and(|&i| words[i].word.text.trim_end().ends_with('?'))
-        || QUESTION_OPENERS.contains(&toks[0].text.as_str());
-    if asked {
-        return false;
-    }
+/// When an agent utterance confirms that the payment went through: the end
+/// of its confirmation word ("approved", "gone through"), unless that
+/// sentence negates it ("it didn't go through") or asks it ("has it gone
+/// through?"). Sentences end at `.`, `!` or `?` (phrases of one turn are
+/// transcribed together).
+fn confirms(words: &[CallWord], toks: &[Token]) -> Option<f64> {
     let t: Vec<&str> = toks.iter().map(|t| t.text.as_str()).collect();
-    let hit = (0..t.len()).find(|&i| {
-        DONE_WORDS.contains(&t[i])
-            || (t[i] == "through"
-                && i > 0
-                && ["gone", "went", "go", "gotten", "got"].contains(&t[i - 1]))
-    });
-    let Some(h) = hit else { return false };
-    // A negation anywhere before it in the utterance, or a question asked
-    // about it later ("approved, or not?"), undoes it.
-    !t[..h].iter().any(|w| NEGATIONS.contains(w))
-        && !t[h..].iter().any(|w| ["not", "yet"].contains(w))
+    let ends_sentence = |k: usize| {
+        words[toks[k].word]
+            .word
+            .text
+            .trim_end()
+            .ends_with(['.', '!', '?'])
+            && (k + 1 == toks.len() || toks[k + 1].word != toks[k].word)
+    };
+    for h in 0..t.len() {
+        let hit = DONE_WORDS.contains(&t[h])
+            || (t[h] == "through"
+                && h > 0
+                && ["gone", "went", "go", "gotten", "got"].contains(&t[h - 1]));
+        if !hit {
+            continue;
+        }
+        let from = (0..h).rev().find(|&k| ends_sentence(k)).map_or(0, |k| k + 1);
+        let to = (h..t.len()).find(|&k| ends_sentence(k)).unwrap_or(t.len() - 1);
+        let asked = words[toks[to].word].word.text.trim_end().ends_with('?')
+            || QUESTION_OPENERS.contains(&t[from]);
+        let negated = t[from..h].iter().any(|w| NEGATIONS.contains(w))
+            || t[h..=to].iter().any(|w| ["not", "yet"].contains(w));
+        if !asked && !negated {
+            return Some(words[toks[h].word].word.end);
+        }
+    }
+    None
 }
 
 /// The phrase from `phrases` starting at word `i`, as its length in words.
@@ -775,7 +783,7 @@ struct Window {
 }
 
 /// Builds the windows from the marks (sorted here).
-fn windows_of(mut marks: Vec<Mark>, cfg: &DetectConfig) -> Vec<Window> {
+fn windows_of(mut marks: Vec<Mark>) -> Vec<Window> {
     marks.sort_by(|a, b| a.t().total_cmp(&b.t()));
     let mut out: Vec<Window> = Vec::new();
     let mut open: Option<Window> = None;
@@ -898,10 +906,18 @@ pub fn detect_with_tones(
         let toks = tokens(words, idx);
         let before = cues.len();
         find_cues(words, &toks, &mut trigger_word, &mut cues);
-        if words[idx[0]].leg == Leg::Agent && confirms(words, &toks, idx) {
+        if words[idx[0]].leg == Leg::Agent
+            && let Some(end) = confirms(words, &toks)
+        {
             // "Your card has been charged": not a new request.
-            cues.truncate(before);
-            let end = idx.iter().map(|&i| words[i].word.end).fold(0.0, f64::max);
+            let mut k = before;
+            while k < cues.len() {
+                if cues[k].t <= end {
+                    cues.remove(k);
+                } else {
+                    k += 1;
+                }
+            }
             marks.push(Mark::Close(end));
         }
     }
@@ -1028,7 +1044,7 @@ pub fn detect_with_tones(
 
     // 3. Card numbers by their shape (pass 1 windows decide only which
     //    identity numbers are excused).
-    let windows1 = windows_of(marks.clone(), cfg);
+    let windows1 = windows_of(marks.clone());
     let mut taken = vec![false; runs.len()];
     let mut findings: Vec<Finding> = Vec::new();
     for leg in Leg::BOTH {
@@ -1130,7 +1146,7 @@ pub fn detect_with_tones(
             });
         }
     }
-    let windows = windows_of(marks, cfg);
+    let windows = windows_of(marks);
 
     // 4. Every other run inside a window.
     let mut cleared = vec![false; n];
@@ -1227,10 +1243,14 @@ pub fn detect_with_tones(
         let count = (0..idx.len()).filter(|&p| numberish(p)).count();
         // The customer reads card data; an agent's unsure word matters only
         // among numbers (a garbled read-back), not in "take care".
-        let whole = match leg {
-            Leg::Customer => unsure || (count > 0 && count * 5 >= idx.len() * 2),
-            Leg::Agent => unsure && count > 0,
-        };
+        // Either leg: mostly numbers, or a number read out (three or more
+        // number words: a read-back whisper garbled in between).
+        let numbers_read = count >= 3 || (count > 0 && count * 5 >= idx.len() * 2);
+        let whole = numbers_read
+            || match leg {
+                Leg::Customer => unsure,
+                Leg::Agent => unsure && count > 0,
+            };
         if whole {
             findings.push(Finding {
                 kind,
@@ -1592,8 +1612,10 @@ mod tests {
         // Not one finding over both (the date is masked only because it
         // falls in the payment talk the unexplained number implies).
         assert!(
-            f.iter()
-                .all(|x| x.words.iter().all(|&i| w[i].utterance == w[x.words[0]].utterance)),
+            f.iter().all(|x| x
+                .words
+                .iter()
+                .all(|&i| w[i].utterance == w[x.words[0]].utterance)),
             "{f:?}"
         );
     }

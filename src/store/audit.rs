@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! {"seq":0,"type":"redaction","kind":"pan","leg":"customer","start":12.5,"end":19.0,"method":"silence","confidence":"high","model":"ggml-base.bin","prev_sha256":"000…000"}
-//! {"seq":1,"type":"redaction","kind":"dtmf","leg":"customer","start":31.0,"end":33.5,"method":"tone","confidence":"high","model":"dtmf-goertzel","prev_sha256":"<hex>"}
+//! {"seq":1,"type":"redaction","kind":"dtmf","leg":"customer","start":31.0,"end":33.5,"method":"tone","confidence":"high","model":"dtmf-spectral","prev_sha256":"<hex>"}
 //! {"type":"end","entries":2,"recording_sha256":"<hex or null>","prev_sha256":"<hex>"}
 //! ```
 //!
@@ -66,7 +66,7 @@ pub struct AuditEntry {
     /// How sure the detector was.
     pub confidence: Confidence,
     /// What found it: the whisper model file name (e.g. `"ggml-base.bin"`)
-    /// or `"dtmf-goertzel"`.
+    /// or `"dtmf-spectral"`.
     pub model: String,
 }
 
@@ -629,7 +629,7 @@ mod tests {
         w.append(&test_seal(entry(Kind::Pan, 12.5, 19.0))).unwrap();
         let mut dtmf = entry(Kind::Dtmf, 31.0, 33.5);
         dtmf.method = "tone".to_string();
-        dtmf.model = "dtmf-goertzel".to_string();
+        dtmf.model = "dtmf-spectral".to_string();
         w.append(&test_seal(dtmf)).unwrap();
         w.append(&test_seal(entry(Kind::Cvv, 40.0, 41.25))).unwrap();
         w.finish(Some(REC)).unwrap()
