@@ -193,8 +193,11 @@ enum C {
     Long16,
     /// `expiry`, `expires`, `expiration`, `exp`.
     Expire,
-    /// `valid`, `validity`, `good` (as in "good thru").
+    /// `valid`, `validity`.
     Valid,
+    /// `good`, as in "good thru" (right before it only: "good morning,
+    /// you're through to…" is not an expiry).
+    Good,
     /// `until`, `till`, `thru`, `through`.
     Until,
     /// `run`, `runs`, `running`.
@@ -305,8 +308,11 @@ fn concepts(t: &str) -> Vec<C> {
     if t.starts_with("expir") || is(&["exp", "expy", "expires", "expire"]) {
         out.push(C::Expire);
     }
-    if is(&["valid", "validity", "good"]) {
+    if is(&["valid", "validity"]) {
         out.push(C::Valid);
+    }
+    if t == "good" {
+        out.push(C::Good);
     }
     if is(&["until", "till", "til", "thru", "through", "untill"]) {
         out.push(C::Until);
@@ -371,6 +377,7 @@ const CUES: &[(C, &[C], usize, Kind)] = &[
     (C::Code, &[C::Card, C::Brand], 5, Kind::Cvv),
     (C::Expire, &[], 0, Kind::Expiry),
     (C::Valid, &[C::Until, C::Date], 3, Kind::Expiry),
+    (C::Good, &[C::Until], 1, Kind::Expiry),
     (C::Run, &[C::Out], 2, Kind::Expiry),
     (C::End, &[C::Date], 1, Kind::Expiry),
     (C::Month, &[C::Year], 4, Kind::Expiry),
@@ -487,21 +494,567 @@ const FILLERS: &[&str] = &[
     "moment", "hold", "right", "well", "now", "after", "last", "rest", "of", "group", "lot",
     "more", "like", "got", "go", "again", "sure", "where", "was", "i", "were", "we",
 ];
-/// Everyday words that whisper's low confidence on does not make suspect:
-/// an unsure "and" or "goodbye" is not a garbled digit. Words that sound like
+/// Everyday words (frequent conversational English, a general list, not
+/// one drawn from any call) that whisper's low confidence on does not make
+/// suspect: an unsure "and", "yep" or "goodbye" is not a garbled digit. Words that sound like
 /// digits ("to", "for", "won", "ate", "free", "fine", "hey", "oh") are
 /// deliberately absent.
 const COMMON_WORDS: &[&str] = &[
-    "a", "about", "account", "accepted", "again", "all", "alright", "am", "an", "and", "any",
-    "anything", "are", "at", "back", "be", "been", "bye", "can", "card", "code", "confirm",
-    "correct", "could", "date", "day", "did", "digits", "do", "does", "done", "else", "enter",
-    "expiry", "finally", "first", "from", "go", "good", "goodbye", "got", "great", "has", "hash",
-    "have", "hello", "help", "hi", "how", "i", "im", "in", "is", "it", "its", "just", "key",
-    "keypad", "let", "lovely", "me", "month", "my", "next", "no", "now", "number", "numbers", "of",
-    "ok", "okay", "on", "please", "press", "ready", "right", "security", "so", "sure", "take",
-    "thank", "thanks", "that", "thats", "the", "then", "there", "this", "today", "wait", "was",
-    "we", "well", "what", "when", "where", "will", "with", "year", "yeah", "yes", "you", "your",
+    "a",
+    "about",
+    "above",
+    "accepted",
+    "account",
+    "across",
+    "after",
+    "afternoon",
+    "again",
+    "against",
+    "ago",
+    "agree",
+    "ahead",
+    "all",
+    "almost",
+    "alone",
+    "along",
+    "already",
+    "alright",
+    "also",
+    "although",
+    "always",
+    "am",
+    "among",
+    "amount",
+    "an",
+    "and",
+    "another",
+    "answer",
+    "any",
+    "anybody",
+    "anyone",
+    "anything",
+    "anyway",
+    "anywhere",
+    "apologies",
+    "appreciate",
+    "are",
+    "area",
+    "around",
+    "as",
+    "ask",
+    "asked",
+    "asking",
+    "at",
+    "available",
+    "away",
+    "awesome",
+    "back",
+    "bad",
+    "bank",
+    "basically",
+    "be",
+    "because",
+    "become",
+    "bed",
+    "been",
+    "before",
+    "being",
+    "believe",
+    "below",
+    "best",
+    "better",
+    "between",
+    "big",
+    "bill",
+    "bit",
+    "book",
+    "booked",
+    "booking",
+    "both",
+    "bought",
+    "box",
+    "brilliant",
+    "bring",
+    "broken",
+    "brother",
+    "brought",
+    "business",
+    "busy",
+    "but",
+    "buy",
+    "by",
+    "bye",
+    "call",
+    "called",
+    "calling",
+    "calls",
+    "came",
+    "can",
+    "cancel",
+    "cant",
+    "car",
+    "card",
+    "care",
+    "case",
+    "certainly",
+    "chance",
+    "change",
+    "changed",
+    "charge",
+    "charged",
+    "check",
+    "checked",
+    "checking",
+    "cheers",
+    "children",
+    "choose",
+    "city",
+    "clear",
+    "close",
+    "code",
+    "come",
+    "comes",
+    "coming",
+    "company",
+    "completely",
+    "confirm",
+    "contact",
+    "correct",
+    "could",
+    "couldnt",
+    "course",
+    "customer",
+    "dad",
+    "date",
+    "daughter",
+    "day",
+    "days",
+    "dear",
+    "definitely",
+    "delivery",
+    "department",
+    "did",
+    "didnt",
+    "different",
+    "digits",
+    "do",
+    "does",
+    "doesnt",
+    "doing",
+    "done",
+    "dont",
+    "door",
+    "down",
+    "during",
+    "each",
+    "early",
+    "easy",
+    "either",
+    "else",
+    "email",
+    "end",
+    "enough",
+    "enter",
+    "even",
+    "evening",
+    "ever",
+    "every",
+    "everybody",
+    "everyone",
+    "everything",
+    "exactly",
+    "example",
+    "excellent",
+    "excuse",
+    "expiry",
+    "family",
+    "far",
+    "fast",
+    "father",
+    "feel",
+    "few",
+    "figure",
+    "finally",
+    "find",
+    "finished",
+    "fixed",
+    "follow",
+    "following",
+    "found",
+    "friday",
+    "friend",
+    "from",
+    "front",
+    "full",
+    "get",
+    "gets",
+    "getting",
+    "give",
+    "given",
+    "glad",
+    "go",
+    "goes",
+    "going",
+    "gone",
+    "good",
+    "goodbye",
+    "got",
+    "great",
+    "guess",
+    "had",
+    "happen",
+    "happened",
+    "happy",
+    "hard",
+    "has",
+    "hash",
+    "have",
+    "havent",
+    "having",
+    "he",
+    "hear",
+    "heard",
+    "hello",
+    "help",
+    "helpful",
+    "her",
+    "here",
+    "hers",
+    "hi",
+    "him",
+    "his",
+    "hold",
+    "home",
+    "hope",
+    "hopefully",
+    "hour",
+    "hours",
+    "house",
+    "how",
+    "however",
+    "husband",
+    "i",
+    "id",
+    "if",
+    "ill",
+    "im",
+    "important",
+    "in",
+    "indeed",
+    "information",
+    "instead",
+    "interested",
+    "into",
+    "is",
+    "isnt",
+    "issue",
+    "it",
+    "itll",
+    "its",
+    "ive",
+    "job",
+    "just",
+    "keep",
+    "key",
+    "keypad",
+    "kind",
+    "kinda",
+    "knew",
+    "know",
+    "last",
+    "late",
+    "later",
+    "least",
+    "leave",
+    "left",
+    "less",
+    "let",
+    "lets",
+    "letter",
+    "life",
+    "like",
+    "likely",
+    "line",
+    "list",
+    "listen",
+    "little",
+    "live",
+    "long",
+    "look",
+    "looked",
+    "looking",
+    "lot",
+    "lots",
+    "love",
+    "lovely",
+    "made",
+    "mail",
+    "make",
+    "many",
+    "may",
+    "maybe",
+    "me",
+    "mean",
+    "meant",
+    "message",
+    "might",
+    "mind",
+    "minute",
+    "minutes",
+    "miss",
+    "moment",
+    "monday",
+    "money",
+    "month",
+    "months",
+    "more",
+    "morning",
+    "most",
+    "mother",
+    "much",
+    "mum",
+    "must",
+    "my",
+    "myself",
+    "name",
+    "need",
+    "needed",
+    "needs",
+    "never",
+    "new",
+    "news",
+    "next",
+    "nice",
+    "night",
+    "no",
+    "nope",
+    "not",
+    "nothing",
+    "notice",
+    "now",
+    "number",
+    "numbers",
+    "of",
+    "off",
+    "office",
+    "often",
+    "ok",
+    "okay",
+    "old",
+    "on",
+    "once",
+    "only",
+    "open",
+    "or",
+    "order",
+    "other",
+    "our",
+    "out",
+    "over",
+    "own",
+    "package",
+    "paid",
+    "parcel",
+    "part",
+    "past",
+    "pay",
+    "people",
+    "perfect",
+    "perhaps",
+    "person",
+    "phone",
+    "place",
+    "plan",
+    "please",
+    "pleasure",
+    "point",
+    "possible",
+    "press",
+    "pretty",
+    "price",
+    "probably",
+    "problem",
+    "problems",
+    "product",
+    "pull",
+    "put",
+    "question",
+    "questions",
+    "quick",
+    "quickly",
+    "quite",
+    "rather",
+    "read",
+    "ready",
+    "real",
+    "really",
+    "reason",
+    "received",
+    "record",
+    "refund",
+    "remember",
+    "reply",
+    "right",
+    "room",
+    "said",
+    "same",
+    "saturday",
+    "saw",
+    "say",
+    "saying",
+    "says",
+    "security",
+    "see",
+    "seems",
+    "seen",
+    "sent",
+    "service",
+    "set",
+    "she",
+    "should",
+    "show",
+    "side",
+    "since",
+    "sir",
+    "sister",
+    "small",
+    "so",
+    "some",
+    "somebody",
+    "someone",
+    "something",
+    "sometimes",
+    "son",
+    "soon",
+    "sorry",
+    "sort",
+    "sound",
+    "sounds",
+    "speak",
+    "speaking",
+    "start",
+    "started",
+    "still",
+    "stop",
+    "store",
+    "sunday",
+    "super",
+    "supposed",
+    "sure",
+    "system",
+    "take",
+    "taken",
+    "talk",
+    "talking",
+    "team",
+    "tell",
+    "than",
+    "thank",
+    "thanks",
+    "that",
+    "thats",
+    "the",
+    "their",
+    "them",
+    "then",
+    "there",
+    "theres",
+    "these",
+    "they",
+    "theyre",
+    "thing",
+    "things",
+    "think",
+    "this",
+    "those",
+    "though",
+    "thought",
+    "through",
+    "thursday",
+    "time",
+    "today",
+    "together",
+    "told",
+    "tomorrow",
+    "tonight",
+    "took",
+    "totally",
+    "tried",
+    "true",
+    "try",
+    "trying",
+    "tuesday",
+    "turn",
+    "understand",
+    "unfortunately",
+    "until",
+    "up",
+    "upon",
+    "us",
+    "use",
+    "used",
+    "usually",
+    "very",
+    "via",
+    "wait",
+    "waiting",
+    "want",
+    "wanted",
+    "wants",
+    "was",
+    "wasnt",
+    "way",
+    "we",
+    "wed",
+    "wednesday",
+    "week",
+    "weekend",
+    "weeks",
+    "welcome",
+    "well",
+    "went",
+    "were",
+    "what",
+    "whats",
+    "when",
+    "where",
+    "whether",
+    "which",
+    "while",
+    "who",
+    "whole",
+    "why",
+    "wife",
+    "will",
+    "wish",
+    "with",
+    "without",
+    "wonderful",
+    "wont",
+    "word",
+    "words",
+    "work",
+    "worked",
+    "working",
+    "works",
+    "would",
+    "wouldnt",
+    "wrong",
+    "yeah",
+    "year",
+    "years",
+    "yep",
+    "yes",
+    "yesterday",
+    "yet",
+    "you",
+    "youd",
+    "youll",
+    "your",
     "youre",
+    "yours",
+    "yourself",
+    "youve",
 ];
 /// Words whisper writes for digits it mishears ("fits five", "for won").
 const DIGIT_SOUNDALIKES: &[&str] = &[
@@ -653,8 +1206,13 @@ fn confirms(words: &[CallWord], toks: &[Token]) -> Option<f64> {
         if !hit {
             continue;
         }
-        let from = (0..h).rev().find(|&k| ends_sentence(k)).map_or(0, |k| k + 1);
-        let to = (h..t.len()).find(|&k| ends_sentence(k)).unwrap_or(t.len() - 1);
+        let from = (0..h)
+            .rev()
+            .find(|&k| ends_sentence(k))
+            .map_or(0, |k| k + 1);
+        let to = (h..t.len())
+            .find(|&k| ends_sentence(k))
+            .unwrap_or(t.len() - 1);
         let asked = words[toks[to].word].word.text.trim_end().ends_with('?')
             || QUESTION_OPENERS.contains(&t[from]);
         let negated = t[from..h].iter().any(|w| NEGATIONS.contains(w))
@@ -1162,6 +1720,18 @@ pub fn detect_with_tones(
         }
         let in_window = kind_at(&windows, run.start).or(kind_at(&windows, run.end));
         let Some(k) = in_window else { continue };
+        // In a window's look-back only what the customer read out (three
+        // digits or more: a card datum is never shorter), or a read-back of
+        // six digits or more, is taken: not "I've called three times" or
+        // the agent's "June fourteenth" before "now the card number".
+        let lookback_only = windows
+            .iter()
+            .find(|w| run.start >= w.from && run.start <= w.to)
+            .is_some_and(|w| run.end < w.cues[0].0);
+        let least = if run.leg == Leg::Agent { 6 } else { 3 };
+        if lookback_only && run.digits.len() < least {
+            continue;
+        }
         // The kind named in the run's own utterance wins (a cue just after
         // the digits: "oh four twenty-eight, that's the expiry").
         let utt = words[run.words[0]].utterance;
@@ -1214,42 +1784,55 @@ pub fn detect_with_tones(
         if !in_any(&windows, first, last) {
             continue;
         }
-        // Only numbers count in a window's look-back, before its first cue.
-        let active = windows
-            .iter()
-            .any(|w| first <= w.to && last >= w.cues[0].0 - 0.5);
+        // Only the words in a window after its first cue count (an
+        // utterance may straddle the agent's confirmation or the start of
+        // payment talk); the look-back's numbers were taken above.
+        let active = |i: usize| {
+            let (a, b) = (words[i].word.start, words[i].word.end);
+            windows.iter().any(|w| a <= w.to && b >= w.cues[0].0 - 0.5)
+        };
         let kind = kind_at(&windows, first)
             .or(kind_at(&windows, last))
             .unwrap_or(Kind::Pan);
         let free = |i: usize| !trigger_word[i] && !cleared[i];
-        let unsure = active
-            && idx.iter().any(|&i| {
-                free(i)
-                    && words[i].word.confidence < cfg.unsure_below
-                    && suspect(&normed[i], &words[i].word.text)
-            });
+        let unsure = idx.iter().any(|&i| {
+            free(i)
+                && active(i)
+                && words[i].word.confidence < cfg.unsure_below
+                && suspect(&normed[i], &words[i].word.text)
+        });
         let number = |i: usize| free(i) && numbers::is_number_word(&words[i].word.text);
+        let soundalike = |i: usize| {
+            free(i)
+                && DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
+                && words[i].word.confidence < 0.8
+        };
         // A word that sounds like a digit counts next to a number word
         // ("fits five", "for won").
         let numberish = |p: usize| {
             let i = idx[p];
             number(i)
-                || (free(i)
-                    && DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
-                    && words[i].word.confidence < 0.8
+                || (soundalike(i)
                     && (idx.get(p + 1).is_some_and(|&j| number(j))
                         || (p > 0 && number(idx[p - 1]))))
         };
-        let count = (0..idx.len()).filter(|&p| numberish(p)).count();
-        // The customer reads card data; an agent's unsure word matters only
-        // among numbers (a garbled read-back), not in "take care".
+        let count = (0..idx.len())
+            .filter(|&p| active(idx[p]) && numberish(p))
+            .count();
+        let in_len = idx.iter().filter(|&&i| active(i)).count();
         // Either leg: mostly numbers, or a number read out (three or more
-        // number words: a read-back whisper garbled in between).
-        let numbers_read = count >= 3 || (count > 0 && count * 5 >= idx.len() * 2);
+        // number words: a read-back whisper garbled in between). The
+        // customer's unsure word that may hide a number (not an everyday
+        // word) takes the utterance; the agent's only among numbers or
+        // words that sound like digits (a garbled read-back: "free voted
+        // hammer"), not in "take care".
+        let numbers_read = count >= 3 || (count > 0 && count * 5 >= in_len * 2);
         let whole = numbers_read
             || match leg {
                 Leg::Customer => unsure,
-                Leg::Agent => unsure && count > 0,
+                Leg::Agent => {
+                    unsure && (count > 0 || idx.iter().any(|&i| active(i) && soundalike(i)))
+                }
             };
         if whole {
             findings.push(Finding {
@@ -1263,11 +1846,11 @@ pub fn detect_with_tones(
             // The numbers, and whisper's fragments next to them.
             let mut ws: Vec<usize> = Vec::new();
             for (p, &i) in idx.iter().enumerate() {
-                let near = |q: usize| q < idx.len() && numberish(q);
+                let near = |q: usize| q < idx.len() && active(idx[q]) && numberish(q);
                 let fragment = free(i)
                     && !COMMON_WORDS.contains(&normed[i].as_str())
                     && (near(p + 1) || (p > 0 && near(p - 1)));
-                if (numberish(p) || fragment) && !in_finding[i] {
+                if ((active(i) && numberish(p)) || fragment) && !in_finding[i] {
                     ws.push(i);
                 }
             }
@@ -1819,6 +2402,16 @@ mod tests {
         let d = detect_all(&w, &DetectConfig::default());
         assert!(d.findings.is_empty(), "{:?}", d.findings);
         assert!(d.windows.is_empty());
+    }
+
+    #[test]
+    fn a_greeting_is_not_an_expiry_cue() {
+        let w = call(&[
+            (A, "Good morning, you're through to Brightline"),
+            (C, "zip code five seven one three nine"),
+        ]);
+        let d = detect_all(&w, &DetectConfig::default());
+        assert!(d.windows.is_empty() && d.findings.is_empty(), "{d:?}");
     }
 
     #[test]
