@@ -32,9 +32,9 @@ const ECHO_MIN_CORR: f64 = 0.2;
 /// A leg quieter than this over the span has nothing audible to hide, dBFS.
 const ECHO_QUIET_DB: f64 = -50.0;
 /// The echo check looks at most this much of a span, seconds.
-const ECHO_MAX_SPAN_S: f64 = 4.0;
+const ECHO_MAX_SPAN_S: f64 = 2.0;
 /// Grid of the echo check, Hz: samples and lags are taken at this rate.
-const ECHO_GRID_HZ: f64 = 4_000.0;
+const ECHO_GRID_HZ: f64 = 2_000.0;
 
 /// What replaces the audio of a masked span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
