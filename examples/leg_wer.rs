@@ -52,6 +52,7 @@ use std::time::Instant;
 use callscope::convert::LegConverter;
 use callscope::eval::{edits, score_words};
 use callscope::frame::Leg;
+use callscope::redact::numbers;
 use callscope::source::WavSource;
 use serde_json::{Value, json};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
@@ -245,78 +246,6 @@ fn is_annotation(text: &str) -> bool {
         || (t.starts_with('*') && t.ends_with('*'))
 }
 
-const NUMBER_WORDS: &[&str] = &[
-    "zero",
-    "oh",
-    "one",
-    "two",
-    "three",
-    "four",
-    "five",
-    "six",
-    "seven",
-    "eight",
-    "nine",
-    "ten",
-    "eleven",
-    "twelve",
-    "thirteen",
-    "fourteen",
-    "fifteen",
-    "sixteen",
-    "seventeen",
-    "eighteen",
-    "nineteen",
-    "twenty",
-    "thirty",
-    "forty",
-    "fifty",
-    "sixty",
-    "seventy",
-    "eighty",
-    "ninety",
-    "hundred",
-    "thousand",
-    "million",
-    "dozen",
-    "double",
-    "triple",
-    "first",
-    "second",
-    "third",
-    "fourth",
-    "fifth",
-    "sixth",
-    "seventh",
-    "eighth",
-    "ninth",
-    "tenth",
-    "eleventh",
-    "twelfth",
-    "thirteenth",
-    "fourteenth",
-    "fifteenth",
-    "sixteenth",
-    "seventeenth",
-    "eighteenth",
-    "nineteenth",
-    "twentieth",
-    "thirtieth",
-];
-const MONTHS: &[&str] = &[
-    "january",
-    "february",
-    "march",
-    "april",
-    "june",
-    "july",
-    "august",
-    "september",
-    "october",
-    "november",
-    "december",
-];
-
 /// The conservative "has a number" of a dev-corpus utterance (see the module doc).
 fn text_has_number(text: &str) -> bool {
     if text.chars().any(|c| c.is_ascii_digit()) {
@@ -332,10 +261,10 @@ fn text_has_number(text: &str) -> bool {
         })
         .filter(|w: &String| !w.is_empty())
         .collect();
-    let num = |w: &str| NUMBER_WORDS.contains(&w);
+    let num = |w: &str| numbers::is_number_word(w) || w == "dozen";
     toks.iter().enumerate().any(|(i, w)| {
         num(w)
-            || MONTHS.contains(&w.as_str())
+            || (w != "may" && numbers::month(w).is_some())
             || (w == "may"
                 && (toks.get(i + 1).is_some_and(|n| num(n))
                     || i.checked_sub(1).is_some_and(|p| num(&toks[p]))))

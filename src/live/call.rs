@@ -894,6 +894,24 @@ mod tests {
                 call.on_transcript(id, Ok(t), events);
             }
         };
+        // Each job's fake result, due `latency(job)` after `now`.
+        let hand_out =
+            |jobs: Vec<AsrJob>,
+             now: f64,
+             waiting: &mut Vec<(f64, u64, bool, Leg, f64, Transcript)>| {
+                for job in jobs {
+                    let t = transcribe(script, &job);
+                    let u = &job.utterance;
+                    waiting.push((
+                        now + latency(&job),
+                        job.id,
+                        job.partial,
+                        u.leg,
+                        u.start_s,
+                        t,
+                    ));
+                }
+            };
         for b in 0..blocks {
             let legs: Vec<Vec<f32>> = Leg::BOTH
                 .iter()
@@ -909,35 +927,13 @@ mod tests {
             let mut jobs = Vec::new();
             call.push(&[&legs[0], &legs[1]], &mut events, &mut jobs);
             let now = call.now();
-            for job in jobs {
-                let t = transcribe(script, &job);
-                let u = &job.utterance;
-                waiting.push((
-                    now + latency(&job),
-                    job.id,
-                    job.partial,
-                    u.leg,
-                    u.start_s,
-                    t,
-                ));
-            }
+            hand_out(jobs, now, &mut waiting);
             deliver(&mut call, &mut waiting, now, &mut events);
         }
         let mut jobs = Vec::new();
         call.end(&mut events, &mut jobs);
         let now = call.now();
-        for job in jobs {
-            let t = transcribe(script, &job);
-            let u = &job.utterance;
-            waiting.push((
-                now + latency(&job),
-                job.id,
-                job.partial,
-                u.leg,
-                u.start_s,
-                t,
-            ));
-        }
+        hand_out(jobs, now, &mut waiting);
         deliver(&mut call, &mut waiting, f64::INFINITY, &mut events);
         Run {
             call,
