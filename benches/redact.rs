@@ -36,6 +36,7 @@ fn call() -> Vec<TranscribedUtterance> {
                     start: t + 0.3 * k as f64,
                     end: t + 0.3 * k as f64 + 0.25,
                     confidence: if k % 7 == 3 { 0.4 } else { 0.9 },
+                    digit_p: None,
                 })
                 .collect();
             let end = words.last().map_or(t, |w| w.end);
@@ -45,6 +46,7 @@ fn call() -> Vec<TranscribedUtterance> {
                     words,
                     ..Transcript::default()
                 }),
+                relisten: None,
             };
             t = end + 0.5;
             u

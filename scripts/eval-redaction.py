@@ -396,7 +396,8 @@ def leg_of(s):
 
 def score(calls, data_dir):
     res = {"spans": [], "calls": {}, "over_plain": [0, 0], "over_all": [0, 0], "wer": {"agent": [0, 0], "customer": [0, 0]},
-           "distractors": [0, 0], "echo": [0, 0], "plain_muted_utts": [], "stored_pan_files": {}}
+           "distractors": [0, 0], "echo": [0, 0], "plain_muted_utts": [], "stored_pan_files": {},
+           "over_plain_by_rule": defaultdict(int), "over_all_by_rule": defaultdict(int)}
     all_pans = {}
     for cid, truth, wav in calls:
         for s in truth["sensitive"]:
@@ -458,17 +459,37 @@ def score(calls, data_dir):
                     keep &= ~((t + 0.02 > a) & (t < b))
             return idx[keep]
 
-        def muted(leg, a, b):
+        # The audit trail says which rule masked what (callscope >= the
+        # `rule` field); muted frames are attributed to the first entry
+        # covering them, or to "none" (a mask the trail does not explain).
+        trail = []
+        ap = Path(data_dir) / "audit" / f"{cid}.jsonl"
+        if ap.exists():
+            for line in ap.read_text().splitlines():
+                try:
+                    e = json.loads(line)
+                except ValueError:
+                    continue
+                if e.get("type") == "redaction":
+                    rule = e.get("rule", "?") + ("+echo" if e.get("echo") else "")
+                    trail.append((0 if e["leg"] == "agent" else 1, e["start"], e["end"], rule))
+
+        def muted(leg, a, b, by_rule=None):
             idx = unprotected(leg, O[leg].frames(a, b))
             if len(idx) == 0:
                 return 0, 0
             v = O[leg].db(idx) > -40
             m = S[leg].db(idx) <= -45
+            if by_rule is not None:
+                for i in idx[v & m]:
+                    t = i / rate
+                    rule = next((r for l, x, y, r in trail if l == leg and x - 0.03 <= t <= y + 0.03), "none")
+                    by_rule[rule] += 1
             return int(v.sum()), int((v & m).sum())
         for u in truth["utterances"]:
             if u.get("has_number", u.get("sensitive")):
                 continue
-            v, m = muted(leg_of(u), u["start"], u["end"])
+            v, m = muted(leg_of(u), u["start"], u["end"], res["over_plain_by_rule"])
             res["over_plain"][0] += m
             res["over_plain"][1] += v
             if v and m > 0.3 * v:
@@ -476,7 +497,7 @@ def score(calls, data_dir):
                                                 "text": u["text"], "muted_frac": round(m / v, 2)})
         for leg, who in enumerate(("agent", "customer")):
             for a, b in truth.get("speakers", {}).get(who, {}).get("voiced_spans", []):
-                v, m = muted(leg, a, b)
+                v, m = muted(leg, a, b, res["over_all_by_rule"])
                 res["over_all"][0] += m
                 res["over_all"][1] += v
         for dsp in truth.get("distractors", []):
@@ -715,6 +736,8 @@ def main():
                                      "frac": res["over_plain"][0] / max(1, res["over_plain"][1])},
             "over_redaction_all": {"muted": res["over_all"][0], "voiced": res["over_all"][1],
                                    "frac": res["over_all"][0] / max(1, res["over_all"][1])},
+            "over_redaction_plain_by_rule": dict(res["over_plain_by_rule"]),
+            "over_redaction_all_by_rule": dict(res["over_all_by_rule"]),
             "distractors_muted": {"muted": res["distractors"][0], "of": res["distractors"][1]},
             "wer_no_numbers": {k: {"errors": v[0], "words": v[1], "wer": v[0] / max(1, v[1])} for k, v in res["wer"].items()},
             "breakdown": {k: {"n": v[0], "audible": v[1], "text_leak": v[2], "any": v[3]} for k, v in sorted(by.items())},
@@ -737,6 +760,10 @@ def main():
             print(f"   echo of a span audible on the other leg: {res['echo'][0]} / {res['echo'][1]}")
         print(f"   over-redaction plain speech (no numbers): {pct(*res['over_plain'])} of {res['over_plain'][1]} frames; "
               f"all non-sensitive speech: {pct(*res['over_all'])} of {res['over_all'][1]} frames")
+        for name, key, total in (("plain", "over_plain_by_rule", res["over_plain"][1]),
+                                 ("all", "over_all_by_rule", res["over_all"][1])):
+            parts = sorted(res[key].items(), key=lambda kv: -kv[1])
+            print(f"     {name} muted by rule: " + ", ".join(f"{r} {pct(n, total)}" for r, n in parts))
         print(f"   distractors mostly muted: {res['distractors'][0]} / {res['distractors'][1]}")
         print(f"   WER, utterances without numbers: agent {pct(*res['wer']['agent'])} ({res['wer']['agent'][1]} words), "
               f"customer {pct(*res['wer']['customer'])} ({res['wer']['customer'][1]} words)")

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use crate::asr::whisper::WhisperPool;
 use crate::pipeline::{CallPipeline, PipelineConfig};
 use crate::redact::audio::{AudioHold, MaskMethod};
-use crate::redact::call::{TranscribedUtterance, redact_call};
+use crate::redact::call::{TranscribedUtterance, doubtful_utterances, redact_call};
 use crate::redact::detect::DetectConfig;
 use crate::redact::text::UtteranceSpan;
 use crate::redact::{Redacted, seal_signal_report};
@@ -290,12 +290,41 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
                 .and_then(|rx| rx.ok())
                 .and_then(|rx| rx.recv().ok())
                 .and_then(|r| r.ok());
-            TranscribedUtterance { span, transcript }
+            TranscribedUtterance {
+                span,
+                transcript,
+                relisten: None,
+            }
         })
         .collect();
+    let utterances = relisten(utterances, utts, &output.tones, t);
     let mut result = redact_and_seal(report, &utterances, &output.tones, hold, t);
     result.truncated = truncated;
     Ok(result)
+}
+
+/// Gives every doubtful utterance ([`doubtful_utterances`]) its second,
+/// digit-primed listen. Only short stretches of payment talk are decoded
+/// again; one that fails stays without (and is masked whole).
+fn relisten(
+    mut utterances: Vec<TranscribedUtterance>,
+    audio: &[crate::asr::Utterance],
+    tones: &[(Leg, f64, f64)],
+    t: &Transcription,
+) -> Vec<TranscribedUtterance> {
+    let doubtful = doubtful_utterances(&utterances, tones, &t.detect);
+    let pending: Vec<(usize, _)> = doubtful
+        .into_iter()
+        .map(|u| {
+            let mut again = audio[u].clone();
+            again.prime_digits = true;
+            (u, t.pool.submit(again))
+        })
+        .collect();
+    for (u, rx) in pending {
+        utterances[u].relisten = rx.ok().and_then(|rx| rx.recv().ok()).and_then(|r| r.ok());
+    }
+    utterances
 }
 
 /// Counts words and wpm per speaker into `report`, then redacts the call

@@ -93,6 +93,7 @@ impl LegCutter {
             leg,
             start_s: start as f64 * FRAME_SECONDS,
             samples: self.buf[..n].to_vec(),
+            prime_digits: false,
         });
         self.buf.clear();
     }
@@ -219,6 +220,7 @@ impl UtteranceCutter {
                     leg: Leg::BOTH[i],
                     start_s: start as f64 * FRAME_SECONDS,
                     samples: std::mem::take(&mut c.buf),
+                    prime_digits: false,
                 });
             }
         }

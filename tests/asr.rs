@@ -44,6 +44,7 @@ fn real_speech_is_transcribed_with_word_times() {
         leg: Leg::Agent,
         start_s: 100.0,
         samples,
+        prime_digits: false,
     };
     let t = pool.transcribe(&u).expect("transcribes");
     let reference = "And so my fellow Americans, ask not what your country can do for you, ask what you can do for your country.";
@@ -85,6 +86,7 @@ fn silence_and_noise_give_no_words() {
                 leg: Leg::Customer,
                 start_s: 0.0,
                 samples,
+                prime_digits: false,
             })
             .unwrap();
         assert!(
@@ -166,6 +168,78 @@ fn a_mono_recording_is_transcribed_and_redacted() {
         assert!(
             !digits.contains(&pan[w..w + 6]),
             "PAN digits in the mono transcript"
+        );
+    }
+}
+
+fn mono16k(path: &str) -> Vec<f32> {
+    let mut src = WavSource::open(path).expect("wav opens");
+    assert_eq!(src.info().sample_rate, 16_000);
+    let mut out = Vec::new();
+    let mut buf = vec![Vec::new()];
+    while src.read(16_000, &mut buf).unwrap() > 0 {
+        out.extend_from_slice(&buf[0]);
+    }
+    out
+}
+
+#[test]
+fn whisper_weights_for_numbers_are_measured_per_word() {
+    // Real digits (a man reading three five-digit groups) against real
+    // ordinary speech: number words carry a high digit weight, ordinary
+    // words a low one, plain or primed for digits.
+    let pool = WhisperPool::start(WhisperConfig::for_machine(model())).expect("model loads");
+    for prime_digits in [false, true] {
+        let digits = pool
+            .transcribe(&Utterance {
+                call_id: "digits".into(),
+                leg: Leg::Customer,
+                start_s: 0.0,
+                samples: mono16k("../shared/corpus/real/digits/vosk-test.wav"),
+                prime_digits,
+            })
+            .unwrap();
+        let numbers: Vec<f32> = digits
+            .words
+            .iter()
+            .filter(|w| callscope::redact::numbers::is_number_word(&w.text))
+            .map(|w| w.digit_p.expect("measured"))
+            .collect();
+        assert!(
+            numbers.len() >= 3,
+            "prime {prime_digits}: {} number words",
+            numbers.len()
+        );
+        assert!(
+            numbers.iter().all(|&p| p > 0.5),
+            "prime {prime_digits}: digit weights {numbers:?}"
+        );
+        let speech = pool
+            .transcribe(&Utterance {
+                call_id: "jfk".into(),
+                leg: Leg::Agent,
+                start_s: 0.0,
+                samples: jfk(),
+                prime_digits,
+            })
+            .unwrap();
+        let low = speech
+            .words
+            .iter()
+            .filter(|w| w.digit_p.expect("measured") < 0.05)
+            .count();
+        assert!(
+            low * 10 >= speech.words.len() * 9,
+            "prime {prime_digits}: only {low} of {} ordinary words weigh numbers under 5 %",
+            speech.words.len()
+        );
+        // Primed or not, ordinary speech decodes to no number.
+        assert!(
+            !speech
+                .words
+                .iter()
+                .any(|w| callscope::redact::numbers::is_number_word(&w.text)),
+            "prime {prime_digits}: a number in jfk"
         );
     }
 }

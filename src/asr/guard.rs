@@ -153,6 +153,7 @@ mod tests {
                 start: i as f64 * 0.3,
                 end: i as f64 * 0.3 + 0.25,
                 confidence: 0.9,
+                digit_p: None,
             })
             .collect()
     }

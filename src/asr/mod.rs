@@ -27,6 +27,9 @@ pub struct Utterance {
     pub start_s: f64,
     /// The audio, 16 kHz mono.
     pub samples: Vec<f32>,
+    /// Decode it primed for digits (a second listen to speech in payment
+    /// talk that the first decode wrote as unsure ordinary words).
+    pub prime_digits: bool,
 }
 
 impl Utterance {
@@ -58,6 +61,13 @@ pub struct Word {
     pub end: f64,
     /// Mean token probability, 0–1: low means whisper is unsure.
     pub confidence: f32,
+    /// The largest share of whisper's next-token probability that went to
+    /// digit and number tokens ("7", " seven", " twenty") at this word's
+    /// tokens, 0–1: high on a word that is not a number means the
+    /// recogniser weighed a number there and wrote something else ("fits"
+    /// for "six"). `None` when not measured (a fake transcriber): treated
+    /// as "may be a number".
+    pub digit_p: Option<f32>,
 }
 
 impl fmt::Debug for Word {

@@ -93,6 +93,117 @@ struct Job {
     reply: Reply,
 }
 
+/// The context a digit-primed decode starts from ([`Utterance::prime_digits`]):
+/// payment talk in which numbers are written as digits, so that digits
+/// spoken unclearly come out as digits rather than as look-alike words.
+const DIGIT_PROMPT: &str =
+    "Card number 4 9 2 9, 1 0 3 8. Expiry 0 4 2 8. Security code 7 3 7. Okay.";
+
+/// Whether a vocabulary entry is a number: digits ("7", " 42") or a number
+/// word (" seven", "twenty", " double"), with or without its leading space.
+fn is_digit_token(piece: &[u8]) -> bool {
+    let t = String::from_utf8_lossy(piece);
+    let t = t.trim();
+    !t.is_empty()
+        && (t.bytes().all(|b| b.is_ascii_digit())
+            || DIGIT_TOKEN_WORDS.contains(&t.to_ascii_lowercase().as_str()))
+}
+
+/// Number words whose whisper tokens count as "a number" for
+/// [`Word::digit_p`].
+const DIGIT_TOKEN_WORDS: &[&str] = &[
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+    "twenty",
+    "thirty",
+    "forty",
+    "fifty",
+    "sixty",
+    "seventy",
+    "eighty",
+    "ninety",
+    "hundred",
+    "double",
+    "triple",
+];
+
+/// What the logits callback gathers during one decode: per step, the share
+/// of probability on digit tokens and the most likely token.
+struct DigitProbe {
+    /// `true` at the ids of digit tokens; as long as the vocabulary.
+    digit: Arc<Vec<bool>>,
+    /// Per decoder step: (share on digit tokens, most likely token id).
+    steps: Vec<(f32, i32)>,
+}
+
+/// The logits filter: records [`DigitProbe::steps`] and leaves the logits
+/// as they are.
+///
+/// # Safety
+/// whisper.cpp calls it with `logits` pointing at `whisper_n_vocab` floats
+/// and `user_data` at the [`DigitProbe`] that [`run`] set, which outlives
+/// the `full` call.
+unsafe extern "C" fn probe_digits(
+    _ctx: *mut whisper_rs::WhisperSysContext,
+    _state: *mut whisper_rs::WhisperSysState,
+    _tokens: *const whisper_rs::WhisperTokenData,
+    _n_tokens: std::os::raw::c_int,
+    logits: *mut f32,
+    user_data: *mut std::os::raw::c_void,
+) {
+    if logits.is_null() || user_data.is_null() {
+        return;
+    }
+    // SAFETY: see the function's contract.
+    let probe = unsafe { &mut *(user_data as *mut DigitProbe) };
+    let n = probe.digit.len();
+    // SAFETY: `logits` holds the vocabulary's n floats.
+    let logits = unsafe { std::slice::from_raw_parts(logits as *const f32, n) };
+    let (mut best, mut best_id) = (f32::NEG_INFINITY, -1i32);
+    for (i, &l) in logits.iter().enumerate() {
+        if l > best {
+            best = l;
+            best_id = i as i32;
+        }
+    }
+    if !best.is_finite() {
+        return;
+    }
+    let (mut all, mut digits) = (0f32, 0f32);
+    for (&l, &d) in logits.iter().zip(probe.digit.iter()) {
+        // e^-20 of the best: nothing a share could notice, and no exp().
+        if l < best - 20.0 {
+            continue;
+        }
+        let e = (l - best).exp();
+        all += e;
+        if d {
+            digits += e;
+        }
+    }
+    probe
+        .steps
+        .push((digits / all.max(f32::MIN_POSITIVE), best_id));
+}
+
 fn channel_reply() -> (Reply, Receiver<Result<Transcript, AsrError>>) {
     let (tx, rx) = mpsc::channel();
     (
@@ -151,6 +262,14 @@ impl WhisperPool {
         let ctx = WhisperContext::new_with_params(&cfg.model, params)
             .map_err(|e| model_err(format!("cannot load it as a ggml Whisper model ({e})")))?;
         let eot = ctx.token_eot();
+        let n_vocab = ctx.n_vocab().max(0) as usize;
+        let digit: Arc<Vec<bool>> = Arc::new(
+            (0..n_vocab)
+                .map(|id| {
+                    (id as i32) < eot && ctx.token_to_bytes(id as i32).is_ok_and(is_digit_token)
+                })
+                .collect(),
+        );
         info!(model = %path, workers = cfg.workers, threads = cfg.threads_per_worker, "whisper loaded");
         if !fast_kernels() {
             tracing::warn!(
@@ -172,6 +291,7 @@ impl WhisperPool {
             let rx = Arc::clone(&rx);
             let cfg = Arc::clone(&cfg);
             let waiting = Arc::clone(&waiting);
+            let digit = Arc::clone(&digit);
             let handle = std::thread::Builder::new()
                 .name(format!("whisper-{i}"))
                 .spawn(move || {
@@ -183,7 +303,7 @@ impl WhisperPool {
                         };
                         let Ok(job) = job else { break };
                         waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        let result = run(&mut state, &cfg, eot, &job.utterance);
+                        let result = run(&mut state, &cfg, eot, &digit, &job.utterance);
                         (job.reply)(result);
                     }
                 })
@@ -279,6 +399,7 @@ fn run(
     state: &mut WhisperState,
     cfg: &WhisperConfig,
     eot: i32,
+    digit: &Arc<Vec<bool>>,
     u: &Utterance,
 ) -> Result<Transcript, AsrError> {
     let mut samples = u.samples.clone();
@@ -304,9 +425,42 @@ fn run(
     p.set_print_realtime(false);
     p.set_print_special(false);
     p.set_print_timestamps(false);
-    state
-        .full(p, &samples)
-        .map_err(|e| AsrError::Inference(e.to_string()))?;
+    if u.prime_digits {
+        p.set_initial_prompt(DIGIT_PROMPT);
+    }
+    let mut probe = DigitProbe {
+        digit: Arc::clone(digit),
+        steps: Vec::with_capacity(64),
+    };
+    // SAFETY: `probe_digits` only reads the logits and writes `probe`,
+    // which lives until after `full` returns; whisper.cpp calls it on this
+    // thread, from inside `full`.
+    unsafe {
+        p.set_filter_logits_callback(Some(probe_digits));
+        p.set_filter_logits_callback_user_data(&mut probe as *mut DigitProbe as *mut _);
+    }
+    let full = state.full(p, &samples);
+    full.map_err(|e| AsrError::Inference(e.to_string()))?;
+    // The steps in order, matched to the tokens written by their most
+    // likely token (greedy decoding writes it); a token no step matches
+    // gets the largest share seen (fail closed).
+    let steps = probe.steps;
+    let worst = steps.iter().map(|s| s.0).fold(0f32, f32::max);
+    let mut next_step = 0usize;
+    let mut digit_p_of = |id: i32| -> f32 {
+        let found = steps[next_step.min(steps.len())..]
+            .iter()
+            .take(4)
+            .position(|s| s.1 == id);
+        match found {
+            Some(k) => {
+                let p = steps[next_step + k].0;
+                next_step += k + 1;
+                p
+            }
+            None => worst,
+        }
+    };
 
     let mut t = Transcript::default();
     for seg in state.as_iter() {
@@ -315,25 +469,32 @@ fn run(
         let mut seg_words: Vec<Word> = Vec::new();
         let mut bytes: Vec<u8> = Vec::new();
         let (mut p_sum, mut p_n, mut w_start, mut w_end) = (0f32, 0u32, 0i64, 0i64);
+        let mut w_digit = 0f32;
         let mut seg_p = (0f32, 0u32);
-        let flush =
-            |bytes: &mut Vec<u8>, p_sum: f32, p_n: u32, s: i64, e: i64, out: &mut Vec<Word>| {
-                let text = String::from_utf8_lossy(bytes).trim().to_string();
-                if !text.is_empty() {
-                    out.push(Word {
-                        text,
-                        start: u.start_s + s as f64 / 100.0,
-                        end: u.start_s + e.max(s) as f64 / 100.0,
-                        confidence: if p_n > 0 { p_sum / p_n as f32 } else { 0.0 },
-                    });
-                }
-                bytes.clear();
-            };
+        let flush = |bytes: &mut Vec<u8>,
+                     (p_sum, p_n, digit_p): (f32, u32, f32),
+                     s: i64,
+                     e: i64,
+                     out: &mut Vec<Word>| {
+            let text = String::from_utf8_lossy(bytes).trim().to_string();
+            if !text.is_empty() {
+                out.push(Word {
+                    text,
+                    start: u.start_s + s as f64 / 100.0,
+                    end: u.start_s + e.max(s) as f64 / 100.0,
+                    confidence: if p_n > 0 { p_sum / p_n as f32 } else { 0.0 },
+                    digit_p: Some(digit_p),
+                });
+            }
+            bytes.clear();
+        };
         for k in 0..seg.n_tokens() {
             let Some(tok) = seg.get_token(k) else {
                 continue;
             };
-            if tok.token_id() >= eot {
+            let id = tok.token_id();
+            let token_digit_p = digit_p_of(id);
+            if id >= eot {
                 continue;
             }
             let data = tok.token_data();
@@ -341,10 +502,18 @@ fn run(
                 .to_bytes()
                 .map_err(|e| AsrError::Inference(e.to_string()))?;
             if piece.first() == Some(&b' ') && !bytes.is_empty() {
-                flush(&mut bytes, p_sum, p_n, w_start, w_end, &mut seg_words);
+                flush(
+                    &mut bytes,
+                    (p_sum, p_n, w_digit),
+                    w_start,
+                    w_end,
+                    &mut seg_words,
+                );
                 p_sum = 0.0;
                 p_n = 0;
+                w_digit = 0.0;
             }
+            w_digit = w_digit.max(token_digit_p);
             if bytes.is_empty() {
                 w_start = data.t0;
             }
@@ -355,7 +524,13 @@ fn run(
             seg_p.0 += data.p;
             seg_p.1 += 1;
         }
-        flush(&mut bytes, p_sum, p_n, w_start, w_end, &mut seg_words);
+        flush(
+            &mut bytes,
+            (p_sum, p_n, w_digit),
+            w_start,
+            w_end,
+            &mut seg_words,
+        );
         let seg_conf = if seg_p.1 > 0 {
             seg_p.0 / seg_p.1 as f32
         } else {

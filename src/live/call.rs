@@ -369,6 +369,7 @@ impl LiveCall {
             self.utterances.push(TranscribedUtterance {
                 span,
                 transcript: None,
+                relisten: None,
             });
             self.pending.insert(id, span.end);
             jobs.push(AsrJob {
@@ -410,6 +411,7 @@ impl LiveCall {
                     leg: *leg,
                     start_s: start,
                     samples: samples.to_vec(),
+                    prime_digits: false,
                 },
             });
         }
@@ -802,6 +804,7 @@ mod tests {
                         start: ws,
                         end: we,
                         confidence: 0.9,
+                        digit_p: None,
                     });
                 }
             }

@@ -3,7 +3,7 @@
 
 use super::Redacted;
 use super::audio::{AudioHold, MaskMethod};
-use super::detect::{self, CallWord, Confidence, DetectConfig, Kind};
+use super::detect::{self, CallWord, Confidence, DetectConfig, Kind, Rule};
 use super::text::{self, UtteranceSpan};
 use crate::asr::Transcript;
 use crate::frame::Leg;
@@ -23,6 +23,9 @@ pub struct TranscribedUtterance {
     /// The transcript, or `None` when whisper failed on it (the utterance is
     /// then treated as unsure: masked whole if it falls in payment talk).
     pub transcript: Option<Transcript>,
+    /// A second, digit-primed decode of a doubtful utterance
+    /// ([`doubtful_utterances`]); `None` when there was none.
+    pub relisten: Option<Transcript>,
 }
 
 /// Everything a redacted call writes.
@@ -56,6 +59,69 @@ pub fn call_words(utterances: &[TranscribedUtterance]) -> (Vec<CallWord>, [u64; 
     (words, counts)
 }
 
+/// Whether a (digit-primed) transcript holds a number: two or more digits
+/// or number words, or words the hallucination guard dropped.
+fn hears_number(t: &Transcript) -> bool {
+    let numbers: usize = t
+        .words
+        .iter()
+        .map(|w| {
+            if crate::redact::numbers::is_number_word(&w.text) {
+                w.text.chars().filter(char::is_ascii_digit).count().max(1)
+            } else {
+                0
+            }
+        })
+        .sum();
+    numbers >= 2 || t.dropped_words > 0
+}
+
+/// Whether two decodes of one utterance wrote the same words: at most
+/// `max_changed` of the words differ (word edit distance over the longer
+/// one; words folded to lower-case letters and digits).
+fn agree(a: &Transcript, b: &Transcript, max_changed: f64) -> bool {
+    let words = |t: &Transcript| -> Vec<String> {
+        t.words
+            .iter()
+            .map(|w| crate::asr::fold(&w.text))
+            .filter(|w| !w.is_empty())
+            .collect()
+    };
+    let (a, b) = (words(a), words(b));
+    let n = a.len().max(b.len());
+    if n == 0 {
+        return true;
+    }
+    // Word-level edit distance, one row at a time.
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, x) in a.iter().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, y) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if x == y {
+                prev
+            } else {
+                1 + prev.min(row[j]).min(row[j + 1])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()] as f64 <= max_changed * n as f64
+}
+
+/// The utterances that need a second, digit-primed listen before the call
+/// is redacted ([`detect::Detection::doubtful`]): fill their
+/// [`TranscribedUtterance::relisten`] and call [`redact_call`]; without it
+/// they are masked whole.
+pub fn doubtful_utterances(
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    cfg: &DetectConfig,
+) -> Vec<usize> {
+    detect_call(utterances, tones, cfg).detection.doubtful
+}
+
 /// What the detector decided over a call's utterances.
 #[derive(Debug, Clone)]
 pub struct CallDetection {
@@ -81,6 +147,32 @@ pub fn detect_call(
     let (words, counts) = call_words(utterances);
     let tone_spans: Vec<(f64, f64)> = tones.iter().map(|&(_, a, b)| (a, b)).collect();
     let mut detection = detect::detect_with_tones(&words, &tone_spans, cfg);
+    // A doubtful utterance goes whole unless its digit-primed second listen
+    // heard no number either and wrote the same words: ordinary speech
+    // decodes the same however whisper is primed, unclear digits do not (no
+    // second listen: whole, fail closed).
+    for &u in &detection.doubtful {
+        let first = utterances[u].transcript.as_ref();
+        let cleared = utterances[u]
+            .relisten
+            .as_ref()
+            .zip(first)
+            .is_some_and(|(again, first)| {
+                !hears_number(again) && agree(first, again, cfg.relisten_max_changed)
+            });
+        if !cleared {
+            detection.findings.push(detect::Finding {
+                kind: Kind::Pan,
+                leg: utterances[u].span.leg,
+                words: (0..words.len())
+                    .filter(|&w| words[w].utterance == u)
+                    .collect(),
+                whole_utterance: Some(u),
+                confidence: Confidence::Low,
+                rule: Rule::Relisten,
+            });
+        }
+    }
     for (u, tu) in utterances.iter().enumerate() {
         let in_window = detection.in_window(tu.span.start, tu.span.end);
         let unsure = tu
@@ -100,6 +192,7 @@ pub fn detect_call(
                     .collect(),
                 whole_utterance: Some(u),
                 confidence: Confidence::Low,
+                rule: Rule::NoTranscript,
             });
         }
     }
@@ -144,6 +237,7 @@ pub fn redact_call(
             words: Vec::new(),
             whole_utterance: Some(u),
             confidence: Confidence::Low,
+            rule: Rule::TextNet,
         });
     }
     for seg in &mut segments {
@@ -156,8 +250,8 @@ pub fn redact_call(
         MaskMethod::Silence => "silence",
         MaskMethod::Tone => "tone",
     };
-    // Every span to mask, as (kind, leg, start, end, confidence, model).
-    let mut masks: Vec<(Kind, Leg, f64, f64, Confidence, &str)> = Vec::new();
+    // Every span to mask, as (kind, leg, start, end, confidence, model, rule).
+    let mut masks: Vec<(Kind, Leg, f64, f64, Confidence, &str, Rule)> = Vec::new();
     for f in &findings {
         let (start, end) = match f.whole_utterance {
             Some(u) => (spans[u].start, spans[u].end),
@@ -183,6 +277,7 @@ pub fn redact_call(
                 end + WORD_PAD_S,
                 f.confidence,
                 model,
+                f.rule,
             ));
         }
     }
@@ -194,6 +289,7 @@ pub fn redact_call(
             end + TONE_PAD_S,
             Confidence::High,
             "dtmf-spectral",
+            Rule::Tone,
         ));
     }
     // Which spans the other leg echoes, decided on the audio before any
@@ -202,13 +298,13 @@ pub fn redact_call(
     let leg_index = |leg: Leg| if legs == 1 { 0 } else { leg.index() };
     let echoed: Vec<bool> = masks
         .iter()
-        .map(|&(_, leg, start, end, _, _)| {
+        .map(|&(_, leg, start, end, _, _, _)| {
             legs == 2 && audio.carries_echo(leg.index(), leg.other().index(), start, end)
         })
         .collect();
     let mut redactions = Vec::new();
     let mut audit = Vec::new();
-    for (&(kind, leg, start, end, confidence, model), echo) in masks.iter().zip(echoed) {
+    for (&(kind, leg, start, end, confidence, model, rule), echo) in masks.iter().zip(echoed) {
         let targets = if echo {
             vec![leg, leg.other()]
         } else {
@@ -230,6 +326,8 @@ pub fn redact_call(
                 method: method_name.to_string(),
                 confidence,
                 model: model.to_string(),
+                rule,
+                echo: target != leg,
             }));
         }
     }
@@ -241,5 +339,83 @@ pub fn redact_call(
         audio: audio.seal(),
         audit,
         words: counts,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::asr::Word;
+
+    /// An utterance of `text` from `start`, 0.4 s a word; words ending in
+    /// `^` are unsure with no number weighed by whisper.
+    fn utt(leg: Leg, start: f64, text: &str) -> TranscribedUtterance {
+        TranscribedUtterance {
+            span: UtteranceSpan {
+                leg,
+                start,
+                end: start + 0.4 * text.split_whitespace().count() as f64,
+            },
+            transcript: Some(transcript(start, text)),
+            relisten: None,
+        }
+    }
+
+    fn transcript(start: f64, text: &str) -> Transcript {
+        Transcript {
+            words: text
+                .split_whitespace()
+                .enumerate()
+                .map(|(k, w)| {
+                    let unsure = w.ends_with('^');
+                    Word {
+                        text: w.trim_end_matches('^').to_string(),
+                        start: start + 0.4 * k as f64,
+                        end: start + 0.4 * k as f64 + 0.35,
+                        confidence: if unsure { 0.2 } else { 0.9 },
+                        digit_p: Some(0.0),
+                    }
+                })
+                .collect(),
+            ..Transcript::default()
+        }
+    }
+
+    fn masked_whole(utts: &[TranscribedUtterance], u: usize) -> Option<Rule> {
+        detect_call(utts, &[], &DetectConfig::default())
+            .detection
+            .findings
+            .iter()
+            .find(|f| f.whole_utterance == Some(u))
+            .map(|f| f.rule)
+    }
+
+    #[test]
+    fn a_second_listen_decides_a_doubtful_utterance() {
+        let mut utts = vec![
+            utt(
+                Leg::Agent,
+                0.0,
+                "and the three digit code on the back please",
+            ),
+            utt(Leg::Customer, 5.0, "hammer^ type^ hero^"),
+        ];
+        assert_eq!(
+            doubtful_utterances(&utts, &[], &DetectConfig::default()),
+            vec![1]
+        );
+        // No second listen: masked whole (fail closed).
+        assert_eq!(masked_whole(&utts, 1), Some(Rule::Relisten));
+        // Primed for digits, whisper hears them: masked.
+        utts[1].relisten = Some(transcript(5.0, "7 5 0"));
+        assert_eq!(masked_whole(&utts, 1), Some(Rule::Relisten));
+        // Different words without a number: still not ordinary speech.
+        utts[1].relisten = Some(transcript(5.0, "seven^ by^ zero^"));
+        assert_eq!(masked_whole(&utts, 1), Some(Rule::Relisten));
+        utts[1].relisten = Some(transcript(5.0, "having tight hero"));
+        assert_eq!(masked_whole(&utts, 1), Some(Rule::Relisten));
+        // The same words again, no number: ordinary speech, kept.
+        utts[1].relisten = Some(transcript(5.0, "Hammer type, hero."));
+        assert_eq!(masked_whole(&utts, 1), None);
     }
 }

@@ -98,6 +98,44 @@ pub enum Confidence {
     Low,
 }
 
+/// Which rule of the detector made a finding: written to the audit trail so
+/// that compliance can see why a stretch was masked.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rule {
+    /// Groups of digits, joined across pauses and fillers, of a card
+    /// number's length.
+    #[default]
+    CardLength,
+    /// Digits inside payment talk (a window opened by a cue, a tone or a
+    /// card number).
+    InPaymentTalk,
+    /// An utterance in payment talk that is mostly numbers.
+    NumbersRead,
+    /// An utterance in payment talk with an unsure word that may hide a
+    /// number.
+    Unsure,
+    /// Number words and the fragments next to them in payment talk.
+    Fragments,
+    /// The rest of the digits of an utterance that lost some.
+    Net,
+    /// A long run of digits nothing explains.
+    LongRun,
+    /// Whisper failed on the utterance, or gave no words or dropped words in
+    /// payment talk.
+    NoTranscript,
+    /// A doubtful utterance in payment talk whose digit-primed second
+    /// listen heard a number, or that had no second listen.
+    Relisten,
+    /// A piece of a number read out that whisper wrote as words: next to
+    /// an utterance of the customer's that lost numbers.
+    Neighbour,
+    /// Keypad tones.
+    Tone,
+    /// The text net caught digits the detector left.
+    TextNet,
+}
+
 /// One word of a call, tagged with its leg and utterance.
 #[derive(Debug, Clone)]
 pub struct CallWord {
@@ -122,6 +160,8 @@ pub struct Finding {
     pub whole_utterance: Option<usize>,
     /// How sure.
     pub confidence: Confidence,
+    /// Which rule found it.
+    pub rule: Rule,
 }
 
 /// Detector settings.
@@ -137,6 +177,23 @@ pub struct DetectConfig {
     pub unplaced_span_s: f64,
     /// Word confidence under which, inside a window, a word is unsure.
     pub unsure_below: f32,
+    /// An unsure word counts only where whisper gave digit and number
+    /// tokens at least this share of its probability ([`Word::digit_p`]):
+    /// an unsure "Cheers" where no number was in the running is not a
+    /// hidden digit.
+    pub unsure_digit_p: f32,
+    /// A word that is not a number, where whisper gave numbers at least this
+    /// share, counts as a number ("fits" for "six").
+    pub hidden_digit_p: f32,
+    /// A customer utterance of at most this many words, within
+    /// [`Self::neighbour_gap_s`] of one of theirs that lost numbers in
+    /// payment talk, goes too unless all its words are everyday words.
+    pub neighbour_max_words: usize,
+    /// See [`Self::neighbour_max_words`], seconds.
+    pub neighbour_gap_s: f64,
+    /// A doubtful utterance's digit-primed second listen must hear no
+    /// number and change at most this share of its words for it to stay.
+    pub relisten_max_changed: f64,
     /// Longest pause between two parts of one number, seconds.
     pub split_gap_s: f64,
     /// A pause longer than this inside one leg ends a digit run, seconds.
@@ -153,6 +210,11 @@ impl Default for DetectConfig {
             lookback_s: 15.0,
             unplaced_span_s: 30.0,
             unsure_below: 0.6,
+            unsure_digit_p: 0.05,
+            hidden_digit_p: 0.5,
+            neighbour_max_words: 6,
+            neighbour_gap_s: 1.5,
+            relisten_max_changed: 0.34,
             split_gap_s: 15.0,
             run_gap_s: 3.0,
             distractor_s: 20.0,
@@ -1280,6 +1342,11 @@ pub struct Detection {
     /// Number words deliberately kept (last-four read-backs, amounts,
     /// identity numbers): the text net leaves them alone.
     pub kept: Vec<usize>,
+    /// Utterances in payment talk that the rules above left alone only
+    /// because whisper gave numbers no weight at their unsure words: they
+    /// are masked whole unless a second, digit-primed decode also hears no
+    /// number ([`crate::redact::call::detect_call`]).
+    pub doubtful: Vec<usize>,
 }
 
 impl Detection {
@@ -1433,8 +1500,21 @@ impl Run {
     fn card_like(&self) -> bool {
         (13..=19).contains(&self.digits.len()) && luhn_valid(&self.digits)
     }
+    /// Excused as the answer to an identity question. Only a number of an
+    /// identity's shape is: five digits or more (phone, account, postcode,
+    /// reference), a year, or a date. Three or four digits after "your
+    /// phone number?" may be a security code or an expiry read out while
+    /// the agent's request was garbled, and is not excused.
     fn excluded(&self, windows: &[Window]) -> bool {
-        self.identity && !self.card_like() && !in_any(windows, self.start, self.end)
+        let identity_shape = self.digits.len() >= 5 || self.month_near || self.year();
+        self.identity
+            && identity_shape
+            && !self.card_like()
+            && !in_any(windows, self.start, self.end)
+    }
+    /// Four digits that read as a year of the last or this century.
+    fn year(&self) -> bool {
+        self.digits.len() == 4 && matches!((self.digits[0], self.digits[1]), (1, 9) | (2, 0))
     }
 }
 
@@ -1623,6 +1703,7 @@ pub fn detect_with_tones(
                     } else {
                         Confidence::Medium
                     },
+                    rule: Rule::CardLength,
                 });
                 for &r in chain.iter() {
                     taken[r] = true;
@@ -1683,8 +1764,6 @@ pub fn detect_with_tones(
     // question, no amount, not a year or date) may be reading card data
     // whose request whisper garbled: it is masked, and payment talk is
     // assumed for a short while from the start of that utterance.
-    let year =
-        |r: &Run| r.digits.len() == 4 && matches!((r.digits[0], r.digits[1]), (1, 9) | (2, 0));
     for (r, run) in runs.iter().enumerate() {
         if run.leg == Leg::Customer
             && !taken[r]
@@ -1692,7 +1771,7 @@ pub fn detect_with_tones(
             && !cleared_run(run)
             && !run.excluded(&windows1)
             && !run.month_near
-            && !year(run)
+            && !run.year()
             && !in_any(&windows1, run.start, run.end)
         {
             let utt = words[run.words[0]].utterance;
@@ -1767,10 +1846,12 @@ pub fn detect_with_tones(
             words: ws,
             whole_utterance: None,
             confidence: Confidence::Medium,
+            rule: Rule::InPaymentTalk,
         });
     }
 
     // 5. Utterances in a window that are not confidently ordinary speech.
+    let mut doubtful: Vec<usize> = Vec::new();
     let mut in_finding = vec![false; n];
     for f in &findings {
         for &w in &f.words {
@@ -1795,13 +1876,31 @@ pub fn detect_with_tones(
             .or(kind_at(&windows, last))
             .unwrap_or(Kind::Pan);
         let free = |i: usize| !trigger_word[i] && !cleared[i];
-        let unsure = idx.iter().any(|&i| {
+        let weighed = |i: usize, least: f32| words[i].word.digit_p.is_none_or(|p| p >= least);
+        let unsure_word = |i: usize| {
             free(i)
                 && active(i)
                 && words[i].word.confidence < cfg.unsure_below
                 && suspect(&normed[i], &words[i].word.text)
+        };
+        // A digit sound-alike ("won", "fore") or number word needs no
+        // weights to be suspect.
+        let unsure = idx.iter().any(|&i| {
+            unsure_word(i)
+                && (weighed(i, cfg.unsure_digit_p)
+                    || DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
+                    || numbers::is_number_word(&words[i].word.text))
         });
-        let number = |i: usize| free(i) && numbers::is_number_word(&words[i].word.text);
+        let any_unsure = idx.iter().any(|&i| unsure_word(i));
+        let hidden = |i: usize| {
+            words[i]
+                .word
+                .digit_p
+                .is_some_and(|p| p >= cfg.hidden_digit_p)
+                && !COMMON_WORDS.contains(&normed[i].as_str())
+        };
+        let number =
+            |i: usize| free(i) && (numbers::is_number_word(&words[i].word.text) || hidden(i));
         let soundalike = |i: usize| {
             free(i)
                 && DIGIT_SOUNDALIKES.contains(&normed[i].as_str())
@@ -1816,9 +1915,26 @@ pub fn detect_with_tones(
                     && (idx.get(p + 1).is_some_and(|&j| number(j))
                         || (p > 0 && number(idx[p - 1]))))
         };
+        // Whisper joins a garbled read-back with hyphens
+        // ("eight-family-eight-nuddle-free-eight"): each number part counts,
+        // and so does each digit sound-alike beside one.
+        let parts = |i: usize| {
+            if !free(i) || !words[i].word.text.contains('-') {
+                return 0;
+            }
+            let ps: Vec<String> = words[i].word.text.split('-').map(norm).collect();
+            let digit = |p: &String| numbers::is_number_word(p);
+            if !ps.iter().any(digit) {
+                return 0;
+            }
+            ps.iter()
+                .filter(|p| digit(p) || DIGIT_SOUNDALIKES.contains(&p.as_str()))
+                .count()
+        };
         let count = (0..idx.len())
-            .filter(|&p| active(idx[p]) && numberish(p))
-            .count();
+            .filter(|&p| active(idx[p]))
+            .map(|p| if numberish(p) { 1 } else { parts(idx[p]) })
+            .sum::<usize>();
         let in_len = idx.iter().filter(|&&i| active(i)).count();
         // Either leg: mostly numbers, or a number read out (three or more
         // number words: a read-back whisper garbled in between). The
@@ -1834,6 +1950,16 @@ pub fn detect_with_tones(
                     unsure && (count > 0 || idx.iter().any(|&i| active(i) && soundalike(i)))
                 }
             };
+        // What the old rule took without asking whisper's weights: a second
+        // listen decides (the agent's only among numbers or sound-alikes).
+        let doubt = any_unsure
+            && match leg {
+                Leg::Customer => true,
+                Leg::Agent => count > 0 || idx.iter().any(|&i| active(i) && soundalike(i)),
+            };
+        if !whole && doubt {
+            doubtful.push(u);
+        }
         if whole {
             findings.push(Finding {
                 kind,
@@ -1841,6 +1967,11 @@ pub fn detect_with_tones(
                 words: idx.clone(),
                 whole_utterance: Some(u),
                 confidence: Confidence::Low,
+                rule: if numbers_read {
+                    Rule::NumbersRead
+                } else {
+                    Rule::Unsure
+                },
             });
         } else if count > 0 {
             // The numbers, and whisper's fragments next to them.
@@ -1850,7 +1981,7 @@ pub fn detect_with_tones(
                 let fragment = free(i)
                     && !COMMON_WORDS.contains(&normed[i].as_str())
                     && (near(p + 1) || (p > 0 && near(p - 1)));
-                if ((active(i) && numberish(p)) || fragment) && !in_finding[i] {
+                if ((active(i) && (numberish(p) || parts(i) > 0)) || fragment) && !in_finding[i] {
                     ws.push(i);
                 }
             }
@@ -1861,8 +1992,80 @@ pub fn detect_with_tones(
                     words: ws,
                     whole_utterance: None,
                     confidence: Confidence::Low,
+                    rule: Rule::Fragments,
                 });
             }
+        }
+    }
+
+    // 5b. A number read out is often cut into several utterances, and
+    //     whisper may garble one piece into words ("do they donate
+    //     chemistry" for "two eight oh eight seven"): the customer's
+    //     utterance right before or after one of theirs that lost numbers,
+    //     in payment talk, goes too unless every word is an everyday word.
+    //     The agent's such utterance only gets a second listen: beside a
+    //     read-back come the agent's own confirmations, and masking them
+    //     outright cost far more speech than it saved in tuning.
+    let lost_numbers: std::collections::BTreeSet<usize> = findings
+        .iter()
+        .filter(|f| {
+            matches!(
+                f.rule,
+                Rule::CardLength | Rule::InPaymentTalk | Rule::NumbersRead | Rule::Fragments
+            )
+        })
+        .flat_map(|f| {
+            f.whole_utterance
+                .into_iter()
+                .chain(f.words.iter().map(|&w| words[w].utterance))
+        })
+        .collect();
+    let span_of = |u: usize| {
+        let idx = &by_utt[&u];
+        let first = words[idx[0]].word.start;
+        let last = idx.iter().map(|&i| words[i].word.end).fold(first, f64::max);
+        (first, last)
+    };
+    let utts: Vec<usize> = by_utt.keys().copied().collect();
+    for (k, &u) in utts.iter().enumerate() {
+        let idx = &by_utt[&u];
+        let leg = words[idx[0]].leg;
+        let (a, b) = span_of(u);
+        if lost_numbers.contains(&u)
+            || idx.len() > cfg.neighbour_max_words
+            || !in_any(&windows, a, b)
+            || idx.iter().all(|&i| {
+                trigger_word[i] || cleared[i] || COMMON_WORDS.contains(&normed[i].as_str())
+            })
+        {
+            continue;
+        }
+        // The nearest utterance of the same leg on each side.
+        let before = utts[..k]
+            .iter()
+            .rev()
+            .find(|&&v| words[by_utt[&v][0]].leg == leg);
+        let after = utts[k + 1..]
+            .iter()
+            .find(|&&v| words[by_utt[&v][0]].leg == leg);
+        let near = before
+            .is_some_and(|&v| lost_numbers.contains(&v) && a - span_of(v).1 <= cfg.neighbour_gap_s)
+            || after.is_some_and(|&v| {
+                lost_numbers.contains(&v) && span_of(v).0 - b <= cfg.neighbour_gap_s
+            });
+        if near && leg == Leg::Agent {
+            if !doubtful.contains(&u) && !findings.iter().any(|f| f.whole_utterance == Some(u)) {
+                doubtful.push(u);
+            }
+        } else if near {
+            findings.push(Finding {
+                kind: kind_at(&windows, a).unwrap_or(Kind::Pan),
+                leg,
+                words: idx.clone(),
+                whole_utterance: Some(u),
+                confidence: Confidence::Low,
+                rule: Rule::Neighbour,
+            });
         }
     }
 
@@ -1907,6 +2110,7 @@ pub fn detect_with_tones(
                 words: ws,
                 whole_utterance: None,
                 confidence: Confidence::Low,
+                rule: Rule::Net,
             });
         }
     }
@@ -1925,6 +2129,7 @@ pub fn detect_with_tones(
                     words: ws,
                     whole_utterance: None,
                     confidence: Confidence::Low,
+                    rule: Rule::LongRun,
                 });
             }
         }
@@ -1939,6 +2144,11 @@ pub fn detect_with_tones(
         findings,
         windows: windows.iter().map(|w| (w.from, w.to)).collect(),
         kept,
+        doubtful: {
+            doubtful.sort_unstable();
+            doubtful.dedup();
+            doubtful
+        },
     }
 }
 
@@ -1947,15 +2157,18 @@ mod tests {
     use super::*;
 
     /// Words from `(leg, text)` turns, 0.4 s per word, confidence 0.9 unless
-    /// the word ends in `~` (then 0.2, and the `~` is dropped).
+    /// the word ends in `~` (then 0.2, and the `~` is dropped); `^` instead
+    /// is unsure too, but with whisper's weights saying no number was in the
+    /// running (`digit_p` 0).
     fn call(turns: &[(Leg, &str)]) -> Vec<CallWord> {
         let mut t = 0.0;
         let mut out = Vec::new();
         for (u, (leg, text)) in turns.iter().enumerate() {
             for w in text.split_whitespace() {
-                let (w, conf) = match w.strip_suffix('~') {
-                    Some(x) => (x, 0.2),
-                    None => (w, 0.9),
+                let (w, conf, digit_p) = match (w.strip_suffix('~'), w.strip_suffix('^')) {
+                    (Some(x), _) => (x, 0.2, None),
+                    (_, Some(x)) => (x, 0.2, Some(0.0)),
+                    _ => (w, 0.9, None),
                 };
                 out.push(CallWord {
                     leg: *leg,
@@ -1965,6 +2178,7 @@ mod tests {
                         start: t,
                         end: t + 0.35,
                         confidence: conf,
+                        digit_p,
                     },
                 });
                 t += 0.4;
@@ -2318,6 +2532,75 @@ mod tests {
         let text = redacted(&w, &f);
         assert!(!text.contains("fits") && !text.contains("Forfar"), "{text}");
         assert!(no_numbers(&text), "{text}");
+    }
+
+    #[test]
+    fn short_numbers_after_an_identity_question_are_not_excused() {
+        // Three or four digits are a code's or an expiry's shape, not a
+        // phone number's: the request for them may be what whisper garbled.
+        let w = call(&[
+            (A, "could I get the phone number on the account"),
+            (
+                C,
+                "it's oh seven seven double oh nine double oh one two three",
+            ),
+            (A, "what's the x paid"),
+            (C, "oh four twenty eight"),
+        ]);
+        let text = redacted(&w, &detect(&w, &DetectConfig::default()));
+        assert!(text.contains("seven seven double"), "{text}");
+        assert!(!text.contains("twenty"), "{text}");
+    }
+
+    #[test]
+    fn number_parts_of_a_hyphenated_word_count() {
+        let w = call(&[
+            (
+                C,
+                "it's four nine two nine one oh three eight four four five six seven eight nine one",
+            ),
+            (A, "let me read that back"),
+            (
+                A,
+                "free-nuddle-family-free eight-family-eight-nuddle-free-eight",
+            ),
+        ]);
+        let d = detect_all(&w, &DetectConfig::default());
+        let text = redacted(&w, &d.findings);
+        assert!(!text.contains("nuddle"), "{text}");
+    }
+
+    #[test]
+    fn unsure_words_with_no_number_in_the_running_are_doubtful_not_masked() {
+        let cfg = DetectConfig::default();
+        let w = call(&[
+            (A, "and the three digit code on the back please"),
+            (C, "hammer^ type^ hero^"),
+        ]);
+        let d = detect_all(&w, &cfg);
+        assert_eq!(d.doubtful, vec![1], "a second listen decides");
+        assert!(!d.findings.iter().any(|f| f.whole_utterance == Some(1)));
+        // Without whisper's weights it is masked whole, as before.
+        let w = call(&[
+            (A, "and the three digit code on the back please"),
+            (C, "hammer~ type~ hero~"),
+        ]);
+        let d = detect_all(&w, &cfg);
+        assert!(d.doubtful.is_empty());
+        assert!(d.findings.iter().any(|f| f.whole_utterance == Some(1)));
+    }
+
+    #[test]
+    fn a_garbled_piece_next_to_a_number_read_out_goes_with_it() {
+        let w = call(&[
+            (A, "what's the long number on the front"),
+            (C, "four nine two nine one oh three eight"),
+            (C, "do they donate chemistry"),
+            (C, "sorry that was all of it"),
+        ]);
+        let text = redacted(&w, &detect(&w, &DetectConfig::default()));
+        assert!(!text.contains("chemistry"), "{text}");
+        assert!(text.contains("sorry that was all of it"), "{text}");
     }
 
     #[test]

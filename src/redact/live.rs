@@ -136,6 +136,7 @@ pub fn partial_of(
     all.push(TranscribedUtterance {
         span,
         transcript: Some(transcript),
+        relisten: None,
     });
     let last = all.len() - 1;
     segment_of(&all, last, cfg).map(|(s, _)| mask_numbers(s))
@@ -189,6 +190,7 @@ mod tests {
                 start: start + 0.4 * i as f64,
                 end: start + 0.4 * i as f64 + 0.35,
                 confidence: 0.9,
+                digit_p: None,
             })
             .collect();
         let end = words.last().map_or(start + 0.5, |w| w.end);
@@ -198,6 +200,7 @@ mod tests {
                 words,
                 ..Transcript::default()
             }),
+            relisten: None,
         }
     }
 

@@ -1107,6 +1107,7 @@ mod tests {
                 start: i as f64,
                 end: i as f64 + 0.5,
                 confidence: 0.9,
+                digit_p: None,
             })
             .collect();
         assert_eq!(digit_runs_in_words(&words), digit_runs(&texts));

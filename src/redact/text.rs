@@ -165,6 +165,7 @@ mod tests {
                 start: t,
                 end: t + 0.3,
                 confidence: 0.9,
+                digit_p: None,
             },
         }
     }
@@ -198,6 +199,7 @@ mod tests {
                 words: vec![1, 2, 3],
                 whole_utterance: None,
                 confidence: Confidence::Medium,
+                rule: Default::default(),
             },
             Finding {
                 kind: Kind::Cvv,
@@ -205,6 +207,7 @@ mod tests {
                 words: vec![5],
                 whole_utterance: Some(1),
                 confidence: Confidence::Low,
+                rule: Default::default(),
             },
         ];
         let segs = redact_segments(&utts, &words, &findings);

@@ -40,7 +40,7 @@ use sha2::{Digest, Sha256};
 
 use crate::frame::Leg;
 use crate::redact::Redacted;
-use crate::redact::detect::{Confidence, Kind};
+use crate::redact::detect::{Confidence, Kind, Rule};
 
 /// `prev_sha256` of the first line.
 const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -68,6 +68,13 @@ pub struct AuditEntry {
     /// What found it: the whisper model file name (e.g. `"ggml-base.bin"`)
     /// or `"dtmf-spectral"`.
     pub model: String,
+    /// Which detector rule found it (older trails lack it).
+    #[serde(default)]
+    pub rule: Rule,
+    /// Whether this channel was masked because it carries the line echo of
+    /// the other party's sensitive speech.
+    #[serde(default)]
+    pub echo: bool,
 }
 
 impl AuditEntry {
@@ -274,6 +281,8 @@ struct RedactionOut<'a> {
     method: &'a str,
     confidence: Confidence,
     model: &'a str,
+    rule: Rule,
+    echo: bool,
     prev_sha256: &'a str,
 }
 
@@ -301,6 +310,10 @@ struct RedactionIn {
     method: String,
     confidence: Confidence,
     model: String,
+    #[serde(default)]
+    rule: Rule,
+    #[serde(default)]
+    echo: bool,
     prev_sha256: String,
 }
 
@@ -380,6 +393,8 @@ impl AuditWriter {
             method,
             confidence,
             model,
+            rule,
+            echo,
         } = entry;
         let line = RedactionOut {
             seq: self.seq,
@@ -391,6 +406,8 @@ impl AuditWriter {
             method,
             confidence: *confidence,
             model,
+            rule: *rule,
+            echo: *echo,
             prev_sha256: &self.prev,
         };
         let bytes = serde_json::to_vec(&line).expect("audit lines always serialise");
@@ -536,6 +553,8 @@ pub fn verify(path: &Path) -> Result<VerifySummary, AuditError> {
                     method: r.method,
                     confidence: r.confidence,
                     model: r.model,
+                    rule: r.rule,
+                    echo: r.echo,
                 };
                 entry.validate(r.seq).map_err(|e| match e {
                     AuditError::DigitsInField { field, .. } => malformed(
@@ -618,6 +637,8 @@ mod tests {
             method: "silence".to_string(),
             confidence: Confidence::High,
             model: "ggml-base.bin".to_string(),
+            rule: Rule::InPaymentTalk,
+            echo: false,
         }
     }
 
@@ -660,7 +681,7 @@ mod tests {
         assert_eq!(
             ls[0],
             format!(
-                r#"{{"seq":0,"type":"redaction","kind":"pan","leg":"customer","start":12.5,"end":19.0,"method":"silence","confidence":"high","model":"ggml-base.bin","prev_sha256":"{ZERO_HASH}"}}"#
+                r#"{{"seq":0,"type":"redaction","kind":"pan","leg":"customer","start":12.5,"end":19.0,"method":"silence","confidence":"high","model":"ggml-base.bin","rule":"in_payment_talk","echo":false,"prev_sha256":"{ZERO_HASH}"}}"#
             )
         );
         assert!(ls[1].starts_with(r#"{"seq":1,"type":"redaction","kind":"dtmf","#));
