@@ -326,9 +326,31 @@ def score_wer(truth, report, acc):
 # Stored files
 # --------------------------------------------------------------------------
 
+def json_strings(value, key=""):
+    """String and integer values of parsed JSON, except hashes (keys ending in sha256): float times
+    and hex digests are not text, and read as digit runs they match six PAN digits by chance."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from json_strings(v, k)
+    elif isinstance(value, list):
+        for v in value:
+            yield from json_strings(v, key)
+    elif isinstance(value, str) and not key.endswith("sha256"):
+        yield value
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield str(value)
+
+
 def file_texts(path):
     data = path.read_bytes()
     out = []
+    if path.suffix in (".json", ".jsonl"):
+        try:
+            text = data.decode("utf-8")
+            docs = [json.loads(text)] if path.suffix == ".json" else [json.loads(l) for l in text.splitlines() if l.strip()]
+            return ["\n".join(s for d in docs for s in json_strings(d))]
+        except ValueError:
+            pass  # not valid JSON: scanned as raw text below
     if data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)

@@ -27,6 +27,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ProcessPoolExecutor
@@ -58,6 +59,21 @@ VOICES = {
     "us_m6": ("en-us+m6", 150, 38, "m"),
     "gb_f1": ("en-gb+f1", 155, 52, "f"),
 }
+# Festival-lite voices (Debian package flite): diphone/clustergen voices
+# that whisper hears much more like a person than espeak's formant voices.
+# (flite voice, duration stretch in %, pitch shift (unused), gender)
+FLITE_VOICES = {
+    "fl_slt": ("flite:slt", 100, 0, "f"),
+    "fl_rms": ("flite:rms", 105, 0, "m"),
+    "fl_awb": ("flite:awb", 100, 0, "m"),
+    "fl_kal": ("flite:kal16", 95, 0, "m"),
+    "fl_slt_slow": ("flite:slt", 115, 0, "f"),
+    "fl_rms_fast": ("flite:rms", 90, 0, "m"),
+}
+# Which voices calls draw from (--voices): espeak (the original sets), flite, or both.
+VOICE_SETS = {"espeak": list(VOICES), "flite": list(FLITE_VOICES), "mixed": list(VOICES) + list(FLITE_VOICES)}
+VOICES.update(FLITE_VOICES)
+ACTIVE_VOICES = VOICE_SETS["espeak"]
 
 # --------------------------------------------------------------------------
 # Phrase pools. Each pool is split into two disjoint halves (A: tune, B: test).
@@ -478,19 +494,35 @@ def read_wav_mono(path):
     return x, sr
 
 
+def espeak_audio(voice, speed, pitch, text):
+    """espeak-ng's audio for `text`, float32 at its 22.05 kHz."""
+    wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
+                         check=True, capture_output=True).stdout
+    # RIFF header from espeak --stdout: 44 bytes (sizes may be 0x7fffffff when streaming)
+    data = wav[44:]
+    return np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0, 22050
+
+
 def synth_job(job):
     """Worker: (cache_path, kind, spec) -> cache file with trimmed 8 kHz float32 audio."""
     cache, kind, spec = job
     if os.path.exists(cache):
         return cache
-    if kind == "espeak":
-        voice, speed, pitch, text = spec
-        wav = subprocess.run(["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "--stdout", text],
-                             check=True, capture_output=True).stdout
-        # RIFF header from espeak --stdout: 44 bytes (sizes may be 0x7fffffff when streaming)
-        data = wav[44:]
-        x = np.frombuffer(data[: len(data) // 2 * 2], dtype="<i2").astype(np.float32) / 32768.0
-        y = trim(fft_resample_band(x, 22050))
+    if kind == "espeak" and spec[0].startswith("flite:"):
+        voice, stretch, _, text = spec
+        with tempfile.TemporaryDirectory() as d:
+            out = os.path.join(d, "x.wav")
+            subprocess.run(["flite", "-voice", voice.split(":", 1)[1], "--setf", f"duration_stretch={stretch / 100}",
+                            "-t", text, "-o", out], check=True, capture_output=True)
+            x, sr = read_wav_mono(out)
+        if len(x) < 800:
+            # flite says nothing for a few texts: espeak's matching-gender voice says it instead
+            # (rare; counted in the truth's voices only as flite).
+            x, sr = espeak_audio("en-us+f3" if voice.endswith("slt") else "en-us+m3", 160, 50, text)
+        y = trim(fft_resample_band(x, sr))
+    elif kind == "espeak":
+        x, sr = espeak_audio(*spec)
+        y = trim(fft_resample_band(x, sr))
     else:  # allison: list of words
         words, gaps = spec
         parts = []
@@ -628,7 +660,7 @@ def cvv_reading(rng, cvv):
 
 def build_call(cid, half, pools, seed, idx):
     rng = random.Random(f"{seed}-{half}-{idx}")
-    vkeys = sorted(VOICES)
+    vkeys = sorted(ACTIVE_VOICES)
     av = rng.choice(vkeys)
     cv = rng.choice([v for v in vkeys if v != av])
     c = Call(cid, half, pools, rng, {"agent": av, "customer": cv})
@@ -1192,7 +1224,8 @@ def render(c, cache_dir):
         "schema": "callscope-payment-eval/1",
         "call_id": c.cid, "set": c.half, "duration_s": round(n / SR, 3), "sample_rate": SR,
         "channels": {"0": "agent", "1": "customer"}, "files": {"mulaw": c.cid + ".wav"},
-        "voices": {sp: {"engine": "espeak-ng", "voice": c.voices[sp], "espeak": VOICES[c.voices[sp]][0],
+        "voices": {sp: {"engine": "flite" if VOICES[c.voices[sp]][0].startswith("flite:") else "espeak-ng",
+                        "voice": c.voices[sp], "espeak": VOICES[c.voices[sp]][0],
                         "gender": VOICES[c.voices[sp]][3]} for sp in ("agent", "customer")},
         "levels_dbfs": {"agent_active": round(level["agent"], 1), "customer_active": round(level["customer"], 1),
                         "noise_rms": round(noise_db, 1)},
@@ -1238,7 +1271,16 @@ def main():
     ap.add_argument("--calls", type=int, default=36, help="calls per half")
     ap.add_argument("--seed", default="14")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
+    ap.add_argument("--voices", choices=sorted(VOICE_SETS), default="espeak",
+                    help="voice family the calls draw from (flite needs: apt-get install -y flite)")
+    ap.add_argument("--call-seed", default=None,
+                    help="seed for the calls themselves (default --seed); --seed alone splits the phrase "
+                         "pools, so a new --call-seed gives new calls with the same tune/test wording halves")
     args = ap.parse_args()
+    global ACTIVE_VOICES
+    ACTIVE_VOICES = VOICE_SETS[args.voices]
+    if args.voices != "espeak" and not shutil.which("flite"):
+        sys.exit("flite is missing: sudo apt-get install -y flite")
     if not shutil.which("espeak-ng"):
         sys.exit("espeak-ng is missing: sudo apt-get install -y espeak-ng")
     if not ALLISON.is_dir():
@@ -1252,7 +1294,8 @@ def main():
     for half, pool_key, prefix in (("tune", "A", "tune"), ("test", "B", "test")):
         (out / half).mkdir(parents=True, exist_ok=True)
         for i in range(args.calls):
-            calls.append(build_call(f"{prefix}-{i + 1:03d}", half, halves[pool_key], args.seed, i))
+            calls.append(build_call(f"{prefix}-{i + 1:03d}", half, halves[pool_key],
+                                    args.call_seed or args.seed, i))
     # synthesise every chunk once (parallel, cached)
     jobs = {}
     for c in calls:

@@ -12,8 +12,49 @@ use crate::store::audit::AuditEntry;
 
 /// Padding around redacted words in the audio, seconds.
 pub const WORD_PAD_S: f64 = 0.25;
+/// How far a masked word at the start or end of its utterance reaches
+/// towards the utterance's edge beyond whisper's word times, at most,
+/// seconds.
+pub const WORD_REACH_S: f64 = 0.6;
 /// Padding around keypad tones, seconds.
 pub const TONE_PAD_S: f64 = 0.04;
+/// Keypad tones of one leg less than this apart are one entry, masked from
+/// its first tone to its last, gaps included: a tone that speech or noise
+/// over it hid from the detector sits between the ones it found.
+pub const ENTRY_GAP_S: f64 = 1.0;
+/// An entry of two or more tones is masked this much further on both sides,
+/// for a hidden first or last key (a tone and a gap are at most about
+/// 0.35 s).
+pub const ENTRY_PAD_S: f64 = 0.35;
+
+/// Keypad tones `(leg, start, end)` merged into entries per leg
+/// ([`ENTRY_GAP_S`], [`ENTRY_PAD_S`]).
+pub fn keypad_entries(tones: &[(Leg, f64, f64)]) -> Vec<(Leg, f64, f64)> {
+    let mut out: Vec<(Leg, f64, f64, usize)> = Vec::new();
+    for leg in Leg::BOTH {
+        let mut mine: Vec<(f64, f64)> = tones
+            .iter()
+            .filter(|t| t.0 == leg)
+            .map(|&(_, a, b)| (a, b))
+            .collect();
+        mine.sort_by(|a, b| a.0.total_cmp(&b.0));
+        for (a, b) in mine {
+            match out.last_mut() {
+                Some(last) if last.0 == leg && a - last.2 <= ENTRY_GAP_S => {
+                    last.2 = last.2.max(b);
+                    last.3 += 1;
+                }
+                _ => out.push((leg, a, b, 1)),
+            }
+        }
+    }
+    out.into_iter()
+        .map(|(leg, a, b, n)| {
+            let pad = if n >= 2 { ENTRY_PAD_S } else { 0.0 };
+            (leg, (a - pad).max(0.0), b + pad)
+        })
+        .collect()
+}
 
 /// One utterance and what became of it.
 #[derive(Debug, Clone)]
@@ -252,22 +293,41 @@ pub fn redact_call(
     };
     // Every span to mask, as (kind, leg, start, end, confidence, model, rule).
     let mut masks: Vec<(Kind, Leg, f64, f64, Confidence, &str, Rule)> = Vec::new();
+    // Whisper's word times are approximate, most of all at an utterance's
+    // edges: a masked word that starts or ends its utterance reaches to the
+    // utterance's edge (at most WORD_REACH_S); between kept words it closes
+    // the gap to them up to 0.1 s.
+    let mut masked_word = vec![false; words.len()];
+    for f in findings.iter().filter(|f| f.whole_utterance.is_none()) {
+        for &w in &f.words {
+            masked_word[w] = true;
+        }
+    }
+    let reach = |w: usize| -> (f64, f64) {
+        let u = words[w].utterance;
+        let kept = |k: &usize| words[*k].utterance == u && !masked_word[*k];
+        let before = (0..w).rev().find(kept).map(|k| words[k].word.end);
+        let after = (w + 1..words.len()).find(kept).map(|k| words[k].word.start);
+        let (a, b) = (words[w].word.start, words[w].word.end);
+        (
+            before.map_or(spans[u].start.clamp(a - WORD_REACH_S, a), |e| {
+                e.clamp(a - 0.1, a)
+            }),
+            after.map_or(spans[u].end.clamp(b, b + WORD_REACH_S), |s| {
+                s.clamp(b, b + 0.1)
+            }),
+        )
+    };
     for f in &findings {
         let (start, end) = match f.whole_utterance {
             Some(u) => (spans[u].start, spans[u].end),
-            None => {
-                let s = f
-                    .words
-                    .iter()
-                    .map(|&w| words[w].word.start)
-                    .fold(f64::INFINITY, f64::min);
-                let e = f
-                    .words
-                    .iter()
-                    .map(|&w| words[w].word.end)
-                    .fold(f64::NEG_INFINITY, f64::max);
-                (s, e)
-            }
+            None => f
+                .words
+                .iter()
+                .map(|&w| reach(w))
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(s, e), (a, b)| {
+                    (s.min(a), e.max(b))
+                }),
         };
         if start.is_finite() && end.is_finite() {
             masks.push((
@@ -281,7 +341,7 @@ pub fn redact_call(
             ));
         }
     }
-    for &(leg, start, end) in tones {
+    for (leg, start, end) in keypad_entries(tones) {
         masks.push((
             Kind::Dtmf,
             leg,
@@ -417,5 +477,58 @@ mod tests {
         // The same words again, no number: ordinary speech, kept.
         utts[1].relisten = Some(transcript(5.0, "Hammer type, hero."));
         assert_eq!(masked_whole(&utts, 1), None);
+    }
+
+    #[test]
+    fn masked_words_reach_to_their_kept_neighbours() {
+        // "737 those are the ones on the back": whisper puts the first word
+        // 0.6 s after the utterance starts; the audio before it is masked
+        // too, up to the first kept word.
+        let mut u = utt(Leg::Customer, 5.0, "737 those are the ones on the back");
+        for w in &mut u.transcript.as_mut().unwrap().words {
+            w.start += 0.6;
+            w.end += 0.6;
+        }
+        let utts = vec![utt(Leg::Agent, 0.0, "and the code on the back please"), u];
+        let mut hold = AudioHold::new(8_000, 2);
+        let tone: Vec<f32> = (0..8_000 * 12)
+            .map(|i| (i as f32 * 0.3).sin() * 0.3)
+            .collect();
+        hold.push(&[&tone, &tone]);
+        let report = crate::report::test_report("c", Vec::new());
+        let done = redact_call(
+            report,
+            &utts,
+            &[],
+            hold,
+            MaskMethod::Silence,
+            "m",
+            &DetectConfig::default(),
+        );
+        let audio = done.audio.get();
+        let customer = audio.leg(Leg::Customer.index());
+        let at = |t: f64| customer[(t * 8_000.0) as usize];
+        assert_eq!(at(5.1), 0.0, "before whisper's first word: masked");
+        assert_eq!(at(5.7), 0.0, "the digits: masked");
+        assert_ne!(at(5.0 + 0.6 + 0.4 * 3.0), 0.0, "\"are\": kept");
+        let seg = &done.report.get().segments[1];
+        assert!(seg.text.starts_with("[CVV]"), "{}", seg.text);
+    }
+
+    #[test]
+    fn keypad_tones_are_masked_as_whole_entries() {
+        let tones = [
+            (Leg::Customer, 10.0, 10.1),
+            (Leg::Customer, 10.3, 10.4),
+            // a tone hidden under speech at 10.6 was not found
+            (Leg::Customer, 10.9, 11.0),
+            (Leg::Agent, 10.5, 10.6),
+            (Leg::Customer, 20.0, 20.1),
+        ];
+        let e = keypad_entries(&tones);
+        assert_eq!(e.len(), 3, "{e:?}");
+        assert!(e.contains(&(Leg::Customer, 10.0 - ENTRY_PAD_S, 11.0 + ENTRY_PAD_S)));
+        assert!(e.contains(&(Leg::Agent, 10.5, 10.6)));
+        assert!(e.contains(&(Leg::Customer, 20.0, 20.1)));
     }
 }
