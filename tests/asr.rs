@@ -24,15 +24,7 @@ fn model() -> PathBuf {
 }
 
 fn jfk() -> Vec<f32> {
-    let path = "../shared/corpus/real/jfk.wav";
-    let mut src = WavSource::open(path).expect("jfk.wav");
-    assert_eq!(src.info().sample_rate, 16_000);
-    let mut out = Vec::new();
-    let mut buf = vec![Vec::new()];
-    while src.read(16_000, &mut buf).unwrap() > 0 {
-        out.extend_from_slice(&buf[0]);
-    }
-    out
+    mono16k("../shared/corpus/real/jfk.wav")
 }
 
 #[test]
@@ -172,8 +164,9 @@ fn a_mono_recording_is_transcribed_and_redacted() {
     }
 }
 
+/// A 16 kHz mono WAV file's samples.
 fn mono16k(path: &str) -> Vec<f32> {
-    let mut src = WavSource::open(path).expect("wav opens");
+    let mut src = WavSource::open(path).unwrap_or_else(|e| panic!("{path}: {e}"));
     assert_eq!(src.info().sample_rate, 16_000);
     let mut out = Vec::new();
     let mut buf = vec![Vec::new()];

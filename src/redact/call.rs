@@ -130,25 +130,7 @@ fn agree(a: &Transcript, b: &Transcript, max_changed: f64) -> bool {
     };
     let (a, b) = (words(a), words(b));
     let n = a.len().max(b.len());
-    if n == 0 {
-        return true;
-    }
-    // Word-level edit distance, one row at a time.
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, x) in a.iter().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, y) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = if x == y {
-                prev
-            } else {
-                1 + prev.min(row[j]).min(row[j + 1])
-            };
-            prev = cur;
-        }
-    }
-    row[b.len()] as f64 <= max_changed * n as f64
+    n == 0 || crate::eval::edits(&a, &b) as f64 <= max_changed * n as f64
 }
 
 /// The utterances that need a second, digit-primed listen before the call
@@ -303,11 +285,28 @@ pub fn redact_call(
             masked_word[w] = true;
         }
     }
+    // Each utterance's words, in time order.
+    let mut of_utt: Vec<Vec<usize>> = vec![Vec::new(); spans.len()];
+    for (w, cw) in words.iter().enumerate() {
+        of_utt[cw.utterance].push(w);
+    }
     let reach = |w: usize| -> (f64, f64) {
         let u = words[w].utterance;
-        let kept = |k: &usize| words[*k].utterance == u && !masked_word[*k];
-        let before = (0..w).rev().find(kept).map(|k| words[k].word.end);
-        let after = (w + 1..words.len()).find(kept).map(|k| words[k].word.start);
+        let mine = &of_utt[u];
+        let p = mine
+            .iter()
+            .position(|&k| k == w)
+            .expect("a word of its utterance");
+        let kept = |k: &&usize| !masked_word[**k];
+        let before = mine[..p]
+            .iter()
+            .rev()
+            .find(kept)
+            .map(|&k| words[k].word.end);
+        let after = mine[p + 1..]
+            .iter()
+            .find(kept)
+            .map(|&k| words[k].word.start);
         let (a, b) = (words[w].word.start, words[w].word.end);
         (
             before.map_or(spans[u].start.clamp(a - WORD_REACH_S, a), |e| {

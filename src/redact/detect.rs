@@ -1858,10 +1858,16 @@ pub fn detect_with_tones(
             in_finding[w] = true;
         }
     }
-    for (&u, idx) in &by_utt {
-        let leg = words[idx[0]].leg;
+    // An utterance's extent by its words' times.
+    let span_of = |u: usize| {
+        let idx = &by_utt[&u];
         let first = words[idx[0]].word.start;
         let last = idx.iter().map(|&i| words[i].word.end).fold(first, f64::max);
+        (first, last)
+    };
+    for (&u, idx) in &by_utt {
+        let leg = words[idx[0]].leg;
+        let (first, last) = span_of(u);
         if !in_any(&windows, first, last) {
             continue;
         }
@@ -2020,12 +2026,6 @@ pub fn detect_with_tones(
                 .chain(f.words.iter().map(|&w| words[w].utterance))
         })
         .collect();
-    let span_of = |u: usize| {
-        let idx = &by_utt[&u];
-        let first = words[idx[0]].word.start;
-        let last = idx.iter().map(|&i| words[i].word.end).fold(first, f64::max);
-        (first, last)
-    };
     let utts: Vec<usize> = by_utt.keys().copied().collect();
     for (k, &u) in utts.iter().enumerate() {
         let idx = &by_utt[&u];
