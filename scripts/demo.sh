@@ -7,4 +7,5 @@ cd "$(dirname "$0")/.."
 . scripts/setup.sh
 cargo build --release --locked --quiet
 "$CARGO_TARGET_DIR/release/callscope" model install base >/dev/null
+"$CARGO_TARGET_DIR/release/callscope" model install minilm >/dev/null
 "$CARGO_TARGET_DIR/release/callscope" analyze samples/demo-call.wav --data-dir ./callscope-data "$@"

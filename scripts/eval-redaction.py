@@ -341,6 +341,9 @@ def json_strings(value, key=""):
         yield str(value)
 
 
+BINARY = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffd]+")
+
+
 def file_texts(path):
     data = path.read_bytes()
     out = []
@@ -357,11 +360,17 @@ def file_texts(path):
         except Exception:
             pass
     out.append(data.decode("utf-8", "replace"))
-    if data.count(b"\x00") > len(data) // 8:
+    # A SQLite file says how it stores text (header offset 56; 1 = UTF-8):
+    # read as UTF-16, its binary pages make "text" of their own.
+    sqlite_utf8 = data[:16] == b"SQLite format 3\x00" and int.from_bytes(data[56:60], "big") == 1
+    if data.count(b"\x00") > len(data) // 8 and not sqlite_utf8:
         for enc in ("utf-16-le", "utf-16-be"):
             out.append(data.decode(enc, "replace"))
         out.append(data.replace(b"\x00", b"").decode("utf-8", "replace"))
-    return out
+    # Binary structure between stored strings (SQLite pages, FTS5 index
+    # varints) is not text: bytes such as 0x31 0x00 0x31 read as "1 1" and
+    # joined a dev PAN of mostly ones by chance. Control bytes break a run.
+    return [BINARY.sub(" binary ", t) for t in out]
 
 
 def scan_stored(data_dir, pans):

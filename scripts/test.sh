@@ -9,6 +9,8 @@ cargo fmt --all -- --check
 cargo clippy --release --locked --all-targets -- -D warnings
 # The whisper model for the transcription tests (skipped when present and intact).
 cargo run --release --locked --quiet -- model install base
+# The sentence-embedding model for payment talk by meaning (same rules).
+cargo run --release --locked --quiet -- model install minilm
 # A gRPC client that is not ours, for the end-to-end API test: Python stubs
 # generated with grpcio-tools from PyPI (venv made once, outside the clone).
 venv="$CALLSCOPE_CACHE/venv"

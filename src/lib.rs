@@ -79,6 +79,7 @@ pub mod asr;
 pub mod cli;
 pub mod convert;
 pub mod dsp;
+pub mod embed;
 pub mod eval;
 pub mod frame;
 pub mod grpc;

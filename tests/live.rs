@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use callscope::asr::whisper::{WhisperConfig, WhisperPool};
 use callscope::cli::{AsrArgs, Mask};
 use callscope::grpc::Encoding;
 use callscope::grpc::client::{
@@ -49,20 +48,17 @@ async fn start_server_with_queue(
         language: "en".into(),
         mask: Mask::Silence,
         rules: None,
+        embed_model: None,
+        keywords_only: false,
         join_gap: callscope::utter::CutConfig::default().join_gap_s,
     };
-    let mut t = asr
-        .start()
-        .expect("model installed (scripts/test.sh does it)");
-    if let Some(queue) = queue {
-        let mut wc = WhisperConfig::for_machine(
-            asr.model
-                .clone()
-                .unwrap_or_else(callscope::model::default_model),
-        );
-        wc.queue = queue;
-        t.pool = Arc::new(WhisperPool::start(wc).unwrap());
-    }
+    let t = asr
+        .start_with(|wc| {
+            if let Some(queue) = queue {
+                wc.queue = queue;
+            }
+        })
+        .expect("models installed (scripts/test.sh does it)");
     let t = Arc::new(t);
     let data = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -92,6 +92,10 @@ pub struct Transcript {
     pub no_speech_prob: f32,
     /// Words the hallucination guard removed.
     pub dropped_words: usize,
+    /// A sentence embedding of the text ([`crate::embed`]), when the pool
+    /// has a [`SentenceEmbed`] and it gave one. Derived from unredacted
+    /// text: used in memory only, never stored.
+    pub embedding: Option<Vec<f32>>,
 }
 
 impl Transcript {
@@ -114,8 +118,18 @@ impl fmt::Debug for Transcript {
             .field("words", &self.words.len())
             .field("no_speech_prob", &self.no_speech_prob)
             .field("dropped_words", &self.dropped_words)
+            .field("embedding", &self.embedding.is_some())
             .finish()
     }
+}
+
+/// Turns a first decode into a sentence embedding, on the whisper worker
+/// right after decoding (so live calls get it without blocking the async
+/// runtime): [`crate::redact::meaning::ContextEmbed`]. `None` means none
+/// (too short, or the model failed; never log the text).
+pub trait SentenceEmbed: Send + Sync + fmt::Debug {
+    /// The embedding of `t`, if any.
+    fn embed(&self, t: &Transcript) -> Option<Vec<f32>>;
 }
 
 /// Why an utterance was not transcribed.

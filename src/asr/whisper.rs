@@ -37,6 +37,10 @@ pub struct WhisperConfig {
     pub min_audio_ctx: i32,
     /// Hallucination guard.
     pub guard: GuardConfig,
+    /// Sentence embeddings for each first decode
+    /// ([`crate::asr::Transcript::embedding`]), computed on the worker
+    /// right after whisper; `None` leaves them out.
+    pub embedder: Option<Arc<dyn super::SentenceEmbed>>,
 }
 
 impl WhisperConfig {
@@ -57,6 +61,7 @@ impl WhisperConfig {
             queue: 64,
             min_audio_ctx: 256,
             guard: GuardConfig::default(),
+            embedder: None,
         }
     }
 }
@@ -303,7 +308,12 @@ impl WhisperPool {
                         };
                         let Ok(job) = job else { break };
                         waiting.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-                        let result = run(&mut state, &cfg, eot, &digit, &job.utterance);
+                        let mut result = run(&mut state, &cfg, eot, &digit, &job.utterance);
+                        if let (Some(e), Ok(t)) = (&cfg.embedder, &mut result)
+                            && !job.utterance.prime_digits
+                        {
+                            t.embedding = e.embed(t);
+                        }
                         (job.reply)(result);
                     }
                 })

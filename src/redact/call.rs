@@ -133,6 +133,29 @@ fn agree(a: &Transcript, b: &Transcript, max_changed: f64) -> bool {
     n == 0 || crate::eval::edits(&a, &b) as f64 <= max_changed * n as f64
 }
 
+/// The utterances that are payment talk by meaning ([`super::meaning`]);
+/// none without [`DetectConfig::meaning`] or embeddings.
+pub fn meant_cues(
+    utterances: &[TranscribedUtterance],
+    cfg: &DetectConfig,
+) -> Vec<detect::MeaningCue> {
+    let Some(m) = cfg.meaning.as_ref() else {
+        return Vec::new();
+    };
+    utterances
+        .iter()
+        .enumerate()
+        .filter_map(|(u, tu)| {
+            let e = tu.transcript.as_ref()?.embedding.as_ref()?;
+            m.cue(e).map(|(kind, strong)| detect::MeaningCue {
+                utterance: u,
+                kind,
+                strong,
+            })
+        })
+        .collect()
+}
+
 /// The utterances that need a second, digit-primed listen before the call
 /// is redacted ([`detect::Detection::doubtful`]): fill their
 /// [`TranscribedUtterance::relisten`] and call [`redact_call`]; without it
@@ -169,7 +192,8 @@ pub fn detect_call(
 ) -> CallDetection {
     let (words, counts) = call_words(utterances);
     let tone_spans: Vec<(f64, f64)> = tones.iter().map(|&(_, a, b)| (a, b)).collect();
-    let mut detection = detect::detect_with_tones(&words, &tone_spans, cfg);
+    let meant = meant_cues(utterances, cfg);
+    let mut detection = detect::detect_with_cues(&words, &tone_spans, &meant, cfg);
     // A doubtful utterance goes whole unless its digit-primed second listen
     // heard no number either and wrote the same words: ordinary speech
     // decodes the same however whisper is primed, unclear digits do not (no

@@ -165,7 +165,7 @@ pub struct Finding {
 }
 
 /// Detector settings.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct DetectConfig {
     /// How long the payment window stays open after its last cue or
     /// number, seconds: long enough for a caller to fetch their card.
@@ -201,6 +201,10 @@ pub struct DetectConfig {
     /// How long an identity question ("order number", "zip code") marks the
     /// numbers that follow as not card data, seconds.
     pub distractor_s: f64,
+    /// Payment talk by meaning ([`super::meaning`]): utterances whose
+    /// sentence embedding is near card examples open the window too.
+    /// `None`: cue words only.
+    pub meaning: Option<std::sync::Arc<super::meaning::PaymentMeaning>>,
 }
 
 impl Default for DetectConfig {
@@ -218,6 +222,7 @@ impl Default for DetectConfig {
             split_gap_s: 15.0,
             run_gap_s: 3.0,
             distractor_s: 20.0,
+            meaning: None,
         }
     }
 }
@@ -1201,6 +1206,8 @@ struct Cue {
     kind: Kind,
     /// Time of its first word, seconds.
     t: f64,
+    /// A weak cue by meaning: it counts only inside a window.
+    weak: bool,
 }
 
 /// Cues in one utterance's tokens; marks the words they are made of.
@@ -1238,6 +1245,7 @@ fn find_cues(words: &[CallWord], toks: &[Token], trigger_word: &mut [bool], out:
                 out.push(Cue {
                     kind,
                     t: words[toks[a].word].word.start,
+                    weak: false,
                 });
                 break;
             }
@@ -1530,6 +1538,31 @@ pub fn detect_with_tones(
     tones: &[(f64, f64)],
     cfg: &DetectConfig,
 ) -> Detection {
+    detect_with_cues(words, tones, &[], cfg)
+}
+
+/// An utterance that is payment talk by its meaning ([`super::meaning`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MeaningCue {
+    /// The utterance (as in [`CallWord::utterance`]).
+    pub utterance: usize,
+    /// What it asks for or mentions.
+    pub kind: Kind,
+    /// Close enough to open a window alone; a weaker one only counts
+    /// inside payment talk found otherwise (it then reaches back and keeps
+    /// the window open like a cue word).
+    pub strong: bool,
+}
+
+/// [`detect_with_tones`] with cues found by meaning ([`MeaningCue`]), each
+/// at the end of its utterance with a cue word's look-back (and dropped
+/// like one when the same agent utterance confirms the payment).
+pub fn detect_with_cues(
+    words: &[CallWord],
+    tones: &[(f64, f64)],
+    meant: &[MeaningCue],
+    cfg: &DetectConfig,
+) -> Detection {
     let n = words.len();
     let normed: Vec<String> = words.iter().map(|w| norm(&w.word.text)).collect();
     let mut by_utt: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
@@ -1543,28 +1576,43 @@ pub fn detect_with_tones(
     for idx in by_utt.values() {
         let toks = tokens(words, idx);
         let before = cues.len();
+        // A cue by meaning is the whole utterance: it counts from its end,
+        // so the utterance's own words are look-back (its numbers are taken
+        // as there, its ordinary words are not suspects).
+        let (first, last) = (&words[idx[0]], &words[idx[idx.len() - 1]]);
+        cues.extend(
+            meant
+                .iter()
+                .filter(|m| m.utterance == first.utterance)
+                .map(|m| Cue {
+                    kind: m.kind,
+                    t: last.word.end,
+                    weak: !m.strong,
+                }),
+        );
+        let by_meaning = cues.len();
         find_cues(words, &toks, &mut trigger_word, &mut cues);
         if words[idx[0]].leg == Leg::Agent
             && let Some(end) = confirms(words, &toks)
         {
-            // "Your card has been charged": not a new request.
-            let mut k = before;
-            while k < cues.len() {
-                if cues[k].t <= end {
-                    cues.remove(k);
-                } else {
-                    k += 1;
-                }
-            }
+            // "Your card has been charged": not a new request (nor is the
+            // sentence as a whole).
+            let mut k = 0;
+            cues.retain(|c| {
+                k += 1;
+                k <= before || (k > by_meaning && c.t > end)
+            });
             marks.push(Mark::Close(end));
         }
     }
-    marks.extend(cues.iter().map(|c| Mark::Open {
+    let (weak, cues): (Vec<Cue>, Vec<Cue>) = cues.into_iter().partition(|c| c.weak);
+    let cue_mark = |c: &Cue| Mark::Open {
         t: c.t,
         kind: c.kind,
         back_s: cfg.lookback_s,
         span_s: cfg.window_s,
-    }));
+    };
+    marks.extend(cues.iter().map(cue_mark));
     marks.extend(tones.iter().map(|&(t, _)| Mark::Open {
         t,
         kind: Kind::Pan,
@@ -1681,7 +1729,14 @@ pub fn detect_with_tones(
     }
 
     // 3. Card numbers by their shape (pass 1 windows decide only which
-    //    identity numbers are excused).
+    //    identity numbers are excused). Weak cues by meaning inside payment
+    //    talk count from here.
+    let windows0 = windows_of(marks.clone());
+    marks.extend(
+        weak.iter()
+            .filter(|c| in_any(&windows0, c.t, c.t))
+            .map(cue_mark),
+    );
     let windows1 = windows_of(marks.clone());
     let mut taken = vec![false; runs.len()];
     let mut findings: Vec<Finding> = Vec::new();
@@ -2630,6 +2685,72 @@ mod tests {
         w2.extend(later(call(&[(C, "I have 2 sofas")]), 10.0, 3));
         let f = detect(&w2, &DetectConfig::default());
         assert!(redacted(&w2, &f).ends_with("I have 2 sofas"));
+    }
+
+    fn meant(utterance: usize, kind: Kind, strong: bool) -> MeaningCue {
+        MeaningCue {
+            utterance,
+            kind,
+            strong,
+        }
+    }
+
+    #[test]
+    fn a_weak_cue_by_meaning_counts_only_inside_payment_talk() {
+        let w = call(&[
+            (A, "great you're all sorted what happened"),
+            (A, "so that's seven three seven"),
+        ]);
+        let cfg = DetectConfig::default();
+        let d = detect_with_cues(&w, &[], &[meant(0, Kind::Cvv, false)], &cfg);
+        assert!(d.windows.is_empty());
+        let text = redacted(&w, &d.findings);
+        assert!(text.contains("seven three seven"), "{text}");
+        // Inside payment talk found otherwise (keypad tones) it counts.
+        let d = detect_with_cues(&w, &[(0.0, 0.1)], &[meant(0, Kind::Cvv, false)], &cfg);
+        assert!(d.windows.iter().any(|&(_, b)| b > 120.0));
+    }
+
+    #[test]
+    fn a_cue_by_meaning_opens_the_window() {
+        // No cue word anywhere: "what's on the flip side" and "when is it
+        // good for" are payment talk only by meaning; without them the
+        // agent's read-backs are kept.
+        let w = call(&[
+            (C, "yes that's what's on the flip side"),
+            (A, "so that's seven three seven"),
+            (A, "great and when is it good for"),
+            (A, "so oh four twenty eight"),
+        ]);
+        let plain = redacted(&w, &detect(&w, &DetectConfig::default()));
+        assert!(plain.contains("seven three seven"), "{plain}");
+        let d = detect_with_cues(
+            &w,
+            &[],
+            &[meant(0, Kind::Cvv, true), meant(2, Kind::Expiry, true)],
+            &DetectConfig::default(),
+        );
+        let text = redacted(&w, &d.findings);
+        assert!(no_numbers(&text), "{text}");
+        assert!(text.contains("flip side"), "{text}");
+    }
+
+    #[test]
+    fn a_cue_by_meaning_in_a_confirmation_does_not_reopen_the_window() {
+        let w = call(&[
+            (A, "and the security code"),
+            (C, "seven three seven"),
+            (A, "lovely that's gone through on the card"),
+            (C, "I have 2 sofas"),
+        ]);
+        let d = detect_with_cues(
+            &w,
+            &[],
+            &[meant(2, Kind::Pan, true)],
+            &DetectConfig::default(),
+        );
+        let text = redacted(&w, &d.findings);
+        assert!(text.ends_with("I have 2 sofas"), "{text}");
     }
 
     #[test]

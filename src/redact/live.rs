@@ -59,7 +59,8 @@ pub fn segment_of(
         return None;
     }
     let (words, _) = call_words(utterances);
-    let findings = detect::detect(&words, cfg);
+    let meant = super::call::meant_cues(utterances, cfg);
+    let findings = detect::detect_with_cues(&words, &[], &meant, cfg).findings;
     let spans: Vec<UtteranceSpan> = utterances.iter().map(|u| u.span).collect();
     let notices = findings
         .iter()

@@ -12,6 +12,7 @@ pub mod call;
 pub mod detect;
 pub mod evidence;
 pub mod live;
+pub mod meaning;
 pub mod numbers;
 pub mod text;
 
