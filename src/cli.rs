@@ -206,7 +206,7 @@ impl AsrArgs {
                 .unwrap_or_else(crate::embed::default_dir);
             let embedder = crate::embed::Embedder::load(&dir).map_err(|e| {
                 format!(
-                    "{e} (or run with --keywords-only to recognise payment talk by cue words only)"
+                    "{e}; or run with --keywords-only to recognise payment talk by cue words only"
                 )
             })?;
             detect.meaning = Some(

@@ -347,6 +347,25 @@ fn call_id_with_two_files_is_a_usage_error() {
 }
 
 #[test]
+fn a_missing_embedding_model_names_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("D");
+    let wav = Path::new(env!("CARGO_MANIFEST_DIR")).join("samples/demo-call.wav");
+    let (code, _, err) = callscope(&[
+        "analyze",
+        s(&wav),
+        "--embed-model",
+        s(&dir.path().join("no-model")),
+        "--data-dir",
+        s(&data),
+    ]);
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("callscope model install minilm"), "{err}");
+    assert!(err.contains("--keywords-only"), "{err}");
+    assert!(!data.join("reports").exists(), "nothing is analysed");
+}
+
+#[test]
 fn missing_file_fails_with_its_path() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("not-there.wav");
