@@ -297,28 +297,30 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
             }
         })
         .collect();
-    let utterances = relisten(utterances, utts, &output.tones, t);
+    let utterances = relisten(utterances, &output.tones, t, |u| Some(utts[u].clone()));
     let mut result = redact_and_seal(report, &utterances, &output.tones, hold, t);
     result.truncated = truncated;
     Ok(result)
 }
 
 /// Gives every doubtful utterance ([`doubtful_utterances`]) its second,
-/// digit-primed listen. Only short stretches of payment talk are decoded
-/// again; one that fails stays without (and is masked whole).
-fn relisten(
+/// digit-primed listen, with the audio `audio_of` gives for it. Only short
+/// stretches of payment talk are decoded again; one that fails or has no
+/// audio stays without (and is masked whole). Blocks on the whisper pool:
+/// call it from a worker thread, never from the async runtime.
+pub fn relisten(
     mut utterances: Vec<TranscribedUtterance>,
-    audio: &[crate::asr::Utterance],
     tones: &[(Leg, f64, f64)],
     t: &Transcription,
+    audio_of: impl Fn(usize) -> Option<crate::asr::Utterance>,
 ) -> Vec<TranscribedUtterance> {
     let doubtful = doubtful_utterances(&utterances, tones, &t.detect);
     let pending: Vec<(usize, _)> = doubtful
         .into_iter()
-        .map(|u| {
-            let mut again = audio[u].clone();
+        .filter_map(|u| {
+            let mut again = audio_of(u)?;
             again.prime_digits = true;
-            (u, t.pool.submit(again))
+            Some((u, t.pool.submit(again)))
         })
         .collect();
     for (u, rx) in pending {

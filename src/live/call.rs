@@ -677,8 +677,17 @@ impl LiveCall {
 
     /// Redacts and seals the finished call for storage: `status` is
     /// `complete` or `interrupted`.
+    ///
+    /// Doubtful utterances get their second, digit-primed listen here, as
+    /// in offline analysis, from the held audio: this blocks on the whisper
+    /// pool, so call it from a blocking thread.
     pub fn seal(self, status: &str, t: &Transcription) -> CallResult {
+        let call_id: crate::frame::CallId = self.start.call_id.as_str().into();
         let (report, utterances, tones, hold) = self.unsealed(status);
+        let spans: Vec<_> = utterances.iter().map(|u| u.span).collect();
+        let utterances = crate::analyze::relisten(utterances, &tones, t, |u| {
+            hold.utterance(&call_id, spans[u].leg, spans[u].start, spans[u].end)
+        });
         redact_and_seal(report, &utterances, &tones, hold, t)
     }
 

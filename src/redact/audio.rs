@@ -119,6 +119,40 @@ impl AudioHold {
         &self.legs[leg]
     }
 
+    /// The held audio of one utterance, as the recogniser takes it (16 kHz
+    /// mono, [`crate::asr::Utterance`]): for a second listen after the
+    /// call, when the utterance's own samples are long gone. `None` when
+    /// the span is not held or cannot be resampled.
+    pub fn utterance(
+        &self,
+        call_id: &crate::frame::CallId,
+        leg: crate::frame::Leg,
+        start_s: f64,
+        end_s: f64,
+    ) -> Option<crate::asr::Utterance> {
+        let index = if self.legs.len() == 1 { 0 } else { leg.index() };
+        let held = &self.legs[index];
+        let rate = f64::from(self.sample_rate);
+        let a = ((start_s.max(0.0) * rate) as usize).min(held.len());
+        let b = ((end_s.max(0.0) * rate) as usize).min(held.len());
+        if b <= a {
+            return None;
+        }
+        let mut conv =
+            crate::convert::LegConverter::new(call_id.clone(), leg, self.sample_rate).ok()?;
+        let mut samples = Vec::with_capacity((b - a) * 16_000 / self.sample_rate as usize + 1);
+        let mut take = |f: &crate::frame::Frame| samples.extend_from_slice(&f.samples);
+        conv.push(&held[a..b], &mut take);
+        conv.finish(&mut take);
+        Some(crate::asr::Utterance {
+            call_id: call_id.clone(),
+            leg,
+            start_s: a as f64 / rate,
+            samples,
+            prime_digits: false,
+        })
+    }
+
     /// Whether leg `to` carries an audible, delayed copy of leg `from`
     /// (line echo) over `[start_s, end_s]`: `to` is not silent there and its
     /// best normalised cross-correlation with `from`, at delays of 0 to
@@ -278,6 +312,40 @@ fn render_tone(out: &mut [f32], rate: f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_utterance_is_cut_from_the_hold_at_16_khz() {
+        use crate::frame::Leg;
+        let rate = 8_000;
+        let tone = |on: bool| -> Vec<f32> {
+            (0..rate * 3)
+                .map(|i| {
+                    let t = i as f32 / rate as f32;
+                    if on && (1.0..2.0).contains(&t) {
+                        0.5 * (std::f32::consts::TAU * 440.0 * t).sin()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        };
+        let (agent, customer) = (tone(false), tone(true));
+        let mut h = AudioHold::new(rate as u32, 2);
+        h.push(&[&agent, &customer]);
+        let id: crate::frame::CallId = "c".into();
+        let u = h.utterance(&id, Leg::Customer, 1.0, 2.0).unwrap();
+        assert_eq!(u.leg, Leg::Customer);
+        assert!((u.start_s - 1.0).abs() < 1e-9);
+        assert!((u.duration_s() - 1.0).abs() < 0.03, "{}", u.duration_s());
+        let rms = (u.samples.iter().map(|x| x * x).sum::<f32>() / u.samples.len() as f32).sqrt();
+        assert!(rms > 0.3, "the customer's tone, resampled: {rms}");
+        let a = h.utterance(&id, Leg::Agent, 1.0, 2.0).unwrap();
+        assert!(
+            a.samples.iter().all(|x| x.abs() < 1e-3),
+            "the agent's leg is silent"
+        );
+        assert!(h.utterance(&id, Leg::Customer, 5.0, 6.0).is_none());
+    }
 
     /// A two-leg buffer of `secs` seconds of non-zero audio.
     fn hold(rate: u32, secs: f64) -> AudioHold {
