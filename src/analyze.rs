@@ -303,11 +303,19 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
     Ok(result)
 }
 
+/// How long the second listens of one call may wait for the whisper pool
+/// (shared with live calls on a server), plus [`RELISTEN_EACH`] per
+/// utterance: what is not back by then is masked whole.
+const RELISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+/// See [`RELISTEN_WAIT`].
+const RELISTEN_EACH: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Gives every doubtful utterance ([`doubtful_utterances`]) its second,
 /// digit-primed listen, with the audio `audio_of` gives for it. Only short
-/// stretches of payment talk are decoded again; one that fails or has no
-/// audio stays without (and is masked whole). Blocks on the whisper pool:
-/// call it from a worker thread, never from the async runtime.
+/// stretches of payment talk are decoded again; one that fails, has no
+/// audio or is not back in time ([`RELISTEN_WAIT`]) stays without (and is
+/// masked whole). Blocks on the whisper pool: call it from a worker thread,
+/// never from the async runtime.
 pub fn relisten(
     mut utterances: Vec<TranscribedUtterance>,
     tones: &[(Leg, f64, f64)],
@@ -315,16 +323,35 @@ pub fn relisten(
     audio_of: impl Fn(usize) -> Option<crate::asr::Utterance>,
 ) -> Vec<TranscribedUtterance> {
     let doubtful = doubtful_utterances(&utterances, tones, &t.detect);
+    let deadline =
+        std::time::Instant::now() + RELISTEN_WAIT + RELISTEN_EACH * doubtful.len() as u32;
     let pending: Vec<(usize, _)> = doubtful
         .into_iter()
         .filter_map(|u| {
             let mut again = audio_of(u)?;
             again.prime_digits = true;
-            Some((u, t.pool.submit(again)))
+            // A full queue (live calls) is waited out, up to the deadline.
+            loop {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let reply: crate::asr::whisper::Reply = Box::new(move |r| {
+                    let _ = tx.send(r);
+                });
+                match t.pool.try_submit_with(again, reply) {
+                    Ok(()) => return Some((u, rx)),
+                    Err((crate::asr::AsrError::Busy, back))
+                        if std::time::Instant::now() < deadline =>
+                    {
+                        again = back;
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                    }
+                    Err(_) => return None,
+                }
+            }
         })
         .collect();
     for (u, rx) in pending {
-        utterances[u].relisten = rx.ok().and_then(|rx| rx.recv().ok()).and_then(|r| r.ok());
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        utterances[u].relisten = rx.recv_timeout(left).ok().and_then(|r| r.ok());
     }
     utterances
 }

@@ -357,6 +357,7 @@ impl Sink {
                 let (stop, stop_rx) = watch::channel(false);
                 let cfg = LiveConfig {
                     rules: Arc::clone(&t.rules),
+                    detect: t.detect.clone(),
                     pipeline: args.asr.pipeline(),
                     ..LiveConfig::default()
                 };

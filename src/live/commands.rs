@@ -160,6 +160,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         defer_lag_s: args.defer_lag,
         idle_timeout_s: args.idle_timeout,
         rules: Arc::clone(&transcription.rules),
+        detect: transcription.detect.clone(),
         pipeline: args.asr.pipeline(),
         ..LiveConfig::default()
     };

@@ -1208,6 +1208,10 @@ struct Cue {
     t: f64,
     /// A weak cue by meaning: it counts only inside a window.
     weak: bool,
+    /// How much further than the look-back it reaches back, seconds: a cue
+    /// by meaning stands at its utterance's end and reaches back over the
+    /// whole utterance too.
+    reach: f64,
 }
 
 /// Cues in one utterance's tokens; marks the words they are made of.
@@ -1246,6 +1250,7 @@ fn find_cues(words: &[CallWord], toks: &[Token], trigger_word: &mut [bool], out:
                     kind,
                     t: words[toks[a].word].word.start,
                     weak: false,
+                    reach: 0.0,
                 });
                 break;
             }
@@ -1588,6 +1593,7 @@ pub fn detect_with_cues(
                     kind: m.kind,
                     t: last.word.end,
                     weak: !m.strong,
+                    reach: last.word.end - first.word.start,
                 }),
         );
         let by_meaning = cues.len();
@@ -1609,7 +1615,7 @@ pub fn detect_with_cues(
     let cue_mark = |c: &Cue| Mark::Open {
         t: c.t,
         kind: c.kind,
-        back_s: cfg.lookback_s,
+        back_s: cfg.lookback_s + c.reach,
         span_s: cfg.window_s,
     };
     marks.extend(cues.iter().map(cue_mark));
