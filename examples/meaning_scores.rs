@@ -15,13 +15,21 @@
 //! right before a customer's card data), `carries` (an utterance with card
 //! data in it), `near` (other payment talk), `other` (the rest).
 
-use callscope::embed::Embedder;
-use callscope::redact::meaning::{PaymentMeaning, context_text};
+use callscope::embed::{EmbedError, Embedder};
+use callscope::redact::meaning::{PaymentMeaning, Score, context_text};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dirs: Vec<String> = std::env::args().skip(1).collect();
     let embedder = Embedder::load(&callscope::embed::default_dir())?;
     let meaning = PaymentMeaning::builtin(&embedder)?;
+    // How a text scores, if enough of it is left without its numbers.
+    let score_of = |text: &str| -> Result<Option<Score>, EmbedError> {
+        let Some(ctx) = context_text(text.split_whitespace()) else {
+            return Ok(None);
+        };
+        let e = embedder.embed(&[&ctx])?.pop().unwrap_or_default();
+        Ok(Some(meaning.score(&e)))
+    };
     println!("call\tid\tspeaker\tlabel\tclass\tcard\tother\ttext");
     if dirs.first().map(String::as_str) == Some("--tsv") {
         let text = std::fs::read_to_string(dirs.get(1).ok_or("--tsv FILE")?)?;
@@ -29,12 +37,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let Some((label, sentence)) = line.split_once('\t') else {
                 continue;
             };
-            let (class, card, other) = match context_text(sentence.split_whitespace()) {
-                Some(ctx) => {
-                    let e = embedder.embed(&[&ctx])?.pop().unwrap_or_default();
-                    let s = meaning.score(&e);
-                    (format!("{:?}", s.class), s.card, s.other)
-                }
+            let (class, card, other) = match score_of(sentence)? {
+                Some(s) => (format!("{:?}", s.class), s.card, s.other),
                 None => ("-".to_string(), 0.0, 0.0),
             };
             println!("-\t{i}\t-\t{label}\t{class}\t{card:.3}\t{other:.3}\t{sentence}");
@@ -70,11 +74,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 } else {
                     "other"
                 };
-                let Some(ctx) = context_text(text.split_whitespace()) else {
+                let Some(s) = score_of(text)? else {
                     continue;
                 };
-                let e = embedder.embed(&[&ctx])?.pop().unwrap_or_default();
-                let s = meaning.score(&e);
                 println!(
                     "{call}\t{}\t{speaker}\t{label}\t{:?}\t{:.3}\t{:.3}\t{text}",
                     u["id"], s.class, s.card, s.other

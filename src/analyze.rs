@@ -332,10 +332,7 @@ pub fn relisten(
             again.prime_digits = true;
             // A full queue (live calls) is waited out, up to the deadline.
             loop {
-                let (tx, rx) = std::sync::mpsc::channel();
-                let reply: crate::asr::whisper::Reply = Box::new(move |r| {
-                    let _ = tx.send(r);
-                });
+                let (reply, rx) = crate::asr::whisper::channel_reply();
                 match t.pool.try_submit_with(again, reply) {
                     Ok(()) => return Some((u, rx)),
                     Err((crate::asr::AsrError::Busy, back))

