@@ -3,6 +3,10 @@
 //! analytics from each report's redacted segments with the current rules.
 //!
 //! `cargo run --release --example insights_eval -- DATA_DIR [RULES.toml]`
+//!
+//! With the sentence-embedding model installed the analytics go by meaning
+//! (each report's redacted segments are embedded); set
+//! `CALLSCOPE_KEYWORDS_ONLY=1` to score the phrase lists alone.
 
 use std::sync::Arc;
 
@@ -12,10 +16,18 @@ use callscope::rules::Rules;
 fn main() {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(args.next().expect("DATA_DIR"));
-    let rules = Arc::new(match args.next() {
+    let mut rules = match args.next() {
         Some(p) => Rules::load(p.as_ref()).unwrap_or_else(|e| panic!("{e}")),
         None => Rules::builtin(),
-    });
+    };
+    if std::env::var_os("CALLSCOPE_KEYWORDS_ONLY").is_none() {
+        let e = callscope::embed::Embedder::load(&callscope::embed::default_dir())
+            .unwrap_or_else(|e| panic!("{e}"));
+        rules = rules
+            .with_embedder(Arc::new(e))
+            .unwrap_or_else(|e| panic!("{e}"));
+    }
+    let rules = Arc::new(rules);
     let corpus = std::path::Path::new("../shared/corpus/dev");
     let (mut right, mut n) = (0, 0);
     let mut counts = [[0usize; 3]; 3]; // per flag: tp, fp, fn
@@ -57,7 +69,7 @@ fn main() {
                 _ => {}
             }
             if mine[i] != t {
-                println!("{call}: {key} got {} want {t}", mine[i]);
+                println!("{call}: {key} got {} want {t} {:?}", mine[i], f.evidence);
             }
         }
         if got != want {

@@ -152,8 +152,9 @@ pub struct AsrArgs {
     #[arg(long, env = "CALLSCOPE_EMBED_MODEL")]
     pub embed_model: Option<PathBuf>,
     /// Run without the sentence-embedding model: payment talk is recognised
-    /// by cue words only (the fallback; it misses requests worded in ways the
-    /// cue lists do not cover).
+    /// by cue words only, and complaints, categories, flags and prompts by
+    /// the rules file's phrase lists (the fallback; it misses what is worded
+    /// in ways the lists do not cover).
     #[arg(long, conflicts_with = "embed_model")]
     pub keywords_only: bool,
     /// Phrases of one speaker less than this apart (seconds) are transcribed
@@ -188,7 +189,7 @@ impl AsrArgs {
         &self,
         tweak: impl FnOnce(&mut WhisperConfig),
     ) -> Result<Transcription, String> {
-        let rules = match &self.rules {
+        let mut rules = match &self.rules {
             Some(p) => crate::rules::Rules::load(p).map_err(|e| e.to_string())?,
             None => crate::rules::Rules::builtin(),
         };
@@ -213,9 +214,13 @@ impl AsrArgs {
                 crate::redact::meaning::PaymentMeaning::builtin(&embedder)
                     .map_err(|e| e.to_string())?,
             );
-            cfg.embedder = Some(Arc::new(crate::redact::meaning::ContextEmbed(Arc::new(
-                embedder,
-            ))));
+            let embedder = Arc::new(embedder);
+            // The analytics by meaning share the model (and each segment's
+            // embedding) with the payment-talk cue.
+            rules = rules
+                .with_embedder(Arc::clone(&embedder))
+                .map_err(|e| e.to_string())?;
+            cfg.embedder = Some(Arc::new(crate::redact::meaning::ContextEmbed(embedder)));
         }
         tweak(&mut cfg);
         let pool = WhisperPool::start(cfg).map_err(|e| e.to_string())?;

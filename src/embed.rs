@@ -12,6 +12,7 @@
 //! the async runtime.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -161,6 +162,46 @@ impl Embedder {
         })()
         .map_err(run_err)?;
         pooled.to_vec2::<f32>().map_err(run_err)
+    }
+}
+
+/// A sentence embedding, cheap to share between the consumers of one
+/// segment (payment cue, prompts, categories, flags, search). Its `Debug`
+/// shows only its length.
+#[derive(Clone, PartialEq)]
+pub struct Embedding(Arc<[f32]>);
+
+impl Embedding {
+    /// Wraps a vector from [`Embedder::embed`].
+    pub fn new(v: Vec<f32>) -> Self {
+        Embedding(v.into())
+    }
+
+    /// The floats.
+    pub fn as_slice(&self) -> &[f32] {
+        &self.0
+    }
+
+    /// Little-endian bytes, for storage.
+    pub fn to_le_bytes(&self) -> Vec<u8> {
+        self.0.iter().flat_map(|x| x.to_le_bytes()).collect()
+    }
+
+    /// From [`Embedding::to_le_bytes`]; `None` unless it holds [`DIM`] floats.
+    pub fn from_le_bytes(b: &[u8]) -> Option<Self> {
+        (b.len() == DIM * 4).then(|| {
+            Embedding::new(
+                b.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+            )
+        })
+    }
+}
+
+impl std::fmt::Debug for Embedding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Embedding({} floats)", self.0.len())
     }
 }
 

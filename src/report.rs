@@ -127,7 +127,7 @@ pub struct Speaker {
 }
 
 /// A transcript segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Segment {
     /// Who spoke.
     pub speaker: Leg,
@@ -137,6 +137,22 @@ pub struct Segment {
     pub end: f64,
     /// Redacted text.
     pub text: String,
+    /// The sentence embedding of the redacted text's words (numbers,
+    /// months and placeholders left out), when the model is loaded: shared
+    /// by every consumer of the segment. Not part of the JSON report.
+    #[serde(skip)]
+    pub embedding: Option<crate::embed::Embedding>,
+}
+
+/// Segments are equal when they say the same thing at the same time (the
+/// embedding, not part of the report, is left out).
+impl PartialEq for Segment {
+    fn eq(&self, other: &Self) -> bool {
+        self.speaker == other.speaker
+            && self.start == other.start
+            && self.end == other.end
+            && self.text == other.text
+    }
 }
 
 /// A span removed from the recording and transcript.

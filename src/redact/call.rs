@@ -7,7 +7,7 @@ use super::detect::{self, CallWord, Confidence, DetectConfig, Kind, Rule};
 use super::text::{self, UtteranceSpan};
 use crate::asr::Transcript;
 use crate::frame::Leg;
-use crate::report::{RedactionSpan, Report, ms};
+use crate::report::{RedactionSpan, Report, Segment, ms};
 use crate::store::audit::AuditEntry;
 
 /// Padding around redacted words in the audio, seconds.
@@ -133,6 +133,17 @@ fn agree(a: &Transcript, b: &Transcript, max_changed: f64) -> bool {
     n == 0 || crate::eval::edits(&a, &b) as f64 <= max_changed * n as f64
 }
 
+/// Gives a segment its utterance's embedding ([`super::meaning::attach`]).
+pub(crate) fn share_embedding(seg: &mut Segment, utterances: &[TranscribedUtterance]) {
+    if let Some(t) = utterances
+        .iter()
+        .find(|u| u.span.start == seg.start && u.span.end == seg.end && u.span.leg == seg.speaker)
+        .and_then(|u| u.transcript.as_ref())
+    {
+        super::meaning::attach(seg, t);
+    }
+}
+
 /// The utterances that are payment talk by meaning ([`super::meaning`]);
 /// none without [`DetectConfig::meaning`] or embeddings.
 pub fn meant_cues(
@@ -146,7 +157,10 @@ pub fn meant_cues(
         .iter()
         .enumerate()
         .filter_map(|(u, tu)| {
-            let e = tu.transcript.as_ref()?.embedding.as_ref()?;
+            let t = tu.transcript.as_ref()?;
+            let e = t.embedding.as_ref()?;
+            super::meaning::context(t.words.iter().map(|w| w.text.as_str()))
+                .filter(super::meaning::Context::cue_worthy)?;
             m.cue(e).map(|(kind, strong)| detect::MeaningCue {
                 utterance: u,
                 kind,
@@ -288,6 +302,7 @@ pub fn redact_call(
         });
     }
     for seg in &mut segments {
+        share_embedding(seg, utterances);
         seg.start = ms(seg.start);
         seg.end = ms(seg.end);
     }

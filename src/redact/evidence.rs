@@ -83,6 +83,15 @@ impl Quote {
         Quote(Redacted::seal(crate::rules::coach::evidence(segment.get())))
     }
 
+    /// Quotes a redacted segment that matched a rule by meaning, with its
+    /// score: "12.3 s customer: "…" (meaning 0.72)".
+    pub fn scored(segment: &Redacted<Segment>, score: f32) -> Quote {
+        Quote(Redacted::seal(format!(
+            "{} (meaning {score:.2})",
+            crate::rules::coach::evidence(segment.get())
+        )))
+    }
+
     /// The quote's text.
     pub fn as_str(&self) -> &str {
         self.0.get()
@@ -199,6 +208,7 @@ mod tests {
             start: 12.34,
             end: 14.0,
             text: "it's [CVV]".into(),
+            embedding: None,
         });
         let q = Evidence::from(Quote::of(&seg));
         assert_eq!(q.to_string(), "12.3 s customer: \"it's [CVV]\"");

@@ -87,9 +87,12 @@ pub fn segment_of(
         .collect();
     let segments = text::redact_segments(&spans, &words, &findings).into_inner();
     let span = spans[index];
-    let segment = segments
+    let mut segment = segments
         .into_iter()
         .find(|s| s.start == span.start && s.end == span.end && s.speaker == span.leg)?;
+    if let Some(t) = target.transcript.as_ref() {
+        super::meaning::attach(&mut segment, t);
+    }
     Some((Redacted::seal(segment), notices))
 }
 

@@ -20,43 +20,82 @@ use serde::Deserialize;
 
 use super::detect::Kind;
 use crate::asr::{SentenceEmbed, Transcript};
-use crate::embed::{EmbedError, Embedder, cosine};
+use crate::embed::{EmbedError, Embedder, Embedding, cosine};
+use crate::report::Segment;
 
 /// Fewest words an utterance needs for its embedding, and fewest left once
 /// its numbers are taken out: shorter ones ("yes", "go on") carry no
 /// request, and are covered by the window around them.
 const MIN_WORDS: (usize, usize) = (3, 2);
 
-/// An utterance's words without its numbers and month names: what it says
-/// about them. Digits and dates are not meaning here: a string of them
-/// looks like card talk to the model whatever they are (a phone number, a
-/// birthday), so the cue looks only at the words around them (card numbers
-/// themselves are found by the detector). `None` when too few words are
-/// left.
-pub fn context_text<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
+/// An utterance's words without its numbers, month names and redaction
+/// placeholders: what it says about them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Context {
+    /// The kept words, joined by spaces.
+    pub text: String,
+    /// Words in the utterance.
+    pub words: usize,
+    /// Words kept.
+    pub kept: usize,
+}
+
+impl Context {
+    /// Long enough for the payment-talk cue ([`MIN_WORDS`]).
+    pub fn cue_worthy(&self) -> bool {
+        self.words >= MIN_WORDS.0 && self.kept >= MIN_WORDS.1
+    }
+}
+
+fn placeholder(w: &str) -> bool {
+    let w = w.trim_matches(|c: char| !c.is_alphanumeric() && c != '[' && c != ']');
+    w.starts_with('[') && w.ends_with(']')
+}
+
+/// An utterance's [`Context`]; `None` when no word is left. Digits and
+/// dates are not meaning here: a string of them looks like card talk to
+/// the model whatever they are (a phone number, a birthday), so the cue
+/// looks only at the words around them (card numbers themselves are found
+/// by the detector). Placeholders are left out too, so a segment's
+/// redacted text has the same context as its transcript whenever the
+/// redactor only replaced numbers and dates ([`attach`]).
+pub fn context<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<Context> {
     let mut total = 0;
     let mut kept = Vec::new();
     for w in words {
         total += 1;
         if !super::numbers::is_number_word(w)
             && super::numbers::month(w).is_none()
+            && !placeholder(w)
             && w.chars().any(char::is_alphabetic)
         {
             kept.push(w);
         }
     }
-    (total >= MIN_WORDS.0 && kept.len() >= MIN_WORDS.1).then(|| kept.join(" "))
+    (!kept.is_empty()).then(|| Context {
+        text: kept.join(" "),
+        words: total,
+        kept: kept.len(),
+    })
 }
 
-/// The whisper pool's [`SentenceEmbed`] for the payment-talk cue: the
-/// embedding of [`context_text`].
+/// The text of a [`Context`] long enough for the payment-talk cue
+/// (shorter utterances, "yes", "go on", carry no request and are covered
+/// by the window around them).
+pub fn context_text<'a>(words: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    context(words).filter(Context::cue_worthy).map(|c| c.text)
+}
+
+/// The whisper pool's [`SentenceEmbed`]: the embedding of an utterance's
+/// [`context`], shared by the payment-talk cue and the analytics
+/// ([`attach`]).
 #[derive(Debug)]
 pub struct ContextEmbed(pub Arc<Embedder>);
 
 impl SentenceEmbed for ContextEmbed {
     fn embed(&self, t: &Transcript) -> Option<Vec<f32>> {
-        let text = context_text(t.words.iter().map(|w| w.text.as_str()))?;
-        match self.0.embed(&[&text]) {
+        let c = context(t.words.iter().map(|w| w.text.as_str()))?;
+        match self.0.embed(&[&c.text]) {
             Ok(mut v) => v.pop(),
             Err(_) => {
                 // Without the error's detail: a tokenizer's message may
@@ -65,6 +104,23 @@ impl SentenceEmbed for ContextEmbed {
                 None
             }
         }
+    }
+}
+
+/// Gives a redacted segment its utterance's embedding when the redacted
+/// text has the same [`context`] as the transcript (the redactor replaced
+/// only numbers and dates, or nothing): then the embedding is that of the
+/// redacted text, and sharing it leaks nothing. Otherwise the segment gets
+/// none; the analytics embed its redacted text when they need to.
+pub(crate) fn attach(segment: &mut Segment, transcript: &Transcript) {
+    segment.embedding = None;
+    let Some(e) = transcript.embedding.as_ref() else {
+        return;
+    };
+    let said = context(transcript.words.iter().map(|w| w.text.as_str()));
+    let kept = context(segment.text.split_whitespace());
+    if said.is_some() && said == kept {
+        segment.embedding = Some(Embedding::new(e.clone()));
     }
 }
 

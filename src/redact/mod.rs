@@ -49,7 +49,12 @@ impl Redacted<crate::report::Report> {
     /// The transcript prompts are derived here, from the final redacted
     /// segments; of the prompts already in the report only measurements
     /// (signal prompts raised live) are kept.
-    pub fn with_insights(self, rules: &std::sync::Arc<crate::rules::Rules>) -> Self {
+    pub fn with_insights(mut self, rules: &std::sync::Arc<crate::rules::Rules>) -> Self {
+        if let Some(m) = rules.model.as_deref() {
+            // Embeddings of the redacted text, where the transcript's could
+            // not be shared.
+            m.fill(&mut self.0.segments);
+        }
         let segments: Vec<Redacted<crate::report::Segment>> =
             self.0.segments.iter().cloned().map(Redacted).collect();
         let mut report = self.0;
@@ -92,6 +97,9 @@ pub enum CarriesText {
     /// A scorecard, whose items quote the call.
     #[error("the report has a scorecard")]
     Scorecard,
+    /// Flags with the segments that set them.
+    #[error("the report's flags quote the call")]
+    Flags,
 }
 
 /// Seals a report that carries no call content: signals, measurements and
@@ -115,6 +123,13 @@ pub fn seal_signal_report(
     }
     if report.scorecard.is_some() {
         return Err(CarriesText::Scorecard);
+    }
+    if report
+        .flags
+        .as_ref()
+        .is_some_and(|f| !f.evidence.is_empty())
+    {
+        return Err(CarriesText::Flags);
     }
     Ok(Redacted::seal(report))
 }
@@ -169,6 +184,7 @@ mod tests {
         complaint.complaint = Some(crate::rules::insights::Complaint {
             category: "other".into(),
             evidence: "it's 4111".into(),
+            score: None,
         });
         assert_eq!(
             seal_signal_report(complaint).unwrap_err(),

@@ -107,6 +107,7 @@ pub fn redact_segments_net(
             start: span.start,
             end: span.end,
             text,
+            embedding: None,
         });
     }
     (Redacted::seal(segments), netted)

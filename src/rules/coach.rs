@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use super::meaning::Of;
 use super::{Rules, Who, normalise, signal};
 use crate::frame::Leg;
 use crate::live::kpi::{LivePrompt, Prompter};
@@ -34,6 +35,61 @@ pub fn evidence(seg: &Segment) -> String {
 /// Whether normalised customer text voices a complaint.
 pub fn is_complaint(rules: &Rules, norm: &str) -> bool {
     rules.complaint.matches(norm) || rules.categories.iter().any(|c| c.weight(norm) >= 1.0)
+}
+
+/// How a segment matched an item.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Matched {
+    /// By meaning, with its score.
+    Meaning(f32),
+    /// By the rules file's phrase lists.
+    Phrase,
+}
+
+impl Matched {
+    /// The score by meaning, if it was by meaning.
+    pub fn score(self) -> Option<f32> {
+        match self {
+            Matched::Meaning(v) => Some(v),
+            Matched::Phrase => None,
+        }
+    }
+
+    /// Evidence quoting `seg`, with the score when by meaning.
+    pub fn evidence(self, seg: &Segment) -> String {
+        match self {
+            Matched::Meaning(v) => format!("{} (meaning {v:.2})", evidence(seg)),
+            Matched::Phrase => evidence(seg),
+        }
+    }
+}
+
+/// Whether an agent segment (`norm`: its normalised text) acknowledges
+/// or apologises: by meaning when the segment has an embedding, and by the
+/// phrase lists.
+pub fn acknowledgement(rules: &Rules, seg: &Segment, norm: &str) -> Option<Matched> {
+    let by_meaning = rules.by_meaning(seg).and_then(|(m, e)| {
+        m.matches(Of::Acknowledgement, e)
+            .into_iter()
+            .chain(m.matches(Of::Apology, e))
+            .reduce(f32::max)
+    });
+    by_meaning.map(Matched::Meaning).or_else(|| {
+        (rules.acknowledgement.matches(norm) || rules.is_apology(norm)).then_some(Matched::Phrase)
+    })
+}
+
+fn acknowledges(rules: &Rules, seg: &Segment, norm: &str) -> bool {
+    acknowledgement(rules, seg, norm).is_some()
+}
+
+/// Whether an agent segment apologises, by meaning or by the phrase lists.
+pub fn apology(rules: &Rules, seg: &Segment, norm: &str) -> Option<Matched> {
+    rules
+        .by_meaning(seg)
+        .and_then(|(m, e)| m.matches(Of::Apology, e))
+        .map(Matched::Meaning)
+        .or_else(|| rules.is_apology(norm).then_some(Matched::Phrase))
 }
 
 /// Watches one call's final segments.
@@ -71,20 +127,35 @@ impl Coach {
         let seg = redacted.get();
         let rules = Arc::clone(&self.rules);
         let norm = normalise(&seg.text);
+        let meant = rules.by_meaning(seg);
         for r in &rules.phrases {
             let heard = match r.who {
                 Who::Agent => seg.speaker == Leg::Agent,
                 Who::Customer => seg.speaker == Leg::Customer,
                 Who::Any => true,
             };
-            if heard && r.patterns.matches(&norm) && !r.unless.matches(&norm) {
+            if !heard {
+                continue;
+            }
+            let evidence: Option<Evidence> = match meant {
+                Some((m, e)) if m.has(Of::Phrase(&r.kind)) => m
+                    .matches(Of::Phrase(&r.kind), e)
+                    .map(|score| Quote::scored(redacted, score).into())
+                    .or_else(|| {
+                        (r.patterns.matches(&norm) && !r.unless.matches(&norm))
+                            .then(|| Quote::of(redacted).into())
+                    }),
+                _ => (r.patterns.matches(&norm) && !r.unless.matches(&norm))
+                    .then(|| Quote::of(redacted).into()),
+            };
+            if let Some(evidence) = evidence {
                 prompter.raise(
                     seg.end,
                     &r.kind,
                     &r.severity,
                     &r.message,
                     r.cooldown_s,
-                    Quote::of(redacted).into(),
+                    evidence,
                     r.supervisor,
                     out,
                 );
@@ -100,15 +171,24 @@ impl Coach {
                     }
                     _ => (norm.clone(), seg.end),
                 };
-                if !self.complained && is_complaint(&rules, &turn.0) {
-                    // The segment that made the turn a complaint is the evidence.
-                    self.complained = true;
-                    self.complaint = Some((seg.end, Quote::of(redacted)));
+                if !self.complained {
+                    let quote = match meant {
+                        Some((m, e)) => m
+                            .complaint(e)
+                            .map(|v| Quote::scored(redacted, v))
+                            .or_else(|| is_complaint(&rules, &turn.0).then(|| Quote::of(redacted))),
+                        None => is_complaint(&rules, &turn.0).then(|| Quote::of(redacted)),
+                    };
+                    if let Some(q) = quote {
+                        // The segment that made the turn a complaint is the evidence.
+                        self.complained = true;
+                        self.complaint = Some((seg.end, q));
+                    }
                 }
                 self.turn = Some(turn);
             }
             Leg::Agent => {
-                if rules.acknowledgement.matches(&norm) || rules.is_apology(&norm) {
+                if acknowledges(&rules, seg, &norm) {
                     self.complaint = None;
                 }
                 if rules.hold_ends.matches(&norm) {

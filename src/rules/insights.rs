@@ -5,7 +5,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::coach::Matched;
 use super::coach::{evidence, is_complaint};
+use super::meaning::Of;
 use super::{CATEGORIES, Check, Rules, normalise};
 use crate::frame::Leg;
 use crate::report::{Report, Segment, ms};
@@ -15,8 +17,13 @@ use crate::report::{Report, Segment, ms};
 pub struct Complaint {
     /// One of [`CATEGORIES`], or `other`.
     pub category: String,
-    /// The customer's (redacted) words that voiced it.
+    /// The customer's (redacted) words that voiced it (with the score by
+    /// meaning when it was recognised by meaning).
     pub evidence: String,
+    /// The category's score by meaning (cosine to its nearest example;
+    /// absent when the phrase lists decided).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<f64>,
 }
 
 /// Yes/no facts of the call.
@@ -28,6 +35,10 @@ pub struct Flags {
     pub escalation_requested: bool,
     /// The customer threatened to cancel or leave.
     pub cancellation_threatened: bool,
+    /// Per flag that is set: the (redacted) segment that set it, with its
+    /// score by meaning when it was recognised by meaning.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub evidence: std::collections::BTreeMap<String, String>,
 }
 
 /// One turn's sentiment.
@@ -99,6 +110,10 @@ pub struct Commitment {
 /// Customer turns after the first complaint that may still describe it.
 const COMPLAINT_TURNS: usize = 2;
 
+/// Customer segments after the first complaint that may still describe it
+/// (by meaning; segments are shorter than turns).
+const MEANING_SEGMENTS: usize = 4;
+
 fn of(segments: &[Segment], leg: Leg) -> impl Iterator<Item = (&Segment, String)> {
     segments
         .iter()
@@ -145,26 +160,27 @@ pub fn customer_turns(segments: &[Segment]) -> Vec<(&Segment, String)> {
 /// from that turn (counted double) and the next ones (the most weight;
 /// ties go to the earlier category in the file), `other` when no category
 /// matches. Also returns when it was voiced.
+///
+/// By meaning ([`super::meaning`]), when the rules have a model and the
+/// segments embeddings: the first customer segment that voices a complaint
+/// (by meaning or by the phrase lists); its category is voted by it
+/// (counted double) and the next [`MEANING_SEGMENTS`] customer segments,
+/// each for its best category by that category's lead over the segment's
+/// mean; the phrase lists decide the category only when no category scores
+/// by meaning.
 pub fn complaint_at(rules: &Rules, segments: &[Segment]) -> Option<(Complaint, f64)> {
+    if let Some(found) = complaint_by_meaning(rules, segments) {
+        return found;
+    }
     let turns = customer_turns(segments);
     let first = turns.iter().position(|(_, n)| is_complaint(rules, n))?;
-    let mut weights = vec![0.0; CATEGORIES.len()];
-    for (k, (_, n)) in turns
+    let texts: Vec<&str> = turns
         .iter()
         .skip(first)
         .take(1 + COMPLAINT_TURNS)
-        .enumerate()
-    {
-        let scale = if k == 0 { 2.0 } else { 1.0 };
-        for (w, pats) in weights.iter_mut().zip(&rules.categories) {
-            *w += scale * pats.weight(n);
-        }
-    }
-    let (best, &w) =
-        weights.iter().enumerate().fold(
-            (0, &0.0),
-            |acc, (i, w)| if *w > *acc.1 { (i, w) } else { acc },
-        );
+        .map(|(_, n)| n.as_str())
+        .collect();
+    let (category, _) = keyword_category(rules, &texts);
     let turn_start = turns[first].0;
     // The evidence is the segment that made the turn a complaint (as the
     // live coach sees it), not the turn's opening "Hello?".
@@ -177,11 +193,129 @@ pub fn complaint_at(rules: &Rules, segments: &[Segment]) -> Option<(Complaint, f
         .map_or(turn_start, |(s, _)| s);
     Some((
         Complaint {
-            category: if w > 0.0 { CATEGORIES[best] } else { "other" }.to_string(),
+            category: category.to_string(),
             evidence: evidence(seg),
+            score: None,
         },
         turn_start.start,
     ))
+}
+
+/// The category by the phrase lists over normalised texts (the first
+/// counted double): the most weight, `other` when none.
+fn keyword_category(rules: &Rules, texts: &[&str]) -> (&'static str, f64) {
+    let mut weights = vec![0.0; CATEGORIES.len()];
+    for (k, n) in texts.iter().enumerate() {
+        let scale = if k == 0 { 2.0 } else { 1.0 };
+        for (w, pats) in weights.iter_mut().zip(&rules.categories) {
+            *w += scale * pats.weight(n);
+        }
+    }
+    let (best, w) = weights.iter().enumerate().fold(
+        (0, 0.0),
+        |acc, (i, &w)| if w > acc.1 { (i, w) } else { acc },
+    );
+    (if w > 0.0 { CATEGORIES[best] } else { "other" }, w)
+}
+
+/// [`complaint_at`] by meaning: `None` when the rules have no model or no
+/// customer segment has an embedding (then the phrase lists decide);
+/// `Some(None)` when there is no complaint.
+fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(Complaint, f64)>> {
+    let m = rules.model.as_deref()?;
+    let mut order: Vec<&Segment> = segments
+        .iter()
+        .filter(|s| s.speaker == Leg::Customer)
+        .collect();
+    if !order.iter().any(|s| s.embedding.is_some()) {
+        return None;
+    }
+    order.sort_by(|a, b| a.start.total_cmp(&b.start));
+    // A segment without an embedding (its text changed by the redactor)
+    // is judged by the phrase lists.
+    let voiced = |s: &Segment| match rules.by_meaning(s) {
+        Some((m, e)) => m
+            .complaint(e)
+            .or_else(|| is_complaint(rules, &normalise(&s.text)).then_some(1.0)),
+        None => is_complaint(rules, &normalise(&s.text)).then_some(1.0),
+    };
+    let Some((first, score)) = order
+        .iter()
+        .enumerate()
+        .find_map(|(i, s)| voiced(s).map(|v| (i, v)))
+    else {
+        return Some(None);
+    };
+    let seg = order[first];
+    let next = &order[first..(first + 1 + MEANING_SEGMENTS).min(order.len())];
+    // Each segment votes for its best category (at its threshold) with
+    // that score's lead over the segment's mean category score: a plain
+    // "I want to make a complaint" is near every category alike and says
+    // little; "it's two weeks late" is near one.
+    let mut weights = vec![0.0f64; CATEGORIES.len()];
+    for (k, s) in next.iter().enumerate() {
+        let Some(e) = s.embedding.as_ref() else {
+            continue;
+        };
+        let raw: Vec<f32> = m
+            .category_scores(e.as_slice())
+            .into_iter()
+            .flatten()
+            .collect();
+        let passing = m.categories(e.as_slice());
+        let Some((top, v)) = passing
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.map(|v| (i, v)))
+            .reduce(|a, b| if b.1 > a.1 { b } else { a })
+        else {
+            continue;
+        };
+        // A complaint in general ("I want to make a complaint") names no
+        // category: it votes only when a category is nearer than that.
+        let general = rules
+            .by_meaning(s)
+            .and_then(|(m, p)| m.hit(Of::Complaint, p))
+            .map_or(-1.0, |h| h.score);
+        if v < general {
+            continue;
+        }
+        let mean = raw.iter().sum::<f32>() / raw.len().max(1) as f32;
+        let scale = if k == 0 { 2.0 } else { 1.0 };
+        weights[top] += scale * f64::from(v - mean);
+    }
+    let (best, w) = weights.iter().enumerate().fold(
+        (0, 0.0),
+        |acc, (i, &w)| if w > acc.1 { (i, w) } else { acc },
+    );
+    let (category, cat_score) = if w > 0.0 {
+        let own = seg
+            .embedding
+            .as_ref()
+            .and_then(|e| m.categories(e.as_slice())[best]);
+        (CATEGORIES[best], own.map(|v| round2(f64::from(v))))
+    } else {
+        let texts: Vec<String> = next.iter().map(|s| normalise(&s.text)).collect();
+        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+        (keyword_category(rules, &texts).0, None)
+    };
+    let quote = if seg.embedding.is_some() {
+        format!("{} (meaning {score:.2})", evidence(seg))
+    } else {
+        evidence(seg)
+    };
+    Some(Some((
+        Complaint {
+            category: category.to_string(),
+            evidence: quote,
+            score: cat_score,
+        },
+        seg.start,
+    )))
+}
+
+fn round2(x: f64) -> f64 {
+    (x * 100.0).round() / 100.0
 }
 
 /// The complaint, see [`complaint_at`].
@@ -189,25 +323,65 @@ pub fn complaint(rules: &Rules, segments: &[Segment]) -> Option<Complaint> {
     complaint_at(rules, segments).map(|(c, _)| c)
 }
 
-/// The flags, each from its speaker's turns. An apology counts from the
-/// complaint at `complaint_t` on ("I'm sorry to hear that" before any
-/// complaint is politeness, not an apology for the problem); with no
-/// complaint, any.
+/// The flags, each from its speaker's segments, with the segment that set
+/// each: by meaning where the segment has an embedding and the rules a
+/// model, and by the phrase lists (over segments and the customer's turns)
+/// in any case; what the lists catch is never lost. An
+/// apology counts from the complaint at `complaint_t` on ("I'm sorry to
+/// hear that" before any complaint is politeness, not an apology for the
+/// problem); with no complaint, any.
 pub fn flags(rules: &Rules, segments: &[Segment], complaint_t: Option<f64>) -> Flags {
+    let mut order: Vec<&Segment> = segments.iter().collect();
+    order.sort_by(|a, b| a.start.total_cmp(&b.start));
+    let quote = |s: &Segment, by: Matched| by.evidence(s);
+    let mut out = Flags::default();
     let turns = customer_turns(segments);
-    let heard = |kind: &str| {
-        rules.phrase(kind).is_some_and(|r| {
-            turns
-                .iter()
-                .any(|(_, n)| r.patterns.matches(n) && !r.unless.matches(n))
-        })
-    };
-    let since = complaint_t.unwrap_or(f64::NEG_INFINITY);
-    Flags {
-        apologised: of(segments, Leg::Agent).any(|(s, n)| s.end >= since && rules.is_apology(&n)),
-        escalation_requested: heard("escalation_request"),
-        cancellation_threatened: heard("cancellation_risk"),
+    for (kind, name) in [
+        ("escalation_request", "escalation_requested"),
+        ("cancellation_risk", "cancellation_threatened"),
+    ] {
+        let Some(r) = rules.phrase(kind) else {
+            continue;
+        };
+        let by_meaning = |s: &Segment| {
+            rules
+                .by_meaning(s)
+                .filter(|(m, _)| m.has(Of::Phrase(kind)))
+                .map(|(m, e)| m.matches(Of::Phrase(kind), e))
+        };
+        let keywords = |n: &str| r.patterns.matches(n) && !r.unless.matches(n);
+        // A segment by meaning (when it has an embedding), else its words;
+        // then the phrase lists over whole turns.
+        let hit = order
+            .iter()
+            .filter(|s| s.speaker == Leg::Customer)
+            .find_map(|s| match by_meaning(s) {
+                Some(Some(v)) => Some(quote(s, Matched::Meaning(v))),
+                _ => keywords(&normalise(&s.text)).then(|| quote(s, Matched::Phrase)),
+            })
+            .or_else(|| {
+                turns
+                    .iter()
+                    .find(|(_, n)| keywords(n))
+                    .map(|(s, _)| quote(s, Matched::Phrase))
+            });
+        if let Some(q) = hit {
+            out.evidence.insert(name.to_string(), q);
+            match kind {
+                "escalation_request" => out.escalation_requested = true,
+                _ => out.cancellation_threatened = true,
+            }
+        }
     }
+    let since = complaint_t.unwrap_or(f64::NEG_INFINITY);
+    if let Some((s, v)) = of(segments, Leg::Agent)
+        .filter(|(s, _)| s.end >= since)
+        .find_map(|(s, n)| super::coach::apology(rules, s, &n).map(|v| (s, v)))
+    {
+        out.apologised = true;
+        out.evidence.insert("apologised".to_string(), quote(s, v));
+    }
+    out
 }
 
 /// A turn's lexicon score: (positive − negative) / (positive + negative),
@@ -342,9 +516,9 @@ pub fn scorecard(
                         s.end >= *t0
                             && match item.check {
                                 Check::Acknowledged => {
-                                    rules.acknowledgement.matches(n) || rules.is_apology(n)
+                                    super::coach::acknowledgement(rules, s, n).is_some()
                                 }
-                                _ => rules.is_apology(n),
+                                _ => super::coach::apology(rules, s, n).is_some(),
                             }
                     });
                     match hit {
@@ -443,6 +617,9 @@ pub fn apply(
 /// sentiment, commitments and the scorecard (over the prompts the report
 /// has), from the report's segments.
 pub fn analytics(report: &mut Report, rules: &std::sync::Arc<Rules>) {
+    if let Some(m) = rules.model.as_deref() {
+        m.fill(&mut report.segments);
+    }
     let c = complaint_at(rules, &report.segments);
     let list = commitments(rules, &report.segments);
     report.scorecard = Some(scorecard(rules, report, c.as_ref(), list.len()));

@@ -9,6 +9,7 @@
 
 pub mod coach;
 pub mod insights;
+pub mod meaning;
 
 use std::path::Path;
 
@@ -62,6 +63,7 @@ struct File {
     commitments: PatternsFile,
     #[serde(default)]
     scorecard: Vec<ScoreFile>,
+    meaning: Option<meaning::MeaningFile>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -349,6 +351,11 @@ pub struct Rules {
     pub commitments: Patterns,
     /// Scorecard items.
     pub scorecard: Vec<ScoreItem>,
+    /// What is recognised by meaning (`None`: phrase lists only).
+    pub meaning: Option<meaning::MeaningRules>,
+    /// [`Self::meaning`] with its sentences embedded, once a model is
+    /// given ([`Rules::with_embedder`]); without it the phrase lists are used.
+    pub model: Option<std::sync::Arc<meaning::MeaningModel>>,
 }
 
 /// Signal prompt indices into [`Rules::signal_prompts`].
@@ -578,8 +585,12 @@ impl Rules {
                     format!("kind {kind:?}: use lower_case letters, digits and _"),
                 );
             }
-            if p.patterns.is_empty() {
-                return cx.err(p.kind.span(), format!("phrase {kind} has no patterns"));
+            let by_meaning = f.meaning.as_ref().is_some_and(|m| m.has_phrase(kind));
+            if p.patterns.is_empty() && !by_meaning {
+                return cx.err(
+                    p.kind.span(),
+                    format!("phrase {kind} has no patterns and no [meaning.phrase.{kind}]"),
+                );
             }
             phrases.push(PhraseRule {
                 kind: kind.clone(),
@@ -683,7 +694,14 @@ impl Rules {
                 check,
             });
         }
+        let kinds: Vec<&str> = phrases.iter().map(|p| p.kind.as_str()).collect();
+        let meaning = f
+            .meaning
+            .map(|m| meaning::MeaningRules::check(m, &cx, &kinds))
+            .transpose()?;
         Ok(Rules {
+            meaning,
+            model: None,
             signals,
             signal_prompts,
             hold_after_s,
@@ -711,9 +729,33 @@ impl Rules {
         })
     }
 
+    /// These rules with their `[meaning]` sentences embedded by `embedder`,
+    /// so the analytics go by meaning; unchanged when the file has no
+    /// `[meaning]` section.
+    pub fn with_embedder(
+        mut self,
+        embedder: std::sync::Arc<crate::embed::Embedder>,
+    ) -> Result<Rules, crate::embed::EmbedError> {
+        if let Some(m) = &self.meaning {
+            self.model = Some(std::sync::Arc::new(meaning::MeaningModel::build(
+                m, embedder,
+            )?));
+        }
+        Ok(self)
+    }
+
     /// The phrase rule of a kind.
     pub fn phrase(&self, kind: &str) -> Option<&PhraseRule> {
         self.phrases.iter().find(|p| p.kind == kind)
+    }
+
+    /// The meaning model and the segment's embedding, when both are there
+    /// (then the analytics go by meaning for this segment).
+    pub fn by_meaning<'a>(
+        &'a self,
+        seg: &'a crate::report::Segment,
+    ) -> Option<(&'a meaning::MeaningModel, meaning::Probe<'a>)> {
+        Some((self.model.as_deref()?, meaning::Probe::of(seg)?))
     }
 
     /// Whether normalised agent text is an apology ("sorry to jump in" is not).
@@ -734,6 +776,7 @@ pub(crate) fn test_segment(
         start,
         end: start + 2.0,
         text: text.to_string(),
+        embedding: None,
     }
 }
 

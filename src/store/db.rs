@@ -940,6 +940,7 @@ mod tests {
         r.complaint = category.map(|c| Complaint {
             category: c.into(),
             evidence: "customer at 4.0 s: \"charged twice\"".into(),
+            score: None,
         });
         r.scorecard = Some(Scorecard {
             score,
