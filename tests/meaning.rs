@@ -79,3 +79,177 @@ fn payment_talk_is_recognised_by_meaning() {
     // after it are masked (fail closed), ordinary words are not.
     assert!(false_cues <= 1, "{false_cues}/8 false cues");
 }
+
+/// Reference embeddings computed once with the Python
+/// `sentence-transformers` package (6.2.0, torch 2.15.0, CPU) from the same
+/// model files: Transformer + mean Pooling + Normalize, as all-MiniLM-L6-v2
+/// is published. `tests/data/minilm_reference.json`.
+#[test]
+fn pooling_matches_sentence_transformers() {
+    let e = Embedder::load(&callscope::embed::default_dir())
+        .expect("run `callscope model install minilm` (scripts/test.sh does)");
+    let r: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/minilm_reference.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let sentences = r["sentences"].as_array().unwrap();
+    let texts: Vec<&str> = sentences
+        .iter()
+        .map(|s| s["text"].as_str().unwrap())
+        .collect();
+    // One batch (padded to the longest) and one at a time agree with it.
+    let batch = e.embed(&texts).unwrap();
+    for (i, s) in sentences.iter().enumerate() {
+        let want: Vec<f32> = s["embedding"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x.as_f64().unwrap() as f32)
+            .collect();
+        let alone = e.embed(&[texts[i]]).unwrap().pop().unwrap();
+        for got in [&batch[i], &alone] {
+            let worst = got
+                .iter()
+                .zip(&want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0f32, f32::max);
+            assert!(worst < 1e-4, "{}: off by {worst}", texts[i]);
+        }
+        for (j, c) in r["cosine"][i].as_array().unwrap().iter().enumerate() {
+            let got = callscope::embed::cosine(&batch[i], &batch[j]);
+            assert!((got - c.as_f64().unwrap() as f32).abs() < 1e-4);
+        }
+    }
+}
+
+mod analytics {
+    use std::sync::Arc;
+
+    use callscope::frame::Leg;
+    use callscope::report::Segment;
+    use callscope::rules::{Rules, insights};
+
+    fn rules() -> Arc<Rules> {
+        let e = callscope::embed::Embedder::load(&callscope::embed::default_dir())
+            .expect("run `callscope model install minilm`");
+        Arc::new(Rules::builtin().with_embedder(Arc::new(e)).unwrap())
+    }
+
+    fn flags(r: &Rules, leg: Leg, text: &str) -> insights::Flags {
+        let mut segs = vec![Segment {
+            speaker: leg,
+            start: 5.0,
+            end: 7.0,
+            text: text.into(),
+            embedding: None,
+        }];
+        r.model.as_ref().unwrap().fill(&mut segs);
+        insights::flags(r, &segs, None)
+    }
+
+    /// Wordings written for this test, in none of the rules' lists.
+    #[test]
+    fn flags_go_by_meaning_and_hold_against_negations_and_questions() {
+        let r = rules();
+        for t in [
+            "Right, that's it, I'm moving over to one of your competitors.",
+            "I've had it, end the contract, I'm done.",
+        ] {
+            let f = flags(&r, Leg::Customer, t);
+            assert!(f.cancellation_threatened, "{t}");
+            assert!(
+                f.evidence["cancellation_threatened"].contains("(meaning 0."),
+                "{:?}",
+                f.evidence
+            );
+        }
+        for t in [
+            "No no, I'm not cancelling anything, I just want it sorted.",
+            "How would I cancel just the extra storage bit?",
+        ] {
+            assert!(!flags(&r, Leg::Customer, t).cancellation_threatened, "{t}");
+        }
+        // The agent offering to cancel is not the customer threatening to.
+        let agent = flags(
+            &r,
+            Leg::Agent,
+            "Would you like me to cancel that order for you?",
+        );
+        assert!(!agent.cancellation_threatened);
+
+        assert!(
+            flags(
+                &r,
+                Leg::Customer,
+                "Find me somebody senior, this needs someone with clout."
+            )
+            .escalation_requested
+        );
+        assert!(
+            !flags(
+                &r,
+                Leg::Customer,
+                "I don't need a supervisor, you've sorted it."
+            )
+            .escalation_requested
+        );
+
+        assert!(
+            flags(
+                &r,
+                Leg::Agent,
+                "I'm truly sorry for the trouble we've put you through."
+            )
+            .apologised
+        );
+        assert!(!flags(&r, Leg::Agent, "Sorry, what was the postcode again?").apologised);
+    }
+
+    #[test]
+    fn complaints_get_their_category_by_meaning() {
+        let r = rules();
+        let cases = [
+            (
+                "The headphones are rubbish, the sound keeps cutting out.",
+                "product_quality",
+            ),
+            (
+                "The courier's now a fortnight behind and still no sign of it.",
+                "delivery_timing",
+            ),
+            (
+                "My statement shows you took the money on two separate days for the one order.",
+                "double_charge",
+            ),
+        ];
+        for (t, want) in cases {
+            let mut segs = vec![Segment {
+                speaker: Leg::Customer,
+                start: 5.0,
+                end: 7.0,
+                text: t.into(),
+                embedding: None,
+            }];
+            r.model.as_ref().unwrap().fill(&mut segs);
+            let c = insights::complaint(&r, &segs).expect(t);
+            assert_eq!(c.category, want, "{t}");
+            assert!(
+                c.score.is_some() && c.evidence.contains("(meaning"),
+                "{c:?}"
+            );
+        }
+        let mut plain = vec![Segment {
+            speaker: Leg::Customer,
+            start: 5.0,
+            end: 7.0,
+            text: "Could I change the email address on the account?".into(),
+            embedding: None,
+        }];
+        r.model.as_ref().unwrap().fill(&mut plain);
+        assert!(insights::complaint(&r, &plain).is_none());
+    }
+}

@@ -349,3 +349,21 @@ pub fn install(
     info!(path = %target.display(), "model installed");
     Ok(target)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_with_the_wrong_hash_is_refused_with_both_hashes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        fs::write(&path, b"not the model").unwrap();
+        let e = verify(&path, MINILM_SHA256[2]).unwrap_err();
+        let msg = e.to_string();
+        assert!(matches!(e, InstallError::Checksum { .. }), "{msg}");
+        assert!(msg.contains(MINILM_SHA256[2]), "{msg}");
+        assert!(msg.contains(&sha256_file(&path).unwrap()), "{msg}");
+        verify(&path, &sha256_file(&path).unwrap()).unwrap();
+    }
+}

@@ -288,16 +288,19 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
         (0, 0.0),
         |acc, (i, &w)| if w > acc.1 { (i, w) } else { acc },
     );
-    let (category, cat_score) = if w > 0.0 {
+    let texts: Vec<String> = next.iter().map(|s| normalise(&s.text)).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let (listed, listed_w) = keyword_category(rules, &texts);
+    let (category, cat_score) = if listed_w > 0.0 {
+        (listed, None)
+    } else if w > 0.0 {
         let own = seg
             .embedding
             .as_ref()
             .and_then(|e| m.categories(e.as_slice())[best]);
         (CATEGORIES[best], own.map(|v| round2(f64::from(v))))
     } else {
-        let texts: Vec<String> = next.iter().map(|s| normalise(&s.text)).collect();
-        let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
-        (keyword_category(rules, &texts).0, None)
+        (listed, None)
     };
     let quote = if seg.embedding.is_some() {
         format!("{} (meaning {score:.2})", evidence(seg))

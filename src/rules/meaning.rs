@@ -273,14 +273,23 @@ pub struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    /// The probe of a segment with an embedding.
+    /// The probe of a segment with an embedding and at least
+    /// [`MIN_WORDS`] words besides numbers and placeholders (a lone "Bye!"
+    /// or "Right." means too little to score: the phrase lists judge it).
     pub fn of(seg: &'a Segment) -> Option<Probe<'a>> {
+        let e = seg.embedding.as_ref()?;
+        crate::redact::meaning::context(seg.text.split_whitespace())
+            .filter(|c| c.kept >= MIN_WORDS)?;
         Some(Probe {
-            e: seg.embedding.as_ref()?.as_slice(),
+            e: e.as_slice(),
             form: Form::of(&seg.text),
         })
     }
 }
+
+/// Fewest words (besides numbers and placeholders) a segment needs to be
+/// scored by meaning.
+pub const MIN_WORDS: usize = 2;
 
 /// Weight of the cosine to an item's centre in its score; the rest is the
 /// cosine to its nearest example. The centre generalises over the
@@ -536,12 +545,84 @@ impl MeaningModel {
             s.embedding = self.embedding(s);
         }
     }
+}
 
-    /// Embeds a free text (a search query), as a segment's text would be.
-    pub fn embed_text(&self, text: &str) -> Result<Option<Embedding>, EmbedError> {
-        let Some(c) = crate::redact::meaning::context(text.split_whitespace()) else {
-            return Ok(None);
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{DEFAULT_RULES, Rules};
+
+    #[test]
+    fn negations_and_questions_are_recognised_in_recogniser_text() {
+        let f = Form::of;
+        assert!(f("I'm not cancelling anything").negated);
+        assert!(f("i dont want to close it").negated);
+        assert!(f("No, it came on time.").negated);
+        assert!(!f("I'm closing my account today").negated);
+        assert!(f("how do i cancel the add-on").question);
+        assert!(f("Um, can I change the slot?").question);
+        assert!(f("sorry just to be clear when did that happen").question);
+        assert!(!f("I want to speak to your manager.").question);
+        // A negated counter-example does not count against a plain threat.
+        let neg = Form {
+            negated: true,
+            question: false,
         };
-        Ok(self.embedder.embed(&[&c.text])?.pop().map(Embedding::new))
+        assert!(!neg.counts_against(f("I'm closing my account")));
+        assert!(neg.counts_against(f("I'm not closing my account")));
+        assert!(Form::default().counts_against(f("anything at all?")));
+    }
+
+    #[test]
+    fn the_built_in_rules_describe_every_item_by_meaning() {
+        let m = Rules::builtin().meaning.expect("built-in [meaning]");
+        assert!(m.categories.iter().all(Option::is_some));
+        for kind in [
+            "escalation_request",
+            "cancellation_risk",
+            "deflection",
+            "vague_promise",
+        ] {
+            assert!(m.phrases.iter().any(|(k, _)| k == kind), "{kind}");
+        }
+        assert!(m.apology.not.iter().any(|t| t.contains("Sorry")));
+    }
+
+    #[test]
+    fn bad_meaning_entries_name_their_line() {
+        let bad = DEFAULT_RULES.replacen(
+            "[meaning.category.overpricing]",
+            "[meaning.category.pricing]",
+            1,
+        );
+        let e = Rules::parse(&bad, "r.toml").unwrap_err().to_string();
+        assert!(e.contains("unknown category \"pricing\""), "{e}");
+        let line = bad
+            .lines()
+            .position(|l| l == "[meaning.category.pricing]")
+            .unwrap()
+            + 1;
+        assert!(e.starts_with("r.toml:"), "{e}");
+        let at: usize = e.split(':').nth(1).unwrap().parse().unwrap();
+        assert!(at >= line, "{e} (table at {line})");
+
+        let bad = DEFAULT_RULES.replacen(
+            "[meaning.phrase.deflection]",
+            "[meaning.phrase.rudeness]",
+            1,
+        );
+        let e = Rules::parse(&bad, "r.toml").unwrap_err().to_string();
+        assert!(e.contains("no [[phrase]] rule of kind \"rudeness\""), "{e}");
+
+        let i = DEFAULT_RULES.find("[meaning.apology]").unwrap();
+        let j = i + DEFAULT_RULES[i..].find("threshold = ").unwrap();
+        let k = j + DEFAULT_RULES[j..].find('\n').unwrap();
+        let bad = format!(
+            "{}threshold = 1.5{}",
+            &DEFAULT_RULES[..j],
+            &DEFAULT_RULES[k..]
+        );
+        let e = Rules::parse(&bad, "r.toml").unwrap_err().to_string();
+        assert!(e.contains("threshold of apology"), "{e}");
     }
 }

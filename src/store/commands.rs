@@ -31,10 +31,21 @@ pub enum CallsCommand {
         #[command(flatten)]
         out: OutArgs,
     },
-    /// Transcript segments containing a phrase (redacted text only).
+    /// Transcript segments containing a phrase, or (`--like`) nearest in
+    /// meaning to a sentence (redacted text only).
     Search {
         /// Words to find, in this order (case and punctuation ignored).
-        phrase: String,
+        #[arg(required_unless_present = "like", conflicts_with = "like")]
+        phrase: Option<String>,
+        /// Segments that mean something like this sentence, nearest first
+        /// (needs the sentence-embedding model; calls analysed without it
+        /// are not searched).
+        #[arg(long)]
+        like: Option<String>,
+        /// Sentence-embedding model directory for `--like` (default
+        /// models/all-minilm-l6-v2).
+        #[arg(long, env = "CALLSCOPE_EMBED_MODEL")]
+        embed_model: Option<PathBuf>,
         /// In which calls.
         #[command(flatten)]
         filter: FilterArgs,
@@ -181,25 +192,53 @@ pub fn calls(cmd: CallsCommand) -> ExitCode {
         }
         CallsCommand::Search {
             phrase,
+            like,
+            embed_model,
             filter,
             out,
         } => {
-            let hits = db.search(phrase, &filter.into())?;
+            let (hits, what) = match (phrase, like) {
+                (_, Some(like)) => {
+                    let query = like_query(like, embed_model.as_deref())?;
+                    (
+                        db.search_like(query.as_slice(), &filter.into())?,
+                        format!("meaning like {like:?} (no call analysed with the sentence-embedding model?)"),
+                    )
+                }
+                (Some(phrase), None) => (
+                    db.search(phrase, &filter.into())?,
+                    format!("contains {phrase:?}"),
+                ),
+                (None, None) => {
+                    return Err(StoreError::BadFilter(
+                        "give a phrase or --like TEXT".to_string(),
+                    ));
+                }
+            };
             Ok(if out.json {
                 json(&hits)
             } else if hits.is_empty() {
-                format!("no redacted transcript contains {phrase:?}\n")
+                format!("no redacted transcript segment {what}\n")
             } else {
-                let mut t = table(&["call", "started (UTC)", "agent", "at", "speaker", "text"]);
+                let like = like.is_some();
+                let mut head = vec!["call", "started (UTC)", "agent", "at", "speaker", "text"];
+                if like {
+                    head.insert(0, "similarity");
+                }
+                let mut t = table(&head);
                 for h in &hits {
-                    t.add_row(vec![
+                    let mut row = vec![
                         h.call_id.clone(),
                         h.started_at.clone(),
                         opt(&h.agent_id),
                         mmss(h.start),
                         h.speaker.clone(),
                         h.text.clone(),
-                    ]);
+                    ];
+                    if like {
+                        row.insert(0, h.similarity.map_or("-".into(), |v| format!("{v:.2}")));
+                    }
+                    t.add_row(row);
                 }
                 format!("{t}\n{} segment(s)\n", hits.len())
             })
@@ -216,6 +255,25 @@ pub fn calls(cmd: CallsCommand) -> ExitCode {
         },
     });
     finish(result)
+}
+
+/// The embedding of a `--like` query, as segments are embedded.
+fn like_query(
+    text: &str,
+    dir: Option<&std::path::Path>,
+) -> Result<crate::embed::Embedding, StoreError> {
+    let dir = dir.map_or_else(crate::embed::default_dir, std::path::Path::to_path_buf);
+    let embedder = crate::embed::Embedder::load(&dir)
+        .map_err(|e| StoreError::BadFilter(format!("--like needs the model: {e}")))?;
+    let c = crate::redact::meaning::context(text.split_whitespace()).ok_or_else(|| {
+        StoreError::BadFilter("--like needs some words (numbers and dates are left out)".into())
+    })?;
+    let v = embedder
+        .embed(&[&c.text])
+        .map_err(|e| StoreError::BadFilter(e.to_string()))?
+        .pop()
+        .ok_or_else(|| StoreError::BadFilter("no embedding for the --like text".into()))?;
+    Ok(crate::embed::Embedding::new(v))
 }
 
 /// Runs `callscope trends`.

@@ -26,7 +26,10 @@ use crate::report::Report;
 pub const DB_FILE: &str = "callscope.db";
 
 /// The schema migrations, in order; `user_version` counts those applied.
-const MIGRATIONS: &[&str] = &[include_str!("migrations/0001_calls.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("migrations/0001_calls.sql"),
+    include_str!("migrations/0002_segment_embeddings.sql"),
+];
 
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -156,6 +159,9 @@ pub struct SearchHit {
     pub end: f64,
     /// The redacted segment text.
     pub text: String,
+    /// Cosine to the `--like` query (semantic search only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub similarity: Option<f64>,
 }
 
 /// Complaints of one category in one ISO week.
@@ -463,8 +469,8 @@ impl CallStore {
             }
             let mut seg = tx
                 .prepare(
-                    "INSERT INTO segments (call_id, seq, speaker, start_s, end_s, text)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                    "INSERT INTO segments (call_id, seq, speaker, start_s, end_s, text, embedding)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 )
                 .map_err(e)?;
             for (i, s) in r.segments.iter().enumerate() {
@@ -474,7 +480,8 @@ impl CallStore {
                     s.speaker.to_string(),
                     s.start,
                     s.end,
-                    s.text
+                    s.text,
+                    s.embedding.as_ref().map(|v| v.to_le_bytes())
                 ])
                 .map_err(e)?;
             }
@@ -635,10 +642,68 @@ impl CallStore {
                     start: r.get(4)?,
                     end: r.get(5)?,
                     text: r.get(6)?,
+                    similarity: None,
                 })
             })
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Transcript segments nearest in meaning to `query` (an embedding of
+    /// the query text, see [`crate::rules::meaning::MeaningModel::embed_text`]),
+    /// in calls matching `f`: nearest first, at most `f.limit` (0: all).
+    /// Only segments stored with an embedding (calls analysed with the
+    /// model) are searched; the vectors are compared here, not in SQL.
+    pub fn search_like(&self, query: &[f32], f: &Filter) -> Result<Vec<SearchHit>, StoreError> {
+        let (clause, args) = self.where_clause(&Filter {
+            limit: 0,
+            ..f.clone()
+        })?;
+        let join = if clause.is_empty() { "WHERE" } else { "AND" };
+        let sql = format!(
+            "SELECT c.call_id, datetime(c.started_at, 'unixepoch'), c.agent_id, s.speaker,
+                s.start_s, s.end_s, s.text, s.embedding
+             FROM segments s
+             JOIN calls c ON c.call_id = s.call_id
+             {clause} {join} s.embedding IS NOT NULL"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
+        let rows = stmt
+            .query_map(rusqlite::params_from_iter(args), |r| {
+                let blob: Vec<u8> = r.get(7)?;
+                Ok((
+                    SearchHit {
+                        call_id: r.get(0)?,
+                        started_at: r.get(1)?,
+                        agent_id: r.get(2)?,
+                        speaker: r.get(3)?,
+                        start: r.get(4)?,
+                        end: r.get(5)?,
+                        text: r.get(6)?,
+                        similarity: None,
+                    },
+                    blob,
+                ))
+            })
+            .map_err(self.err())?;
+        let mut hits = Vec::new();
+        for row in rows {
+            let (mut hit, blob) = row.map_err(self.err())?;
+            // A vector of the wrong size (a damaged row) is skipped.
+            if let Some(v) = crate::embed::Embedding::from_le_bytes(&blob) {
+                let c = crate::embed::cosine(v.as_slice(), query);
+                hit.similarity = Some((f64::from(c) * 1000.0).round() / 1000.0);
+                hits.push(hit);
+            }
+        }
+        hits.sort_by(|a, b| {
+            let key = |h: &SearchHit| h.similarity.unwrap_or(-1.0);
+            key(b).total_cmp(&key(a))
+        });
+        if f.limit > 0 {
+            hits.truncate(f.limit);
+        }
+        Ok(hits)
     }
 
     /// Complaints per week, recurring complaints, repeat callers and agents'
@@ -1007,6 +1072,37 @@ mod tests {
             db.put(&c, &none).unwrap();
         }
         (dir, db)
+    }
+
+    #[test]
+    fn segments_are_found_by_meaning_nearest_first() {
+        let (_dir, mut db) = store_with_calls();
+        // c5: three segments with (synthetic) unit embeddings along axes 0, 1, 2.
+        let axis = |i: usize| {
+            let mut v = vec![0.0f32; crate::embed::DIM];
+            v[i] = 1.0;
+            crate::embed::Embedding::new(v)
+        };
+        let mut r = call("c5", "cy", "+3", "2026-11-13T08:00:00Z", None, 50.0, "pace").into_inner();
+        for (i, seg) in r.segments.iter_mut().enumerate() {
+            seg.embedding = Some(axis(i));
+        }
+        db.put(&test_seal(r), &StoredFiles::default()).unwrap();
+        let mut q = vec![0.0f32; crate::embed::DIM];
+        (q[1], q[2]) = (0.8, 0.6);
+        let hits = db.search_like(&q, &Filter::default()).unwrap();
+        // Only segments stored with an embedding are searched.
+        assert_eq!(hits.len(), 3);
+        assert_eq!(hits[0].start, 4.0);
+        assert_eq!(hits[0].similarity, Some(0.8));
+        assert_eq!(hits[1].start, 8.0);
+        assert_eq!(hits[2].similarity, Some(0.0));
+        let one = Filter {
+            limit: 1,
+            agent: Some("ann".into()),
+            ..Filter::default()
+        };
+        assert!(db.search_like(&q, &one).unwrap().is_empty());
     }
 
     #[test]
