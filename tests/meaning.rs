@@ -253,3 +253,66 @@ mod analytics {
         assert!(insights::complaint(&r, &plain).is_none());
     }
 }
+
+/// The live coach scores each redacted final by the embedding the whisper
+/// worker computed for its utterance (here: the same function, called
+/// directly), and its prompt quotes the segment with the score.
+#[test]
+fn the_live_coach_prompts_by_meaning_on_redacted_finals() {
+    use callscope::asr::{SentenceEmbed, Transcript, Word};
+    use callscope::frame::Leg;
+    use callscope::redact::call::TranscribedUtterance;
+    use callscope::redact::meaning::ContextEmbed;
+    use callscope::redact::text::UtteranceSpan;
+    use std::sync::Arc;
+
+    let e = Arc::new(Embedder::load(&callscope::embed::default_dir()).unwrap());
+    let rules = Arc::new(
+        callscope::rules::Rules::builtin()
+            .with_embedder(Arc::clone(&e))
+            .unwrap(),
+    );
+    let worker = ContextEmbed(e);
+    let said = "Honestly I've had enough of you lot, I'm off to a rival firm.";
+    let words: Vec<Word> = said
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, w)| Word {
+            text: w.into(),
+            start: 3.0 + 0.2 * i as f64,
+            end: 3.2 + 0.2 * i as f64,
+            confidence: 0.9,
+            digit_p: Some(0.0),
+        })
+        .collect();
+    let mut t = Transcript {
+        words,
+        ..Transcript::default()
+    };
+    t.embedding = worker.embed(&t);
+    assert!(t.embedding.is_some());
+    let u = TranscribedUtterance {
+        span: UtteranceSpan {
+            leg: Leg::Customer,
+            start: 3.0,
+            end: 6.0,
+        },
+        transcript: Some(t),
+        relisten: None,
+    };
+    let cfg = callscope::redact::detect::DetectConfig::default();
+    let (seg, _) = callscope::redact::live::final_of(&[u], 0, &cfg).unwrap();
+    // The redacted final carries the worker's embedding: no second embed.
+    assert!(seg.embedding.is_some());
+    let prompts = callscope::rules::coach::Coach::replay(&rules, &[seg], 10.0);
+    let churn = prompts
+        .iter()
+        .find(|p| p.kind == "cancellation_risk")
+        .expect("a cancellation prompt");
+    assert!(
+        churn.evidence.to_string().contains("(meaning 0."),
+        "{}",
+        churn.evidence
+    );
+    assert!(churn.t <= 6.0 + 1.0);
+}
