@@ -633,24 +633,13 @@ impl CallStore {
         );
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), |r| {
-                Ok(SearchHit {
-                    call_id: r.get(0)?,
-                    started_at: r.get(1)?,
-                    agent_id: r.get(2)?,
-                    speaker: r.get(3)?,
-                    start: r.get(4)?,
-                    end: r.get(5)?,
-                    text: r.get(6)?,
-                    similarity: None,
-                })
-            })
+            .query_map(rusqlite::params_from_iter(args), search_hit)
             .map_err(self.err())?;
         rows.collect::<Result<_, _>>().map_err(self.err())
     }
 
     /// Transcript segments nearest in meaning to `query` (an embedding of
-    /// the query text, see [`crate::rules::meaning::MeaningModel::embed_text`]),
+    /// the query text, made as a segment's is),
     /// in calls matching `f`: nearest first, at most `f.limit` (0: all).
     /// Only segments stored with an embedding (calls analysed with the
     /// model) are searched; the vectors are compared here, not in SQL.
@@ -670,20 +659,7 @@ impl CallStore {
         let mut stmt = self.conn.prepare(&sql).map_err(self.err())?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(args), |r| {
-                let blob: Vec<u8> = r.get(7)?;
-                Ok((
-                    SearchHit {
-                        call_id: r.get(0)?,
-                        started_at: r.get(1)?,
-                        agent_id: r.get(2)?,
-                        speaker: r.get(3)?,
-                        start: r.get(4)?,
-                        end: r.get(5)?,
-                        text: r.get(6)?,
-                        similarity: None,
-                    },
-                    blob,
-                ))
+                Ok((search_hit(r)?, r.get::<_, Vec<u8>>(7)?))
             })
             .map_err(self.err())?;
         let mut hits = Vec::new();
@@ -939,6 +915,20 @@ fn fts_phrase(phrase: &str) -> Result<String, StoreError> {
         )));
     }
     Ok(format!("\"{}\"", words.join(" ")))
+}
+
+/// A [`SearchHit`] from the first seven columns of a search row.
+fn search_hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
+    Ok(SearchHit {
+        call_id: r.get(0)?,
+        started_at: r.get(1)?,
+        agent_id: r.get(2)?,
+        speaker: r.get(3)?,
+        start: r.get(4)?,
+        end: r.get(5)?,
+        text: r.get(6)?,
+        similarity: None,
+    })
 }
 
 fn limit(n: usize) -> String {
