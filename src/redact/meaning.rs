@@ -26,7 +26,7 @@ use crate::report::Segment;
 /// Fewest words an utterance needs for its embedding, and fewest left once
 /// its numbers are taken out: shorter ones ("yes", "go on") carry no
 /// request, and are covered by the window around them.
-const MIN_WORDS: (usize, usize) = (3, 2);
+pub const MIN_WORDS: (usize, usize) = (3, 2);
 
 /// An utterance's words without its numbers, month names and redaction
 /// placeholders: what it says about them.
@@ -94,7 +94,9 @@ pub struct ContextEmbed(pub Arc<Embedder>);
 
 impl SentenceEmbed for ContextEmbed {
     fn embed(&self, t: &Transcript) -> Option<Vec<f32>> {
-        let c = context(t.words.iter().map(|w| w.text.as_str()))?;
+        // Fewer words than any consumer scores (a lone "yes") are not embedded.
+        let c =
+            context(t.words.iter().map(|w| w.text.as_str())).filter(|c| c.kept >= MIN_WORDS.1)?;
         match self.0.embed(&[&c.text]) {
             Ok(mut v) => v.pop(),
             Err(_) => {

@@ -289,7 +289,7 @@ impl<'a> Probe<'a> {
 
 /// Fewest words (besides numbers and placeholders) a segment needs to be
 /// scored by meaning.
-pub const MIN_WORDS: usize = 2;
+pub const MIN_WORDS: usize = crate::redact::meaning::MIN_WORDS.1;
 
 /// Weight of the cosine to an item's centre in its score; the rest is the
 /// cosine to its nearest example. The centre generalises over the
@@ -529,7 +529,9 @@ impl MeaningModel {
         if seg.embedding.is_some() {
             return seg.embedding.clone();
         }
-        let text = crate::redact::meaning::context(seg.text.split_whitespace())?.text;
+        let text = crate::redact::meaning::context(seg.text.split_whitespace())
+            .filter(|c| c.kept >= MIN_WORDS)?
+            .text;
         match self.embedder.embed(&[&text]) {
             Ok(mut v) => v.pop().map(Embedding::new),
             Err(_) => {
