@@ -83,13 +83,10 @@ impl Quote {
         Quote(Redacted::seal(crate::rules::coach::evidence(segment.get())))
     }
 
-    /// Quotes a redacted segment that matched a rule by meaning, with its
-    /// score: "12.3 s customer: "…" (meaning 0.72)".
-    pub fn scored(segment: &Redacted<Segment>, score: f32) -> Quote {
-        Quote(Redacted::seal(format!(
-            "{} (meaning {score:.2})",
-            crate::rules::coach::evidence(segment.get())
-        )))
+    /// Quotes a redacted segment that matched a rule, with its score when
+    /// it matched by meaning: "12.3 s customer: "…" (meaning 0.72)".
+    pub fn matched(segment: &Redacted<Segment>, by: crate::rules::coach::Matched) -> Quote {
+        Quote(Redacted::seal(by.evidence(segment.get())))
     }
 
     /// The quote's text.

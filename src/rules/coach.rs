@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use super::meaning::Of;
-use super::{Rules, Who, normalise, signal};
+use super::{PhraseRule, Rules, Who, normalise, signal};
 use crate::frame::Leg;
 use crate::live::kpi::{LivePrompt, Prompter};
 use crate::redact::Redacted;
@@ -47,14 +47,6 @@ pub enum Matched {
 }
 
 impl Matched {
-    /// The score by meaning, if it was by meaning.
-    pub fn score(self) -> Option<f32> {
-        match self {
-            Matched::Meaning(v) => Some(v),
-            Matched::Phrase => None,
-        }
-    }
-
     /// Evidence quoting `seg`, with the score when by meaning.
     pub fn evidence(self, seg: &Segment) -> String {
         match self {
@@ -62,6 +54,29 @@ impl Matched {
             Matched::Phrase => evidence(seg),
         }
     }
+}
+
+/// Whether a segment (`norm`: its normalised text) matches a phrase rule:
+/// by meaning when the rules describe its kind and the segment has an
+/// embedding, and by its patterns in any case. Whose words count is the
+/// caller's business.
+pub fn phrase(rules: &Rules, r: &PhraseRule, seg: &Segment, norm: &str) -> Option<Matched> {
+    rules
+        .by_meaning(seg)
+        .and_then(|(m, e)| m.matches(Of::Phrase(&r.kind), e))
+        .map(Matched::Meaning)
+        .or_else(|| r.heard(norm).then_some(Matched::Phrase))
+}
+
+/// Whether a customer segment voices a complaint: by meaning when it has an
+/// embedding, and by the phrase lists over `norm` (the normalised text of
+/// the segment, or of its turn so far) in any case.
+pub fn complaint(rules: &Rules, seg: &Segment, norm: &str) -> Option<Matched> {
+    rules
+        .by_meaning(seg)
+        .and_then(|(m, e)| m.complaint(e))
+        .map(Matched::Meaning)
+        .or_else(|| is_complaint(rules, norm).then_some(Matched::Phrase))
 }
 
 /// Whether an agent segment (`norm`: its normalised text) acknowledges
@@ -127,7 +142,6 @@ impl Coach {
         let seg = redacted.get();
         let rules = Arc::clone(&self.rules);
         let norm = normalise(&seg.text);
-        let meant = rules.by_meaning(seg);
         for r in &rules.phrases {
             let heard = match r.who {
                 Who::Agent => seg.speaker == Leg::Agent,
@@ -137,17 +151,8 @@ impl Coach {
             if !heard {
                 continue;
             }
-            let evidence: Option<Evidence> = match meant {
-                Some((m, e)) if m.has(Of::Phrase(&r.kind)) => m
-                    .matches(Of::Phrase(&r.kind), e)
-                    .map(|score| Quote::scored(redacted, score).into())
-                    .or_else(|| {
-                        (r.patterns.matches(&norm) && !r.unless.matches(&norm))
-                            .then(|| Quote::of(redacted).into())
-                    }),
-                _ => (r.patterns.matches(&norm) && !r.unless.matches(&norm))
-                    .then(|| Quote::of(redacted).into()),
-            };
+            let evidence =
+                phrase(&rules, r, seg, &norm).map(|by| Quote::matched(redacted, by).into());
             if let Some(evidence) = evidence {
                 prompter.raise(
                     seg.end,
@@ -171,19 +176,12 @@ impl Coach {
                     }
                     _ => (norm.clone(), seg.end),
                 };
-                if !self.complained {
-                    let quote = match meant {
-                        Some((m, e)) => m
-                            .complaint(e)
-                            .map(|v| Quote::scored(redacted, v))
-                            .or_else(|| is_complaint(&rules, &turn.0).then(|| Quote::of(redacted))),
-                        None => is_complaint(&rules, &turn.0).then(|| Quote::of(redacted)),
-                    };
-                    if let Some(q) = quote {
-                        // The segment that made the turn a complaint is the evidence.
-                        self.complained = true;
-                        self.complaint = Some((seg.end, q));
-                    }
+                if !self.complained
+                    && let Some(by) = complaint(&rules, seg, &turn.0)
+                {
+                    // The segment that made the turn a complaint is the evidence.
+                    self.complained = true;
+                    self.complaint = Some((seg.end, Quote::matched(redacted, by)));
                 }
                 self.turn = Some(turn);
             }

@@ -211,11 +211,17 @@ fn keyword_category(rules: &Rules, texts: &[&str]) -> (&'static str, f64) {
             *w += scale * pats.weight(n);
         }
     }
-    let (best, w) = weights.iter().enumerate().fold(
+    let (best, w) = heaviest(&weights);
+    (if w > 0.0 { CATEGORIES[best] } else { "other" }, w)
+}
+
+/// The index and value of the largest weight (the first of equals; 0 and
+/// 0.0 when none is above 0).
+fn heaviest(weights: &[f64]) -> (usize, f64) {
+    weights.iter().enumerate().fold(
         (0, 0.0),
         |acc, (i, &w)| if w > acc.1 { (i, w) } else { acc },
-    );
-    (if w > 0.0 { CATEGORIES[best] } else { "other" }, w)
+    )
 }
 
 /// [`complaint_at`] by meaning: `None` when the rules have no model or no
@@ -233,17 +239,9 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
     order.sort_by(|a, b| a.start.total_cmp(&b.start));
     // A segment without an embedding (its text changed by the redactor)
     // is judged by the phrase lists.
-    let voiced = |s: &Segment| match rules.by_meaning(s) {
-        Some((m, e)) => m
-            .complaint(e)
-            .or_else(|| is_complaint(rules, &normalise(&s.text)).then_some(1.0)),
-        None => is_complaint(rules, &normalise(&s.text)).then_some(1.0),
-    };
-    let Some((first, score)) = order
-        .iter()
-        .enumerate()
-        .find_map(|(i, s)| voiced(s).map(|v| (i, v)))
-    else {
+    let Some((first, by)) = order.iter().enumerate().find_map(|(i, s)| {
+        super::coach::complaint(rules, s, &normalise(&s.text)).map(|by| (i, by))
+    }) else {
         return Some(None);
     };
     let seg = order[first];
@@ -253,6 +251,8 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
     // "I want to make a complaint" is near every category alike and says
     // little; "it's two weeks late" is near one.
     let mut weights = vec![0.0f64; CATEGORIES.len()];
+    // The complaint segment's own category scores, for the report's score.
+    let mut own: Vec<Option<f32>> = Vec::new();
     for (k, s) in next.iter().enumerate() {
         let Some(e) = s.embedding.as_ref() else {
             continue;
@@ -263,6 +263,9 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
             .flatten()
             .collect();
         let passing = m.categories(e.as_slice());
+        if k == 0 {
+            own.clone_from(&passing);
+        }
         let Some((top, v)) = passing
             .iter()
             .enumerate()
@@ -284,33 +287,22 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
         let scale = if k == 0 { 2.0 } else { 1.0 };
         weights[top] += scale * f64::from(v - mean);
     }
-    let (best, w) = weights.iter().enumerate().fold(
-        (0, 0.0),
-        |acc, (i, &w)| if w > acc.1 { (i, w) } else { acc },
-    );
+    let (best, w) = heaviest(&weights);
     let texts: Vec<String> = next.iter().map(|s| normalise(&s.text)).collect();
     let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
     let (listed, listed_w) = keyword_category(rules, &texts);
     let (category, cat_score) = if listed_w > 0.0 {
         (listed, None)
     } else if w > 0.0 {
-        let own = seg
-            .embedding
-            .as_ref()
-            .and_then(|e| m.categories(e.as_slice())[best]);
-        (CATEGORIES[best], own.map(|v| round2(f64::from(v))))
+        let score = own.get(best).copied().flatten();
+        (CATEGORIES[best], score.map(|v| round2(f64::from(v))))
     } else {
         (listed, None)
-    };
-    let quote = if seg.embedding.is_some() {
-        format!("{} (meaning {score:.2})", evidence(seg))
-    } else {
-        evidence(seg)
     };
     Some(Some((
         Complaint {
             category: category.to_string(),
-            evidence: quote,
+            evidence: by.evidence(seg),
             score: cat_score,
         },
         seg.start,
@@ -336,7 +328,6 @@ pub fn complaint(rules: &Rules, segments: &[Segment]) -> Option<Complaint> {
 pub fn flags(rules: &Rules, segments: &[Segment], complaint_t: Option<f64>) -> Flags {
     let mut order: Vec<&Segment> = segments.iter().collect();
     order.sort_by(|a, b| a.start.total_cmp(&b.start));
-    let quote = |s: &Segment, by: Matched| by.evidence(s);
     let mut out = Flags::default();
     let turns = customer_turns(segments);
     for (kind, name) in [
@@ -346,27 +337,19 @@ pub fn flags(rules: &Rules, segments: &[Segment], complaint_t: Option<f64>) -> F
         let Some(r) = rules.phrase(kind) else {
             continue;
         };
-        let by_meaning = |s: &Segment| {
-            rules
-                .by_meaning(s)
-                .filter(|(m, _)| m.has(Of::Phrase(kind)))
-                .map(|(m, e)| m.matches(Of::Phrase(kind), e))
-        };
-        let keywords = |n: &str| r.patterns.matches(n) && !r.unless.matches(n);
-        // A segment by meaning (when it has an embedding), else its words;
-        // then the phrase lists over whole turns.
+        // A segment by meaning or by its words; then the phrase lists over
+        // whole turns.
         let hit = order
             .iter()
             .filter(|s| s.speaker == Leg::Customer)
-            .find_map(|s| match by_meaning(s) {
-                Some(Some(v)) => Some(quote(s, Matched::Meaning(v))),
-                _ => keywords(&normalise(&s.text)).then(|| quote(s, Matched::Phrase)),
+            .find_map(|s| {
+                super::coach::phrase(rules, r, s, &normalise(&s.text)).map(|by| by.evidence(s))
             })
             .or_else(|| {
                 turns
                     .iter()
-                    .find(|(_, n)| keywords(n))
-                    .map(|(s, _)| quote(s, Matched::Phrase))
+                    .find(|(_, n)| r.heard(n))
+                    .map(|(s, _)| Matched::Phrase.evidence(s))
             });
         if let Some(q) = hit {
             out.evidence.insert(name.to_string(), q);
@@ -382,7 +365,7 @@ pub fn flags(rules: &Rules, segments: &[Segment], complaint_t: Option<f64>) -> F
         .find_map(|(s, n)| super::coach::apology(rules, s, &n).map(|v| (s, v)))
     {
         out.apologised = true;
-        out.evidence.insert("apologised".to_string(), quote(s, v));
+        out.evidence.insert("apologised".to_string(), v.evidence(s));
     }
     out
 }

@@ -249,6 +249,14 @@ pub struct PhraseRule {
     pub unless: Patterns,
 }
 
+impl PhraseRule {
+    /// Whether normalised text matches the rule's patterns and none of its
+    /// `unless` patterns.
+    pub fn heard(&self, norm: &str) -> bool {
+        self.patterns.matches(norm) && !self.unless.matches(norm)
+    }
+}
+
 /// The complaint categories of the report, in file order.
 pub const CATEGORIES: [&str; 10] = [
     "product_quality",
