@@ -257,12 +257,8 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
         let Some(e) = s.embedding.as_ref() else {
             continue;
         };
-        let raw: Vec<f32> = m
-            .category_scores(e.as_slice())
-            .into_iter()
-            .flatten()
-            .collect();
-        let passing = m.categories(e.as_slice());
+        let raw = m.category_scores(e.as_slice());
+        let passing = m.at_threshold(&raw);
         if k == 0 {
             own.clone_from(&passing);
         }
@@ -283,7 +279,8 @@ fn complaint_by_meaning(rules: &Rules, segments: &[Segment]) -> Option<Option<(C
         if v < general {
             continue;
         }
-        let mean = raw.iter().sum::<f32>() / raw.len().max(1) as f32;
+        let scored = raw.iter().flatten().count().max(1);
+        let mean = raw.iter().flatten().sum::<f32>() / scored as f32;
         let scale = if k == 0 { 2.0 } else { 1.0 };
         weights[top] += scale * f64::from(v - mean);
     }

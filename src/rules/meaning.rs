@@ -443,27 +443,30 @@ impl MeaningModel {
         }
     }
 
-    /// Whether the rules describe this item by meaning.
-    pub fn has(&self, of: Of<'_>) -> bool {
-        self.scorer(of).is_some()
-    }
-
     /// The raw scores of a probe against an item (`None`: the item has no
     /// `[meaning]` entry).
     pub fn hit(&self, of: Of<'_>, p: Probe<'_>) -> Option<Hit> {
-        let s = self.scorer(of)?;
-        Some(Hit {
-            score: s.score(p.e),
-            against: best_against(&s.no, p).max(best_against(&self.ordinary, p)),
-        })
+        Some(self.hit_on(self.scorer(of)?, p))
     }
 
-    /// The score when the probe matches the item (at its threshold and
-    /// ahead of its counter-examples by the margin), else `None`.
-    pub fn matches(&self, of: Of<'_>, p: Probe<'_>) -> Option<f32> {
-        let s = self.scorer(of)?;
-        let h = self.hit(of, p)?;
+    fn hit_on(&self, s: &Scorer, p: Probe<'_>) -> Hit {
+        Hit {
+            score: s.score(p.e),
+            against: best_against(&s.no, p).max(best_against(&self.ordinary, p)),
+        }
+    }
+
+    /// The score when the probe passes a scorer: at its threshold and ahead
+    /// of its counter-examples and the ordinary sentences by the margin.
+    fn passes(&self, s: &Scorer, p: Probe<'_>) -> Option<f32> {
+        let h = self.hit_on(s, p);
         (h.score >= s.threshold && h.score - h.against >= self.margin).then_some(h.score)
+    }
+
+    /// The score when the probe matches the item, else `None` (also when
+    /// the item has no `[meaning]` entry).
+    pub fn matches(&self, of: Of<'_>, p: Probe<'_>) -> Option<f32> {
+        self.passes(self.scorer(of)?, p)
     }
 
     /// Each category's raw score (as for an item, whatever its
@@ -480,46 +483,32 @@ impl MeaningModel {
         best_against(&self.ordinary, p)
     }
 
-    /// Each category's score for an embedding (`None` where a category
-    /// has no `[meaning]` entry or is below its threshold), in
-    /// [`super::CATEGORIES`] order.
-    pub fn categories(&self, e: &[f32]) -> Vec<Option<f32>> {
+    /// Raw category scores ([`Self::category_scores`]) with those below
+    /// their category's threshold taken out.
+    pub fn at_threshold(&self, raw: &[Option<f32>]) -> Vec<Option<f32>> {
         self.categories
             .iter()
-            .map(|c| {
-                c.as_ref().and_then(|s| {
-                    let v = s.score(e);
-                    (v >= s.threshold).then_some(v)
-                })
-            })
+            .zip(raw)
+            .map(|(c, v)| v.filter(|v| c.as_ref().is_some_and(|s| *v >= s.threshold)))
             .collect()
     }
 
     /// Whether the probe voices a complaint: its [`Of::Complaint`] match,
-    /// or its best category score when that beats the category's
-    /// counter-examples and the ordinary sentences by the margin.
+    /// or its best category score when that passes the category (its
+    /// threshold, and ahead of its counter-examples and the ordinary
+    /// sentences by the margin).
     pub fn complaint(&self, p: Probe<'_>) -> Option<f32> {
         let said = self.matches(Of::Complaint, p);
-        let ordinary = self.ordinary(p);
         let category = self
             .categories
             .iter()
             .flatten()
-            .filter_map(|s| {
-                let v = s.score(p.e);
-                let against = best_against(&s.no, p).max(ordinary);
-                (v >= s.threshold && v - against >= self.margin).then_some(v)
-            })
+            .filter_map(|s| self.passes(s, p))
             .reduce(f32::max);
         match (said, category) {
             (Some(a), Some(b)) => Some(a.max(b)),
             (a, b) => a.or(b),
         }
-    }
-
-    /// Whether any category has a `[meaning]` entry.
-    pub fn has_categories(&self) -> bool {
-        self.categories.iter().any(Option::is_some)
     }
 
     /// The embedding of a segment: the one it carries, else one computed
