@@ -94,17 +94,24 @@ pub struct ContextEmbed(pub Arc<Embedder>);
 
 impl SentenceEmbed for ContextEmbed {
     fn embed(&self, t: &Transcript) -> Option<Vec<f32>> {
-        // Fewer words than any consumer scores (a lone "yes") are not embedded.
-        let c =
-            context(t.words.iter().map(|w| w.text.as_str())).filter(|c| c.kept >= MIN_WORDS.1)?;
-        match self.0.embed(&[&c.text]) {
-            Ok(mut v) => v.pop(),
-            Err(_) => {
-                // Without the error's detail: a tokenizer's message may
-                // quote its input.
-                tracing::warn!("no sentence embedding for an utterance");
-                None
-            }
+        embed_context(&self.0, t.words.iter().map(|w| w.text.as_str()))
+    }
+}
+
+/// The embedding of the [`context`] of some words, as every consumer
+/// scores it: `None` with fewer than [`MIN_WORDS`]`.1` words kept (a lone
+/// "yes" means nothing to score) or when the model fails (logged without
+/// its detail: a tokenizer's message may quote its input).
+pub fn embed_context<'a>(
+    embedder: &Embedder,
+    words: impl IntoIterator<Item = &'a str>,
+) -> Option<Vec<f32>> {
+    let c = context(words).filter(|c| c.kept >= MIN_WORDS.1)?;
+    match embedder.embed(&[&c.text]) {
+        Ok(mut v) => v.pop(),
+        Err(_) => {
+            tracing::warn!("no sentence embedding for an utterance");
+            None
         }
     }
 }

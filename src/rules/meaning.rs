@@ -273,23 +273,17 @@ pub struct Probe<'a> {
 }
 
 impl<'a> Probe<'a> {
-    /// The probe of a segment with an embedding and at least
-    /// [`MIN_WORDS`] words besides numbers and placeholders (a lone "Bye!"
-    /// or "Right." means too little to score: the phrase lists judge it).
+    /// The probe of a segment with an embedding. Only segments with at
+    /// least two words besides numbers and placeholders have one
+    /// ([`crate::redact::meaning::embed_context`]): a lone "Bye!" or
+    /// "Right." means too little to score, and the phrase lists judge it.
     pub fn of(seg: &'a Segment) -> Option<Probe<'a>> {
-        let e = seg.embedding.as_ref()?;
-        crate::redact::meaning::context(seg.text.split_whitespace())
-            .filter(|c| c.kept >= MIN_WORDS)?;
         Some(Probe {
-            e: e.as_slice(),
+            e: seg.embedding.as_ref()?.as_slice(),
             form: Form::of(&seg.text),
         })
     }
 }
-
-/// Fewest words (besides numbers and placeholders) a segment needs to be
-/// scored by meaning.
-pub const MIN_WORDS: usize = crate::redact::meaning::MIN_WORDS.1;
 
 /// Weight of the cosine to an item's centre in its score; the rest is the
 /// cosine to its nearest example. The centre generalises over the
@@ -518,16 +512,8 @@ impl MeaningModel {
         if seg.embedding.is_some() {
             return seg.embedding.clone();
         }
-        let text = crate::redact::meaning::context(seg.text.split_whitespace())
-            .filter(|c| c.kept >= MIN_WORDS)?
-            .text;
-        match self.embedder.embed(&[&text]) {
-            Ok(mut v) => v.pop().map(Embedding::new),
-            Err(_) => {
-                tracing::warn!("no sentence embedding for a segment");
-                None
-            }
-        }
+        crate::redact::meaning::embed_context(&self.embedder, seg.text.split_whitespace())
+            .map(Embedding::new)
     }
 
     /// Gives every segment without one its embedding ([`Self::embedding`]).
