@@ -25,6 +25,7 @@ fn main() {
             SignalEvent::SpeakingStarted { t, .. }
             | SignalEvent::SpeakingStopped { t, .. }
             | SignalEvent::Interruption { t, .. }
+            | SignalEvent::Backchannel { t, .. }
             | SignalEvent::SilenceStarted { t, .. } => *t,
             SignalEvent::SilenceEnded { start, .. } => *start,
         };

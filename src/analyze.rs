@@ -408,7 +408,11 @@ pub fn redact_and_seal_with(
     let mut words = [0u64; 2];
     for u in utterances {
         if let Some(tr) = &u.transcript {
-            words[u.span.leg.index()] += tr.words.len() as u64;
+            words[u.span.leg.index()] += tr
+                .words
+                .iter()
+                .map(|w| crate::report::spoken_words(&w.text))
+                .sum::<u64>();
         }
     }
     let speakers = [

@@ -1,6 +1,7 @@
-//! Word-error scoring for evaluations against the corpus truth files
-//! (`tests/`, `examples/asr_eval.rs`): case and punctuation dropped,
-//! numbers compared digit by digit, word-level edit distance.
+//! Scoring against the corpus truth files (`tests/`, `examples/`): word
+//! errors (case and punctuation dropped, numbers compared digit by digit,
+//! word-level edit distance) and timed events such as interruptions and
+//! backchannels (precision, recall, F1).
 
 const UNITS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
@@ -107,4 +108,83 @@ mod tests {
         assert_eq!(wer("yes", "yes yes yes"), 2.0);
         assert_eq!(edits(&score_words(""), &score_words("one two")), 2);
     }
+}
+
+/// Precision/recall counts.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    /// Matched.
+    pub tp: usize,
+    /// Reported but not true.
+    pub fp: usize,
+    /// True but not reported.
+    pub fn_: usize,
+}
+
+impl Counts {
+    /// Adds another set of counts.
+    pub fn add(&mut self, o: Counts) {
+        self.tp += o.tp;
+        self.fp += o.fp;
+        self.fn_ += o.fn_;
+    }
+
+    /// Precision (1 when nothing was reported).
+    pub fn precision(&self) -> f64 {
+        if self.tp + self.fp == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fp) as f64
+        }
+    }
+
+    /// Recall (1 when nothing was true).
+    pub fn recall(&self) -> f64 {
+        if self.tp + self.fn_ == 0 {
+            1.0
+        } else {
+            self.tp as f64 / (self.tp + self.fn_) as f64
+        }
+    }
+
+    /// F1.
+    pub fn f1(&self) -> f64 {
+        let (p, r) = (self.precision(), self.recall());
+        if p + r == 0.0 {
+            0.0
+        } else {
+            2.0 * p * r / (p + r)
+        }
+    }
+}
+
+/// Timed events (`{"t", "by", ...}`, as interruptions and backchannels are
+/// in truth files and reports) matched one to one within `tolerance_s` of
+/// `t` with the same `by`.
+pub fn score_timed(
+    truth: &[serde_json::Value],
+    found: &[serde_json::Value],
+    tolerance_s: f64,
+) -> Counts {
+    let mut used = vec![false; found.len()];
+    let mut c = Counts::default();
+    for t in truth {
+        let tt = t["t"].as_f64().unwrap_or(f64::NAN);
+        let hit = found.iter().enumerate().position(|(i, f)| {
+            !used[i]
+                && f["by"] == t["by"]
+                && f["t"]
+                    .as_f64()
+                    .is_some_and(|ft| (ft - tt).abs() <= tolerance_s)
+        });
+        match hit {
+            Some(i) => {
+                used[i] = true;
+                c.tp += 1;
+            }
+            None => c.fn_ += 1,
+        }
+    }
+    c.fp = used.iter().filter(|u| !**u).count();
+    c
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::Leg;
 use crate::redact::evidence::Evidence;
-use crate::signals::{CallSummary, Interruption, LegSummary, Silence};
+use crate::signals::{Backchannel, CallSummary, Interruption, LegSummary, Silence};
 
 /// Version of the report layout.
 pub const SCHEMA: &str = "callscope.report/1";
@@ -45,8 +45,14 @@ pub struct Report {
     pub speakers: Speakers,
     /// Agent talk time ÷ customer talk time (null for mono or a silent customer).
     pub talk_listen_ratio: Option<f64>,
-    /// Who cut off whom; null for mono calls, where it cannot be known.
+    /// Who cut off whom (the other speaker took the floor or was cut off);
+    /// null for mono calls, where it cannot be known.
     pub interruptions: Option<Vec<Interruption>>,
+    /// Listener vocalisations over the other speaker ("mm-hm", "yeah") that
+    /// did not take the floor — a sign of active listening, not
+    /// interruptions; null for mono calls.
+    #[serde(default)]
+    pub backchannels: Option<Vec<Backchannel>>,
     /// Time both parties talked at once, seconds.
     pub overtalk_s: f64,
     /// Stretches of at least the configured length where nobody talked.
@@ -112,9 +118,14 @@ pub struct Speaker {
     pub talk_share: f64,
     /// Number of talk spans.
     pub turns: u64,
+    /// Backchannels this party made while the other talked.
+    #[serde(default)]
+    pub backchannels: u64,
     /// Words spoken (from the transcript; null until transcribed).
     pub words: Option<u64>,
-    /// Words per minute of talk time (from the transcript; null until transcribed).
+    /// Talk rate from the transcript: words as spoken (a digit string counts
+    /// its spoken words) per minute of this party's talk time; null until
+    /// transcribed.
     pub wpm: Option<f64>,
     /// Mean level of voiced audio, dBFS.
     pub loudness_dbfs: Option<f64>,
@@ -122,7 +133,8 @@ pub struct Speaker {
     pub loudness_score: Option<f64>,
     /// Syllable nuclei per second of talk time (transcript-free talk rate).
     pub syllables_per_s: Option<f64>,
-    /// Words per minute estimated from the syllable rate (÷ 1.4 syllables per word).
+    /// Talk rate estimated from the syllable rate (÷ 1.4 syllables per
+    /// word): the fast, transcript-free value the live pace uses.
     pub est_wpm: Option<f64>,
 }
 
@@ -225,6 +237,99 @@ impl CallMeta {
     }
 }
 
+/// What listeners say without taking the floor, as lowercase word sequences.
+const LISTENER_PHRASES: &[&[&str]] = &[
+    &["mm", "hm"],
+    &["mm", "hmm"],
+    &["uh", "huh"],
+    &["all", "right"],
+    &["i", "see"],
+    &["go", "on"],
+    &["got", "it"],
+    &["of", "course"],
+    &["mm"],
+    &["mmm"],
+    &["mhm"],
+    &["mmhm"],
+    &["mmhmm"],
+    &["hm"],
+    &["hmm"],
+    &["uh"],
+    &["um"],
+    &["uhhuh"],
+    &["yeah"],
+    &["yea"],
+    &["yep"],
+    &["yup"],
+    &["yes"],
+    &["right"],
+    &["okay"],
+    &["ok"],
+    &["sure"],
+    &["alright"],
+    &["gotcha"],
+    &["oh"],
+    &["ah"],
+    &["aha"],
+    &["true"],
+    &["exactly"],
+    &["absolutely"],
+    &["ha"],
+    &["haha"],
+    &["wow"],
+    &["really"],
+    &["cool"],
+    &["great"],
+    &["fine"],
+];
+
+/// Whether `text` says nothing but listener tokens ("mm-hm", "yeah, right",
+/// "I see"): a backchannel, whatever the audio suggested.
+pub fn is_listener_only(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let words: Vec<&str> = lower
+        .split(|c: char| !c.is_alphabetic() && c != '\'')
+        .filter(|w| !w.is_empty())
+        .collect();
+    let mut i = 0;
+    while i < words.len() {
+        match LISTENER_PHRASES.iter().find(|p| words[i..].starts_with(p)) {
+            Some(p) => i += p.len(),
+            None => return false,
+        }
+    }
+    i > 0
+}
+
+/// Words as spoken in one transcript word: a digit string read digit by
+/// digit counts each digit ("4111" in a card number is four words), a year
+/// or amount-like group counts the words it is usually read as, anything
+/// else one word.
+pub fn spoken_words(word: &str) -> u64 {
+    let mut n = 0;
+    let mut any_digit = false;
+    for group in word.split(|c: char| !c.is_ascii_digit()) {
+        if group.is_empty() {
+            continue;
+        }
+        any_digit = true;
+        let digits = group.len() as u64;
+        let value: u64 = group.parse().unwrap_or(u64::MAX);
+        n += match digits {
+            _ if group.starts_with('0') && digits > 1 => digits,
+            1 => 1,
+            // "seventeen", "forty", "forty two"
+            2 => 1 + u64::from(value > 20 && !value.is_multiple_of(10)),
+            // "three fifty", "one hundred and five"
+            3 => 2 + u64::from(value % 100 > 20 && !value.is_multiple_of(10)),
+            // "twenty twenty seven", "fifteen hundred"
+            4 => 3,
+            _ => digits,
+        };
+    }
+    if any_digit { n } else { 1 }
+}
+
 /// Average syllables per English word, for [`Speaker::est_wpm`].
 pub const SYLLABLES_PER_WORD: f64 = 1.4;
 
@@ -243,6 +348,7 @@ fn speaker(s: &LegSummary, duration: f64) -> Speaker {
             0.0
         },
         turns: s.turns,
+        backchannels: 0,
         words: None,
         wpm: None,
         loudness_dbfs: loud.map(|d| (d * 10.0).round() / 10.0),
@@ -258,8 +364,18 @@ impl Report {
     /// Builds the report of a call from its signal summary.
     pub fn from_summary(call_id: &str, source: SourceInfo, summary: &CallSummary) -> Report {
         let d = summary.duration_s;
-        let agent = speaker(&summary.legs[0], d);
-        let customer = summary.stereo.then(|| speaker(&summary.legs[1], d));
+        let mut agent = speaker(&summary.legs[0], d);
+        let mut customer = summary.stereo.then(|| speaker(&summary.legs[1], d));
+        for b in &summary.backchannels {
+            match b.by {
+                Leg::Agent => agent.backchannels += 1,
+                Leg::Customer => {
+                    if let Some(c) = customer.as_mut() {
+                        c.backchannels += 1;
+                    }
+                }
+            }
+        }
         let ratio = customer
             .as_ref()
             .filter(|c| c.talk_time_s > 0.0)
@@ -286,6 +402,17 @@ impl Report {
             interruptions: summary
                 .stereo
                 .then(|| summary.interruptions.iter().map(round_span).collect()),
+            backchannels: summary.stereo.then(|| {
+                summary
+                    .backchannels
+                    .iter()
+                    .map(|b| Backchannel {
+                        t: ms(b.t),
+                        end: ms(b.end),
+                        ..b.clone()
+                    })
+                    .collect()
+            }),
             overtalk_s: ms(summary.overtalk_s),
             silences: summary
                 .silences
@@ -308,6 +435,41 @@ impl Report {
             sentiment: None,
             scorecard: None,
             commitments: None,
+        }
+    }
+
+    /// Refines the audio's interruptions with the transcript: an
+    /// interruption whose interrupter's words at that moment are only
+    /// listener tokens ([`is_listener_only`]) is a backchannel.
+    pub fn refine_interruptions_with_words(&mut self) {
+        let (Some(ints), Some(bcs)) = (self.interruptions.as_mut(), self.backchannels.as_mut())
+        else {
+            return;
+        };
+        let segments = &self.segments;
+        let mut moved = [0u64; 2];
+        ints.retain(|i| {
+            let said = segments
+                .iter()
+                .find(|s| s.speaker == i.by && s.end > i.t && (s.start - i.t).abs() <= 0.6);
+            match said {
+                Some(seg) if is_listener_only(&seg.text) => {
+                    bcs.push(Backchannel {
+                        t: i.t,
+                        end: ms(seg.end.min(i.t + 2.0)),
+                        by: i.by,
+                        of: i.of,
+                    });
+                    moved[i.by.index()] += 1;
+                    false
+                }
+                _ => true,
+            }
+        });
+        bcs.sort_by(|a, b| a.t.total_cmp(&b.t));
+        self.speakers.agent.backchannels += moved[0];
+        if let Some(c) = self.speakers.customer.as_mut() {
+            c.backchannels += moved[1];
         }
     }
 
@@ -379,6 +541,15 @@ impl Report {
                     let _ = write!(s, "  [{:.1} s {}→{} {:.1} s]", i.t, i.by, i.of, i.overlap_s);
                 }
                 let _ = writeln!(s);
+                if let (Some(b), Some(c)) = (&self.backchannels, &self.speakers.customer) {
+                    let _ = writeln!(
+                        s,
+                        "  backchannels {} (agent {}, customer {}): listening cues, not interruptions",
+                        b.len(),
+                        self.speakers.agent.backchannels,
+                        c.backchannels
+                    );
+                }
             }
         }
         let _ = write!(

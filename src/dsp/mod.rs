@@ -8,6 +8,7 @@
 //!   rejecting DTMF tones and the other leg's bleed.
 
 pub mod dtmf;
+pub mod echo;
 pub mod spectrum;
 pub mod vad;
 

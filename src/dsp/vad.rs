@@ -8,7 +8,15 @@
 //! 3. it is not bleed: when the other leg was `bleed_margin_db` louder within
 //!    the last `bleed_lags` frames and its spectrum matches this one
 //!    (correlation ≥ `bleed_corr`), this leg only carries the other party's
-//!    echo or crosstalk.
+//!    echo or crosstalk;
+//! 4. it is not background talk: each leg tracks its near talker's level
+//!    (`near_db`: up fast on louder speech, down slowly, updated only by
+//!    frames it accepts), and a frame more than `near_margin_db` below it
+//!    is the floor behind the talker — other agents, a television — not the
+//!    party on this line;
+//! 5. it is not line echo: when [`super::echo`] has found that this leg
+//!    carries a delayed, attenuated copy of the other, the frame is judged
+//!    on what is left after that copy is subtracted.
 //!
 //! The noise floor follows the band energy down at once and up slowly
 //! (`floor_rise_db_per_s`), the usual minimum-tracking scheme: speech has
@@ -16,6 +24,7 @@
 //! Hangover and span logic live in [`crate::signals`].
 
 use super::dtmf::{DtmfDetector, DtmfFrame};
+use super::echo::{EchoConfig, EchoTracker};
 use super::spectrum::{BINS, FrameFeatures, SPEECH_HI, SPEECH_LO, SpectrumAnalyzer};
 use crate::frame::{FRAME_LEN, FRAME_SECONDS};
 
@@ -29,6 +38,10 @@ pub enum FrameClass {
     Speech,
     /// A DTMF key tone. Activity, but not talk.
     Tone,
+    /// Voice-like energy far below this leg's near talker: the floor behind
+    /// them (other agents, a television). Not talk; a talk span that starts
+    /// right after such frames takes a few of them as its onset.
+    Background,
 }
 
 /// VAD thresholds; the defaults suit telephone audio.
@@ -49,6 +62,15 @@ pub struct VadConfig {
     pub bleed_corr: f32,
     /// How many frames of echo delay the bleed check looks back (20 ms each).
     pub bleed_lags: usize,
+    /// Frames this far below the leg's near-talker level are background, dB
+    /// (0 turns the check off).
+    pub near_margin_db: f32,
+    /// The narrowest that margin gets when there is background talk, dB.
+    pub near_margin_min_db: f32,
+    /// Extra margin while speech continues (word tails are quieter), dB.
+    pub near_hold_db: f32,
+    /// Line-echo tracking.
+    pub echo: EchoConfig,
 }
 
 impl Default for VadConfig {
@@ -61,9 +83,30 @@ impl Default for VadConfig {
             bleed_margin_db: 3.0,
             bleed_corr: 0.95,
             bleed_lags: 8,
+            near_margin_db: 24.0,
+            near_margin_min_db: 16.0,
+            near_hold_db: 8.0,
+            echo: EchoConfig::default(),
         }
     }
 }
+
+/// How fast the near-talker level follows louder speech (per frame).
+const NEAR_UP: f32 = 0.1;
+/// How fast it follows quieter speech (per frame).
+const NEAR_DOWN: f32 = 0.01;
+/// How fast the background-talk level follows louder / quieter background
+/// frames, and fades over quiet frames (per frame).
+const BG_UP: f32 = 0.05;
+const BG_DOWN: f32 = 0.005;
+const BG_FADE: f32 = 0.002;
+/// Frames at least this far below the near talker, and more than
+/// `BG_AWAY_FRAMES` (0.5 s) after a frame that was not, feed the
+/// background-talk level.
+const BG_BAND_DB: f32 = 12.0;
+const BG_AWAY_FRAMES: u32 = 25;
+/// How far above the background-talk level the near talker's threshold stays, dB.
+const BG_CLEAR_DB: f32 = 8.0;
 
 /// Maximum bleed look-back, frames.
 pub const MAX_BLEED_LAGS: usize = 16;
@@ -86,6 +129,17 @@ pub struct LegDecision {
 struct LegState {
     analyzer: SpectrumAnalyzer,
     floor_db: f32,
+    /// Level of this leg's near talker, dBFS (speech band); `None` before
+    /// the first speech.
+    near_db: Option<f32>,
+    /// Level of background talk behind the near talker, dBFS; `None` until heard.
+    bg_db: Option<f32>,
+    /// Frames since one within `BG_BAND_DB` of the near talker.
+    since_near: u32,
+    /// The near-talker threshold of the current frame, dBFS.
+    near_threshold: Option<f32>,
+    /// Whether the previous frame was speech (continuing speech may be quieter).
+    was_speech: bool,
     /// Ring of recent speech-band power spectra and their band levels.
     history: Box<[[f32; CORR_BINS]; MAX_BLEED_LAGS]>,
     history_db: [f32; MAX_BLEED_LAGS],
@@ -99,6 +153,11 @@ impl LegState {
         LegState {
             analyzer: SpectrumAnalyzer::new(),
             floor_db: cfg.initial_floor_db,
+            near_db: None,
+            bg_db: None,
+            since_near: 0,
+            near_threshold: None,
+            was_speech: false,
             history: Box::new([[0.0; CORR_BINS]; MAX_BLEED_LAGS]),
             history_db: [-120.0; MAX_BLEED_LAGS],
             head: 0,
@@ -109,6 +168,11 @@ impl LegState {
 
     fn reset(&mut self, cfg: &VadConfig) {
         self.floor_db = cfg.initial_floor_db;
+        self.near_db = None;
+        self.bg_db = None;
+        self.since_near = 0;
+        self.near_threshold = None;
+        self.was_speech = false;
         self.history_db = [-120.0; MAX_BLEED_LAGS];
         self.head = 0;
         self.dtmf.reset();
@@ -134,6 +198,45 @@ impl LegState {
             (self.floor_db + rise).min(f.band_db)
         };
         let loud = f.band_db >= cfg.min_level_db && f.band_db >= self.floor_db + cfg.snr_db;
+        let mut background = false;
+        if cfg.near_margin_db > 0.0 {
+            // The quietest a frame may be and still be the near talker's:
+            // `near_margin_db` below their level (more while speech
+            // continues: word tails are quieter), but at least
+            // `BG_CLEAR_DB` above background talk when there is some, and
+            // never less than `near_margin_min_db` below the talker.
+            let hold = if self.was_speech {
+                cfg.near_hold_db
+            } else {
+                0.0
+            };
+            let threshold = self.near_db.map(|near| {
+                let mut t = near - cfg.near_margin_db - hold;
+                if let Some(bg) = self.bg_db {
+                    t = t.max(bg + BG_CLEAR_DB);
+                }
+                t.min(near - cfg.near_margin_min_db)
+            });
+            let near = self.near_db;
+            if near.is_some_and(|n| f.band_db >= n - BG_BAND_DB) {
+                self.since_near = 0;
+            } else {
+                self.since_near = self.since_near.saturating_add(1);
+            }
+            if !loud {
+                // Background talk pauses too; its level fades slowly.
+                if let Some(bg) = self.bg_db.as_mut() {
+                    *bg += BG_FADE * (self.floor_db - *bg);
+                }
+            } else if self.since_near > BG_AWAY_FRAMES {
+                // Voice well away from the near talker's speech: the floor behind them.
+                let bg = self.bg_db.get_or_insert(f.band_db);
+                let rate = if f.band_db > *bg { BG_UP } else { BG_DOWN };
+                *bg += rate * (f.band_db - *bg);
+            }
+            background = loud && threshold.is_some_and(|t| f.band_db < t);
+            self.near_threshold = threshold;
+        }
         let was_tone = self.last_dtmf.tone;
         self.last_dtmf = self.dtmf.process(self.analyzer.power(), f.band_db);
         // A tone's first frame, before it is confirmed, is not talk either; and
@@ -143,9 +246,22 @@ impl LegState {
         let class = match (loud, tone) {
             (false, _) => FrameClass::Quiet,
             (true, true) => FrameClass::Tone,
+            (true, false) if background => FrameClass::Background,
             (true, false) => FrameClass::Speech,
         };
+        self.was_speech = class == FrameClass::Speech;
         (f, class)
+    }
+
+    /// Lets a frame finally judged this leg's speech move the near-talker level.
+    fn accept_near(&mut self, band_db: f32) {
+        self.near_db = Some(match self.near_db {
+            Some(near) => {
+                let rate = if band_db > near { NEAR_UP } else { NEAR_DOWN };
+                near + rate * (band_db - near)
+            }
+            None => band_db,
+        });
     }
 
     fn current(&self) -> &[f32; CORR_BINS] {
@@ -157,6 +273,7 @@ impl LegState {
 pub struct CallVad {
     cfg: VadConfig,
     legs: [LegState; 2],
+    echo: EchoTracker,
 }
 
 impl CallVad {
@@ -164,7 +281,8 @@ impl CallVad {
     pub fn new(mut cfg: VadConfig) -> Self {
         cfg.bleed_lags = cfg.bleed_lags.clamp(1, MAX_BLEED_LAGS);
         let legs = [LegState::new(&cfg), LegState::new(&cfg)];
-        CallVad { cfg, legs }
+        let echo = EchoTracker::new(cfg.echo.clone());
+        CallVad { cfg, legs, echo }
     }
 
     /// Forgets all state, as at the start of a call.
@@ -172,6 +290,7 @@ impl CallVad {
         for leg in &mut self.legs {
             leg.reset(&self.cfg);
         }
+        self.echo.reset();
     }
 
     /// Classifies the frames of both legs at the same media time.
@@ -182,10 +301,15 @@ impl CallVad {
     ) -> [LegDecision; 2] {
         let (fa, ca) = self.legs[0].observe(agent, &self.cfg);
         let (fc, cc) = self.legs[1].observe(customer, &self.cfg);
+        self.echo.push([agent, customer]);
         let mut classes = [ca, cc];
         for (me, class) in classes.iter_mut().enumerate() {
-            if *class == FrameClass::Speech && self.is_bleed(me) {
+            if *class == FrameClass::Speech && (self.is_bleed(me) || self.is_echo(me)) {
                 *class = FrameClass::Quiet;
+            }
+            if *class == FrameClass::Speech {
+                let band = [fa.band_db, fc.band_db][me];
+                self.legs[me].accept_near(band);
             }
         }
         [
@@ -207,12 +331,32 @@ impl CallVad {
     /// Classifies the frame of a single-leg (mono) call.
     pub fn process_mono(&mut self, samples: &[f32; FRAME_LEN]) -> LegDecision {
         let (features, class) = self.legs[0].observe(samples, &self.cfg);
+        if class == FrameClass::Speech {
+            self.legs[0].accept_near(features.band_db);
+        }
         LegDecision {
             class,
             features,
             floor_db: self.legs[0].floor_db,
             dtmf: self.legs[0].last_dtmf,
         }
+    }
+
+    /// Whether leg `me`'s current frame is only the other leg's line echo:
+    /// with the echo subtracted, what is left is not loud enough for this
+    /// leg's talker (or is only the background talk behind them).
+    fn is_echo(&self, me: usize) -> bool {
+        let leg = &self.legs[me];
+        self.echo.residual_db(me).is_some_and(|r| {
+            r < self.cfg.min_level_db
+                || r < leg.floor_db + self.cfg.snr_db
+                || leg.near_threshold.is_some_and(|t| r < t)
+        })
+    }
+
+    /// The echo path found on leg `me` (0 agent, 1 customer), if any.
+    pub fn echo_path(&self, me: usize) -> Option<super::echo::EchoPath> {
+        self.echo.path(me)
     }
 
     /// Whether leg `me`'s current frame is the other leg's echo or crosstalk.

@@ -216,6 +216,12 @@ pub fn describe(ev: &pb::CallEvent, verbose: bool) -> Option<String> {
                 who(s.other),
                 s.duration_s
             ),
+            K::Backchannel if verbose => format!(
+                "{t:>7.1}s backchannel: {} listening to {} ({:.1} s)",
+                who(s.speaker),
+                who(s.other),
+                s.duration_s
+            ),
             K::SilenceStarted => format!("{t:>7.1}s silence started"),
             K::SilenceEnded => format!("{t:>7.1}s silence ended ({:.1} s)", s.duration_s),
             K::Pace => format!("{t:>7.1}s agent pace {:.0} wpm", s.wpm),
@@ -273,7 +279,7 @@ pub fn describe(ev: &pb::CallEvent, verbose: bool) -> Option<String> {
 /// A KPI snapshot on one line.
 pub fn kpi_line(k: &pb::KpiSnapshot) -> String {
     format!(
-        "{:>7.1}s talk agent {:.0}s / customer {:.0}s (ratio {:.2})  speaking {}  pace {:.0} wpm  interruptions {}/{}  silence {:.0}s  lag {:.1}s",
+        "{:>7.1}s talk agent {:.0}s / customer {:.0}s (ratio {:.2})  speaking {}  pace {:.0} wpm  interruptions {}/{}  backchannels {}/{}  silence {:.0}s  lag {:.1}s",
         k.duration_s,
         k.agent_talk_s,
         k.customer_talk_s,
@@ -282,6 +288,8 @@ pub fn kpi_line(k: &pb::KpiSnapshot) -> String {
         k.agent_wpm,
         k.interruptions_by_agent,
         k.interruptions_by_customer,
+        k.backchannels_by_agent,
+        k.backchannels_by_customer,
         k.silence_s,
         k.transcription_lag_s
     )

@@ -42,6 +42,8 @@ pub fn kpi(s: &KpiSnapshot) -> pb::KpiSnapshot {
         agent_wpm: s.agent_wpm,
         interruptions_by_agent: s.interruptions_by[0],
         interruptions_by_customer: s.interruptions_by[1],
+        backchannels_by_agent: s.backchannels_by[0],
+        backchannels_by_customer: s.backchannels_by[1],
         silence_s: s.silence_s,
         overtalk_s: s.overtalk_s,
         transcription_lag_s: s.transcription_lag_s,
@@ -104,6 +106,9 @@ pub fn event(call_id: &str, now: f64, e: &LiveEvent) -> pb::CallEvent {
                 of,
                 overlap_s,
             } => signal(K::Interruption, t, Some(by), Some(of), overlap_s, 0.0),
+            SignalEvent::Backchannel { t, end, by, of } => {
+                signal(K::Backchannel, t, Some(by), Some(of), end - t, 0.0)
+            }
             SignalEvent::SilenceStarted { t, after_s } => {
                 signal(K::SilenceStarted, t, None, None, after_s, 0.0)
             }

@@ -522,8 +522,13 @@ impl LiveCall {
             Err(_) => telemetry::error("transcription"),
             Ok(t) => {
                 if span.leg == Leg::Agent && !t.words.is_empty() {
+                    let spoken = t
+                        .words
+                        .iter()
+                        .map(|w| crate::report::spoken_words(&w.text))
+                        .sum();
                     self.kpis
-                        .on_agent_words(span.end, t.words.len() as u64, span.end - span.start);
+                        .on_agent_words(span.end, spoken, span.end - span.start);
                     let (wpm, n) = self.kpis.recent_agent_wpm();
                     if n >= 20 {
                         out.push(LiveEvent::Pace { t: span.end, wpm });

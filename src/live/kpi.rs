@@ -26,6 +26,8 @@ pub struct KpiSnapshot {
     pub agent_wpm: f64,
     /// Interruptions made by each leg (agent, customer).
     pub interruptions_by: [u32; 2],
+    /// Backchannels made by each leg (agent, customer): listening cues.
+    pub backchannels_by: [u32; 2],
     /// The current silence, seconds (0 while someone talks).
     pub silence_s: f64,
     /// Time both talked at once, seconds.
@@ -55,6 +57,7 @@ pub struct Kpis {
     customer_last: f64,
     interruptions: VecDeque<(f64, Leg)>,
     interruptions_by: [u32; 2],
+    backchannels_by: [u32; 2],
     overtalk_s: f64,
     /// Agent words and talk seconds from final transcripts, recent first out.
     agent_words: VecDeque<(f64, u64, f64)>,
@@ -88,6 +91,7 @@ impl Kpis {
                 self.interruptions_by[by.index()] += 1;
                 self.interruptions.push_back((t, by));
             }
+            SignalEvent::Backchannel { by, .. } => self.backchannels_by[by.index()] += 1,
             SignalEvent::SilenceStarted { .. } | SignalEvent::SilenceEnded { .. } => {}
         }
     }
@@ -167,6 +171,7 @@ impl Kpis {
                 0.0
             },
             interruptions_by: self.interruptions_by,
+            backchannels_by: self.backchannels_by,
             silence_s: if current_speaker.is_none() {
                 (now - self.quiet_since).max(0.0)
             } else {

@@ -48,7 +48,8 @@ impl Redacted<crate::report::Report> {
     ///
     /// The transcript prompts are derived here, from the final redacted
     /// segments; of the prompts already in the report only measurements
-    /// (signal prompts raised live) are kept.
+    /// (signal prompts raised live) are kept. Interruptions whose words are
+    /// only listener tokens become backchannels first.
     pub fn with_insights(mut self, rules: &std::sync::Arc<crate::rules::Rules>) -> Self {
         if let Some(m) = rules.model.as_deref() {
             // Embeddings of the redacted text, where the transcript's could
@@ -58,6 +59,7 @@ impl Redacted<crate::report::Report> {
         let segments: Vec<Redacted<crate::report::Segment>> =
             self.0.segments.iter().cloned().map(Redacted).collect();
         let mut report = self.0;
+        report.refine_interruptions_with_words();
         crate::rules::insights::apply(&mut report, &segments, rules);
         Redacted(report)
     }

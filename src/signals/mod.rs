@@ -14,12 +14,25 @@
 //!   silent start or end of the call;
 //! * **turns**: a speaker's talk spans less than `turn_gap_s` (1 s) apart —
 //!   an utterance with its short pauses;
-//! * **interruptions**: leg B starts a new turn while leg A is in the middle
-//!   of a turn that began earlier (talking, or pausing for less than
-//!   `turn_gap_s`), and over B's turn the two legs' talk spans overlap for at
-//!   least `min_overlap_s` (0.3 s) in total; reported at B's start, `by` B
-//!   `of` A, with that overlap. Shorter overlaps such as "mm-hm" are
-//!   backchannels, not interruptions;
+//! * **interruptions and backchannels**: leg B starts a new turn while leg A
+//!   is in the middle of a turn that began earlier (talking, or pausing for
+//!   less than `turn_gap_s`). What B does next decides what it was:
+//!   - B **takes the floor** — talks for at least `floor_s` (0.8 s of voice)
+//!     while the two legs' talk spans overlap for at least `min_overlap_s`
+//!     (0.3 s) — or **cuts A off** (A stops while B is talking, does not
+//!     resume, and the overlap reached `min_overlap_s`): an **interruption**,
+//!     reported at B's start, `by` B `of` A, with the overlap;
+//!   - B says something short (less than `floor_s` of voice), falls quiet
+//!     for `settle_s` (0.6 s) and A carries on: a **backchannel** ("mm-hm",
+//!     "yeah", "right", a laugh) — a listening cue, reported on its own and
+//!     never as an interruption. B is then not holding a turn, so B's next
+//!     vocalisation is judged afresh;
+//!   - anything else (short overlaps where both stop) is neither.
+//!
+//!   Live, an interruption is known once B has talked `floor_s`, a
+//!   backchannel `settle_s` after it ended. The report later demotes an
+//!   interruption whose words are only listener tokens (see
+//!   [`refine_with_words`]);
 //! * **overtalk**: total time both legs are inside talk spans;
 //! * **loudness**: mean power of a leg's voiced frames in dBFS, and a 0–100
 //!   score that maps −60 dBFS to 0 and 0 dBFS to 100;
@@ -51,6 +64,12 @@ pub struct SignalConfig {
     pub min_overlap_s: f64,
     /// A speaker's talk spans less than this apart form one turn, seconds.
     pub turn_gap_s: f64,
+    /// Voice (seconds of talk spans) with which an overlapping speaker takes
+    /// the floor; less than this is a backchannel when the other goes on.
+    pub floor_s: f64,
+    /// Quiet after a short overlapping vocalisation before it is judged a
+    /// backchannel, seconds.
+    pub settle_s: f64,
 }
 
 impl Default for SignalConfig {
@@ -61,6 +80,8 @@ impl Default for SignalConfig {
             min_silence_s: 2.0,
             min_overlap_s: 0.3,
             turn_gap_s: 1.0,
+            floor_s: 0.8,
+            settle_s: 0.6,
         }
     }
 }
@@ -98,6 +119,18 @@ pub enum SignalEvent {
         /// Overlap so far, seconds.
         overlap_s: f64,
     },
+    /// `by` made a listening noise ("mm-hm") from `t` to `end` while `of`
+    /// went on talking; emitted `settle_s` after it ended.
+    Backchannel {
+        /// Start of the vocalisation, seconds.
+        t: f64,
+        /// End of it, seconds.
+        end: f64,
+        /// Who made it (the listener).
+        by: Leg,
+        /// Who was talking.
+        of: Leg,
+    },
     /// Both legs have been quiet since `t` for `min_silence_s`.
     SilenceStarted {
         /// Start of the silence, seconds.
@@ -125,6 +158,31 @@ pub struct Interruption {
     pub of: Leg,
     /// How long both talked together, seconds.
     pub overlap_s: f64,
+}
+
+/// One backchannel in the summary: a short listener vocalisation over the
+/// other speaker's turn that did not take the floor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Backchannel {
+    /// Start, seconds.
+    pub t: f64,
+    /// End, seconds.
+    pub end: f64,
+    /// Who made it (the listener).
+    pub by: Leg,
+    /// Who was talking.
+    pub of: Leg,
+}
+
+impl From<Backchannel> for SignalEvent {
+    fn from(b: Backchannel) -> Self {
+        SignalEvent::Backchannel {
+            t: b.t,
+            end: b.end,
+            by: b.by,
+            of: b.of,
+        }
+    }
 }
 
 /// One silence in the summary.
@@ -160,6 +218,8 @@ pub struct CallSummary {
     pub legs: [LegSummary; 2],
     /// Interruptions in time order (empty for mono calls).
     pub interruptions: Vec<Interruption>,
+    /// Backchannels in time order (empty for mono calls).
+    pub backchannels: Vec<Backchannel>,
     /// Silences in time order.
     pub silences: Vec<Silence>,
     /// Time both legs talked at once, seconds.
@@ -168,7 +228,7 @@ pub struct CallSummary {
     pub non_talk_s: f64,
 }
 
-/// An interruption being watched: `by` started a turn at `start` while the
+/// An overlap being watched: `by` started a turn at `start` while the
 /// other leg was mid-turn.
 #[derive(Debug, Clone, Copy)]
 struct Pending {
@@ -176,6 +236,11 @@ struct Pending {
     start: u64,
     /// Overlap of the two legs' closed spans since `start`, frames.
     overlap: u64,
+    /// `by`'s voice in closed spans since `start`, frames.
+    voiced: u64,
+    /// End of `by`'s last closed span since `start`.
+    by_end: Option<u64>,
+    /// Decided to be an interruption (and announced).
     announced: bool,
 }
 
@@ -207,9 +272,12 @@ pub struct CallSignals {
     min_silence: u64,
     min_overlap: u64,
     turn_gap: u64,
+    floor: u64,
+    settle: u64,
     legs: [LegTalk; 2],
     pending: Option<Pending>,
     interruptions: Vec<Interruption>,
+    backchannels: Vec<Backchannel>,
     silences: Vec<Silence>,
     /// One past the last frame with activity (talk or tone) on any leg.
     last_activity_end: u64,
@@ -237,12 +305,15 @@ impl CallSignals {
             min_silence: to_frames(cfg.min_silence_s),
             min_overlap: to_frames(cfg.min_overlap_s),
             turn_gap: to_frames(cfg.turn_gap_s),
+            floor: to_frames(cfg.floor_s),
+            settle: to_frames(cfg.settle_s),
             legs: [
                 LegTalk::new(bridge, min_span),
                 LegTalk::new(bridge, min_span),
             ],
             pending: None,
             interruptions: Vec::with_capacity(64),
+            backchannels: Vec::with_capacity(64),
             silences: Vec::with_capacity(64),
             last_activity_end: 0,
             silence_open: false,
@@ -358,6 +429,8 @@ impl CallSignals {
                 by: leg,
                 start,
                 overlap: 0,
+                voiced: 0,
+                by_end: None,
                 announced: false,
             });
         }
@@ -377,7 +450,19 @@ impl CallSignals {
         self.legs_spans[i] += 1;
         if let Some(p) = &mut self.pending {
             p.overlap += overlap;
+            if p.by == leg {
+                p.voiced += span.end.saturating_sub(span.start.max(p.start));
+                p.by_end = Some(span.end);
+            }
         }
+    }
+
+    /// Voice of the overlapping leg since the watched overlap began, open span included.
+    fn voiced_so_far(&self, p: &Pending) -> u64 {
+        p.voiced
+            + self.legs[p.by.index()]
+                .current()
+                .map_or(0, |s| s.end.saturating_sub(s.start.max(p.start)))
     }
 
     /// Overlap of a watched interruption so far, open spans included.
@@ -396,12 +481,38 @@ impl CallSignals {
         let Some(mut p) = self.pending else {
             return;
         };
+        let (b, a) = (p.by.index(), p.by.other().index());
         let overlap = self.overlap_so_far(&p);
-        if !p.announced && overlap >= self.min_overlap {
-            p.announced = true;
-            out.push(p.interruption(overlap).into());
+        if !p.announced {
+            if overlap >= self.min_overlap && self.voiced_so_far(&p) >= self.floor {
+                // B took the floor.
+                p.announced = true;
+                out.push(p.interruption(overlap).into());
+            } else if let Some(by_end) = p
+                .by_end
+                .filter(|&e| self.legs[b].current().is_none() && seq + 1 - e >= self.settle)
+            {
+                // B said something short and fell quiet: a backchannel if A
+                // went on past it; otherwise wait for A to resume or end.
+                let went_on = self.legs[a].current().is_some_and(|s| s.end > by_end)
+                    || self.closed[a].is_some_and(|s| s.end > by_end);
+                if went_on {
+                    self.pending = None;
+                    let bc = Backchannel {
+                        t: frames_to_s(p.start),
+                        end: frames_to_s(by_end),
+                        by: p.by,
+                        of: p.by.other(),
+                    };
+                    out.push(bc.clone().into());
+                    self.backchannels.push(bc);
+                    // B holds no turn: its next vocalisation is judged afresh.
+                    self.closed[b] = None;
+                    return;
+                }
+            }
         }
-        // The interruption is over when either side's turn is.
+        // The overlap is over when either side's turn is.
         if self.in_turn(0, seq) && self.in_turn(1, seq) {
             self.pending = Some(p);
         } else {
@@ -410,6 +521,8 @@ impl CallSignals {
         }
     }
 
+    /// Closes a watched overlap: an interruption if B took the floor, or if
+    /// A's turn ended under B (A was cut off) with enough overlap.
     fn settle(&mut self, p: Pending, out: &mut Vec<SignalEvent>) {
         let overlap = self.overlap_so_far(&p);
         if overlap >= self.min_overlap {
@@ -439,6 +552,7 @@ impl CallSignals {
         }
         self.record_silence_until(end, out);
         self.interruptions.sort_by(|a, b| a.t.total_cmp(&b.t));
+        self.backchannels.sort_by(|a, b| a.t.total_cmp(&b.t));
         let summary_leg = |t: &LegTalk, spans: u64| {
             let talk = frames_to_s(t.talk_frames);
             LegSummary {
@@ -456,6 +570,7 @@ impl CallSignals {
                 summary_leg(&self.legs[1], self.legs_spans[1]),
             ],
             interruptions: self.interruptions,
+            backchannels: self.backchannels,
             silences: self.silences,
             overtalk_s: frames_to_s(self.overtalk_frames),
             non_talk_s: frames_to_s(end.saturating_sub(self.union_frames)),

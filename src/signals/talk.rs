@@ -51,7 +51,13 @@ pub struct LegTalk {
     power_sum: f64,
     voiced: u64,
     syllables: SyllableCounter,
+    /// Consecutive background frames just before this one.
+    faint_run: u64,
 }
+
+/// Background frames right before a span that are taken as its onset
+/// (a word's first 60 ms is quieter than the talker's level).
+const ONSET_FRAMES: u64 = 3;
 
 impl LegTalk {
     /// A tracker bridging gaps shorter than `bridge` frames and dropping spans
@@ -66,6 +72,7 @@ impl LegTalk {
             power_sum: 0.0,
             voiced: 0,
             syllables: SyllableCounter::default(),
+            faint_run: 0,
         }
     }
 
@@ -96,11 +103,17 @@ impl LegTalk {
             // only that is not talk.
             self.open = None;
         }
+        let faint_before = self.faint_run;
+        self.faint_run = if d.class == FrameClass::Background {
+            self.faint_run + 1
+        } else {
+            0
+        };
         match (&mut self.open, speech) {
             (None, false) => TalkChange::None,
             (None, true) => {
                 self.open = Some(Span {
-                    start: seq,
+                    start: seq - faint_before.min(ONSET_FRAMES).min(seq),
                     end: seq + 1,
                 });
                 self.confirmed = false;

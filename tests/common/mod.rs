@@ -57,73 +57,11 @@ pub fn callscope(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-/// Precision/recall counts.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    /// Matched.
-    pub tp: usize,
-    /// Reported but not true.
-    pub fp: usize,
-    /// True but not reported.
-    pub fn_: usize,
-}
-
-impl Counts {
-    /// Adds another set of counts.
-    pub fn add(&mut self, o: Counts) {
-        self.tp += o.tp;
-        self.fp += o.fp;
-        self.fn_ += o.fn_;
-    }
-    /// Precision.
-    pub fn precision(&self) -> f64 {
-        if self.tp + self.fp == 0 {
-            1.0
-        } else {
-            self.tp as f64 / (self.tp + self.fp) as f64
-        }
-    }
-    /// Recall.
-    pub fn recall(&self) -> f64 {
-        if self.tp + self.fn_ == 0 {
-            1.0
-        } else {
-            self.tp as f64 / (self.tp + self.fn_) as f64
-        }
-    }
-    /// F1.
-    pub fn f1(&self) -> f64 {
-        let (p, r) = (self.precision(), self.recall());
-        if p + r == 0.0 {
-            0.0
-        } else {
-            2.0 * p * r / (p + r)
-        }
-    }
-}
+pub use callscope::eval::Counts;
 
 /// Interruptions matched within 0.5 s of `t` with the same interrupter, one to one.
 pub fn score_interruptions(truth: &[Value], found: &[Value]) -> Counts {
-    let mut used = vec![false; found.len()];
-    let mut c = Counts::default();
-    for t in truth {
-        let tt = t["t"].as_f64().unwrap();
-        let by = t["by"].as_str().unwrap();
-        let hit = found.iter().enumerate().find(|(i, f)| {
-            !used[*i]
-                && f["by"].as_str() == Some(by)
-                && (f["t"].as_f64().unwrap() - tt).abs() <= 0.5
-        });
-        match hit {
-            Some((i, _)) => {
-                used[i] = true;
-                c.tp += 1;
-            }
-            None => c.fn_ += 1,
-        }
-    }
-    c.fp = used.iter().filter(|u| !**u).count();
-    c
+    callscope::eval::score_timed(truth, found, 0.5)
 }
 
 /// A truth silence is found when a reported silence covers at least half of it.
