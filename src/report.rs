@@ -599,3 +599,89 @@ pub(crate) fn test_report(call_id: &str, segments: Vec<Segment>) -> Report {
     r.interruptions = Some(Vec::new());
     r
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(speaker: Leg, start: f64, end: f64, text: &str) -> Segment {
+        Segment {
+            speaker,
+            start,
+            end,
+            text: text.into(),
+            embedding: None,
+        }
+    }
+
+    #[test]
+    fn listener_tokens_are_told_from_content() {
+        for t in [
+            "Mm-hm.",
+            "yeah, yeah",
+            "Right.",
+            "uh-huh okay",
+            "I see.",
+            "Go on.",
+            "Oh, really?",
+        ] {
+            assert!(is_listener_only(t), "{t}");
+        }
+        for t in [
+            "",
+            "Wait, that's wrong.",
+            "yeah but I already paid",
+            "Sorry, can I stop you there?",
+            "I see the charge twice",
+        ] {
+            assert!(!is_listener_only(t), "{t}");
+        }
+    }
+
+    #[test]
+    fn digit_strings_count_the_words_they_are_spoken_as() {
+        assert_eq!(spoken_words("hello"), 1);
+        assert_eq!(spoken_words("7"), 1);
+        assert_eq!(spoken_words("40"), 1);
+        assert_eq!(spoken_words("42"), 2);
+        assert_eq!(spoken_words("350"), 2);
+        assert_eq!(spoken_words("2027"), 3);
+        assert_eq!(spoken_words("4111-1111"), 6);
+        assert_eq!(spoken_words("1-2-8-2"), 4);
+        assert_eq!(spoken_words("0927"), 4);
+        assert_eq!(spoken_words("123456"), 6);
+        assert_eq!(spoken_words("$49.99"), 4);
+    }
+
+    #[test]
+    fn an_interruption_that_only_says_mm_hm_becomes_a_backchannel() {
+        let mut r = test_report(
+            "c",
+            vec![
+                seg(
+                    Leg::Customer,
+                    1.0,
+                    8.0,
+                    "So the parcel never came and I rang twice",
+                ),
+                seg(Leg::Agent, 3.05, 3.9, "Mm-hm, yeah."),
+                seg(Leg::Agent, 9.0, 11.0, "Sorry, can I stop you there?"),
+            ],
+        );
+        let cut = |t| Interruption {
+            t,
+            by: Leg::Agent,
+            of: Leg::Customer,
+            overlap_s: 0.5,
+        };
+        r.interruptions = Some(vec![cut(3.0), cut(9.0)]);
+        r.refine_interruptions_with_words();
+        let ints = r.interruptions.as_ref().unwrap();
+        assert_eq!(ints.len(), 1);
+        assert_eq!(ints[0].t, 9.0);
+        let bcs = r.backchannels.as_ref().unwrap();
+        assert_eq!(bcs.len(), 1);
+        assert_eq!((bcs[0].t, bcs[0].by), (3.0, Leg::Agent));
+        assert_eq!(r.speakers.agent.backchannels, 1);
+    }
+}

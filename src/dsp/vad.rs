@@ -105,8 +105,11 @@ const BG_FADE: f32 = 0.002;
 /// background-talk level.
 const BG_BAND_DB: f32 = 12.0;
 const BG_AWAY_FRAMES: u32 = 25;
+/// The extra margin of continuing speech holds this long after the last
+/// frame near the talker's level (0.3 s: a word's tail), frames.
+const HOLD_FRAMES: u32 = 15;
 /// How far above the background-talk level the near talker's threshold stays, dB.
-const BG_CLEAR_DB: f32 = 8.0;
+const BG_CLEAR_DB: f32 = 12.0;
 
 /// Maximum bleed look-back, frames.
 pub const MAX_BLEED_LAGS: usize = 16;
@@ -202,10 +205,11 @@ impl LegState {
         if cfg.near_margin_db > 0.0 {
             // The quietest a frame may be and still be the near talker's:
             // `near_margin_db` below their level (more while speech
-            // continues: word tails are quieter), but at least
+            // continues shortly after a loud frame: word tails are
+            // quieter), but at least
             // `BG_CLEAR_DB` above background talk when there is some, and
             // never less than `near_margin_min_db` below the talker.
-            let hold = if self.was_speech {
+            let hold = if self.was_speech && self.since_near <= HOLD_FRAMES {
                 cfg.near_hold_db
             } else {
                 0.0
@@ -254,12 +258,13 @@ impl LegState {
     }
 
     /// Lets a frame finally judged this leg's speech move the near-talker level.
+    /// Only frames within `BG_BAND_DB` of it pull it down, so quieter
+    /// voices behind the talker cannot drag it towards themselves.
     fn accept_near(&mut self, band_db: f32) {
         self.near_db = Some(match self.near_db {
-            Some(near) => {
-                let rate = if band_db > near { NEAR_UP } else { NEAR_DOWN };
-                near + rate * (band_db - near)
-            }
+            Some(near) if band_db > near => near + NEAR_UP * (band_db - near),
+            Some(near) if band_db >= near - BG_BAND_DB => near + NEAR_DOWN * (band_db - near),
+            Some(near) => near,
             None => band_db,
         });
     }
@@ -490,5 +495,75 @@ mod tests {
             assert_eq!(a.class, FrameClass::Speech);
             assert_eq!(c.class, FrameClass::Speech, "overlap frame {k}");
         }
+    }
+
+    #[test]
+    fn background_talk_far_below_the_near_talker_is_not_speech() {
+        let mut vad = CallVad::new(VadConfig::default());
+        let mut seed = 11;
+        // The agent talks loudly for 2 s...
+        for k in 0..100 {
+            let f = add(
+                &voice(110.0, 0.3, k * FRAME_LEN),
+                &noise(0.0005, &mut seed),
+                1.0,
+            );
+            assert_eq!(vad.process_mono(&f).class, FrameClass::Speech, "frame {k}");
+        }
+        // ...then only another voice behind them, 28 dB down (still above
+        // the absolute speech minimum), for 1.5 s.
+        let mut speech = 0;
+        for k in 100..175 {
+            let f = add(
+                &voice(190.0, 0.012, k * FRAME_LEN),
+                &noise(0.0005, &mut seed),
+                1.0,
+            );
+            // The first 0.4 s may still pass as the tail of the agent's word.
+            if vad.process_mono(&f).class == FrameClass::Speech && k >= 120 {
+                speech += 1;
+            }
+        }
+        assert!(speech <= 2, "{speech} background frames counted as speech");
+        // The agent is heard again at once.
+        let f = voice(110.0, 0.3, 175 * FRAME_LEN);
+        assert_eq!(vad.process_mono(&f).class, FrameClass::Speech);
+    }
+
+    #[test]
+    fn line_echo_twenty_db_down_and_43_ms_late_is_not_the_agent_talking() {
+        let mut vad = CallVad::new(VadConfig::default());
+        let mut seed = 5;
+        let delay = 688; // samples at 16 kHz: 43 ms, not a whole number of frames
+        let mut far = Vec::new();
+        let mut echo_frames = 0;
+        let mut agent_speech = 0;
+        for k in 0..300 {
+            // The customer talks with syllable-like bursts; the agent leg only carries the echo.
+            let amp = if (k / 10) % 3 == 2 { 0.001 } else { 0.08 };
+            let cust = add(
+                &voice(180.0 + (k % 7) as f32 * 5.0, amp, k * FRAME_LEN),
+                &noise(0.0005, &mut seed),
+                1.0,
+            );
+            far.extend_from_slice(&cust);
+            let mut agent = noise(0.0005, &mut seed);
+            for (i, a) in agent.iter_mut().enumerate() {
+                let n = k * FRAME_LEN + i;
+                if n >= delay {
+                    *a += 0.1 * far[n - delay];
+                }
+            }
+            let [a, _] = vad.process_pair(&agent, &cust);
+            if k >= 100 {
+                echo_frames += 1;
+                agent_speech += usize::from(a.class == FrameClass::Speech);
+            }
+        }
+        assert!(vad.echo_path(0).is_some(), "the echo path is found");
+        assert!(
+            agent_speech * 20 <= echo_frames,
+            "{agent_speech} of {echo_frames} echo frames counted as the agent talking"
+        );
     }
 }

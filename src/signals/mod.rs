@@ -665,6 +665,85 @@ mod tests {
     }
 
     #[test]
+    fn a_murmur_the_speaker_talks_past_is_a_backchannel_even_with_long_overlap() {
+        // The agent says "mm-hm" for 0.5 s, all of it over the customer, who goes on.
+        let (sum, events) = run(&[(3.0, 3.5)], &[(1.0, 6.0)], &[], 8.0);
+        assert!(sum.interruptions.is_empty(), "{:?}", sum.interruptions);
+        assert_eq!(sum.backchannels.len(), 1, "{:?}", sum.backchannels);
+        let b = &sum.backchannels[0];
+        assert_eq!((b.by, b.of), (Leg::Agent, Leg::Customer));
+        assert!(
+            (b.t - 3.0).abs() < 0.03 && (b.end - 3.5).abs() < 0.03,
+            "{b:?}"
+        );
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, SignalEvent::Backchannel { by: Leg::Agent, .. }))
+        );
+        assert!(
+            !events
+                .iter()
+                .any(|e| matches!(e, SignalEvent::Interruption { .. }))
+        );
+    }
+
+    #[test]
+    fn several_backchannels_in_one_turn_are_each_counted() {
+        let (sum, _) = run(
+            &[(2.0, 2.3), (4.0, 4.4), (6.0, 6.2)],
+            &[(1.0, 8.0)],
+            &[],
+            9.0,
+        );
+        assert!(sum.interruptions.is_empty(), "{:?}", sum.interruptions);
+        assert_eq!(sum.backchannels.len(), 3, "{:?}", sum.backchannels);
+    }
+
+    #[test]
+    fn taking_the_floor_is_an_interruption_announced_once_the_floor_is_taken() {
+        // The customer talks over the agent from 4.0 and carries on; the agent stops at 4.6.
+        let mut s = CallSignals::new(&SignalConfig::default(), true);
+        let mut out = Vec::new();
+        let mut announced_at = None;
+        for seq in 0..400u64 {
+            let t = seq as f64 * FRAME_SECONDS + 0.001;
+            let a = if (1.0..4.6).contains(&t) {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            };
+            let c = if (4.0..7.0).contains(&t) {
+                FrameClass::Speech
+            } else {
+                FrameClass::Quiet
+            };
+            s.process(seq, &[d(a), d(c)], &mut out);
+            if announced_at.is_none()
+                && out
+                    .iter()
+                    .any(|e| matches!(e, SignalEvent::Interruption { .. }))
+            {
+                announced_at = Some(t);
+            }
+        }
+        let sum = s.finish(400, &mut out);
+        assert_eq!(sum.interruptions.len(), 1, "{:?}", sum.interruptions);
+        assert!(sum.backchannels.is_empty());
+        // Known once the customer has talked `floor_s` (0.8 s) — before the agent's turn is over.
+        let at = announced_at.expect("announced");
+        assert!((4.7..5.0).contains(&at), "announced at {at}");
+    }
+
+    #[test]
+    fn a_short_cut_in_that_stops_the_speaker_is_an_interruption() {
+        // The customer says "wait—" (0.5 s) over the agent, who stops and does not go on.
+        let (sum, _) = run(&[(1.0, 4.3)], &[(4.0, 4.5)], &[], 8.0);
+        assert_eq!(sum.interruptions.len(), 1, "{:?}", sum.interruptions);
+        assert!(sum.backchannels.is_empty());
+    }
+
+    #[test]
     fn starting_in_the_others_short_pause_and_overlapping_after_it_counts() {
         // The customer pauses 0.6 s mid-turn; the agent starts in the pause
         // and the customer carries on over the agent.
