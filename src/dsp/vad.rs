@@ -234,7 +234,7 @@ impl LegState {
                 }
             } else if self.since_near > BG_AWAY_FRAMES {
                 // Voice well away from the near talker's speech: the floor behind them.
-                let bg = self.bg_db.get_or_insert(f.band_db);
+                let bg = self.bg_db.get_or_insert(self.floor_db);
                 let rate = if f.band_db > *bg { BG_UP } else { BG_DOWN };
                 *bg += rate * (f.band_db - *bg);
             }
