@@ -408,11 +408,7 @@ pub fn redact_and_seal_with(
     let mut words = [0u64; 2];
     for u in utterances {
         if let Some(tr) = &u.transcript {
-            words[u.span.leg.index()] += tr
-                .words
-                .iter()
-                .map(|w| crate::report::spoken_words(&w.text))
-                .sum::<u64>();
+            words[u.span.leg.index()] += tr.spoken_words();
         }
     }
     let speakers = [

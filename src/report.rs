@@ -364,18 +364,8 @@ impl Report {
     /// Builds the report of a call from its signal summary.
     pub fn from_summary(call_id: &str, source: SourceInfo, summary: &CallSummary) -> Report {
         let d = summary.duration_s;
-        let mut agent = speaker(&summary.legs[0], d);
-        let mut customer = summary.stereo.then(|| speaker(&summary.legs[1], d));
-        for b in &summary.backchannels {
-            match b.by {
-                Leg::Agent => agent.backchannels += 1,
-                Leg::Customer => {
-                    if let Some(c) = customer.as_mut() {
-                        c.backchannels += 1;
-                    }
-                }
-            }
-        }
+        let agent = speaker(&summary.legs[0], d);
+        let customer = summary.stereo.then(|| speaker(&summary.legs[1], d));
         let ratio = customer
             .as_ref()
             .filter(|c| c.talk_time_s > 0.0)
@@ -386,7 +376,7 @@ impl Report {
             of: i.of,
             overlap_s: ms(i.overlap_s),
         };
-        Report {
+        let mut report = Report {
             schema: SCHEMA.to_string(),
             call_id: call_id.to_string(),
             status: "complete".to_string(),
@@ -435,7 +425,9 @@ impl Report {
             sentiment: None,
             scorecard: None,
             commitments: None,
-        }
+        };
+        report.count_backchannels();
+        report
     }
 
     /// Refines the audio's interruptions with the transcript: an
@@ -447,7 +439,6 @@ impl Report {
             return;
         };
         let segments = &self.segments;
-        let mut moved = [0u64; 2];
         ints.retain(|i| {
             let said = segments
                 .iter()
@@ -460,16 +451,28 @@ impl Report {
                         by: i.by,
                         of: i.of,
                     });
-                    moved[i.by.index()] += 1;
                     false
                 }
                 _ => true,
             }
         });
         bcs.sort_by(|a, b| a.t.total_cmp(&b.t));
-        self.speakers.agent.backchannels += moved[0];
+        self.count_backchannels();
+    }
+
+    /// Sets each party's `backchannels` count from the `backchannels` list.
+    fn count_backchannels(&mut self) {
+        let by = |leg| {
+            self.backchannels
+                .iter()
+                .flatten()
+                .filter(|b| b.by == leg)
+                .count() as u64
+        };
+        let (agent, customer) = (by(Leg::Agent), by(Leg::Customer));
+        self.speakers.agent.backchannels = agent;
         if let Some(c) = self.speakers.customer.as_mut() {
-            c.backchannels += moved[1];
+            c.backchannels = customer;
         }
     }
 

@@ -99,6 +99,15 @@ pub struct Transcript {
 }
 
 impl Transcript {
+    /// Words as spoken, for talk rate: a digit string counts the words it
+    /// is read as ([`crate::report::spoken_words`]).
+    pub fn spoken_words(&self) -> u64 {
+        self.words
+            .iter()
+            .map(|w| crate::report::spoken_words(&w.text))
+            .sum()
+    }
+
     /// The words joined by spaces. Unredacted: never log it.
     pub fn text(&self) -> String {
         let mut s = String::new();

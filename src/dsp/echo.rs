@@ -244,7 +244,7 @@ impl EchoTracker {
             .process_with_scratch(&mut self.spec_a, &mut self.a, &mut self.scratch_i)
             .ok()?;
         let scale = 1.0 / FFT_LEN as f64;
-        let mut best = (0usize, 0.0f64, 0.0f64);
+        let mut best = (0usize, 0.0f64);
         for k in 0..=DEC_MAX_LAG {
             let c = f64::from(self.a[DEC_MAX_LAG - k]) * scale;
             let eo = e_other(&self.prefix, k);
@@ -253,10 +253,10 @@ impl EchoTracker {
             }
             let rho = c / (e_me * eo).sqrt();
             if rho > best.1 {
-                best = (k, rho, c / eo);
+                best = (k, rho);
             }
         }
-        let (k, rho, _) = best;
+        let (k, rho) = best;
         if (rho as f32) < self.cfg.min_coherence {
             return None;
         }

@@ -10,10 +10,13 @@
 //!    (correlation ≥ `bleed_corr`), this leg only carries the other party's
 //!    echo or crosstalk;
 //! 4. it is not background talk: each leg tracks its near talker's level
-//!    (`near_db`: up fast on louder speech, down slowly, updated only by
-//!    frames it accepts), and a frame more than `near_margin_db` below it
-//!    is the floor behind the talker — other agents, a television — not the
-//!    party on this line;
+//!    (`near_db`: up fast on louder speech, down slowly and only from frames
+//!    within `BG_BAND_DB` of it, updated by frames finally judged speech)
+//!    and the level of voices heard away from the talker's own speech
+//!    (`bg_db`); a frame more than `near_margin_db` below the talker, or
+//!    not `BG_CLEAR_DB` above that background, is the floor behind the
+//!    talker — other agents, a television — not the party on this line
+//!    ([`FrameClass::Background`]);
 //! 5. it is not line echo: when [`super::echo`] has found that this leg
 //!    carries a delayed, attenuated copy of the other, the frame is judged
 //!    on what is left after that copy is subtracted.

@@ -522,11 +522,7 @@ impl LiveCall {
             Err(_) => telemetry::error("transcription"),
             Ok(t) => {
                 if span.leg == Leg::Agent && !t.words.is_empty() {
-                    let spoken = t
-                        .words
-                        .iter()
-                        .map(|w| crate::report::spoken_words(&w.text))
-                        .sum();
+                    let spoken = t.spoken_words();
                     self.kpis
                         .on_agent_words(span.end, spoken, span.end - span.start);
                     let (wpm, n) = self.kpis.recent_agent_wpm();

@@ -32,7 +32,7 @@
 //!   Live, an interruption is known once B has talked `floor_s`, a
 //!   backchannel `settle_s` after it ended. The report later demotes an
 //!   interruption whose words are only listener tokens (see
-//!   [`refine_with_words`]);
+//!   [`crate::report::Report::refine_interruptions_with_words`]);
 //! * **overtalk**: total time both legs are inside talk spans;
 //! * **loudness**: mean power of a leg's voiced frames in dBFS, and a 0–100
 //!   score that maps −60 dBFS to 0 and 0 dBFS to 100;
