@@ -11,17 +11,18 @@ use crate::convert::ConvertError;
 use crate::frame::Leg;
 use std::sync::Arc;
 
-use crate::asr::whisper::WhisperPool;
+use crate::asr::{AsrError, AsrPool, Transcript};
+use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveStart};
 use crate::pipeline::{CallPipeline, PipelineConfig};
 use crate::redact::audio::{AudioHold, MaskMethod};
-use crate::redact::call::{TranscribedUtterance, doubtful_utterances, redact_call};
+use crate::redact::call::{Mask, TranscribedUtterance, doubtful_utterances, redact_call};
 use crate::redact::detect::DetectConfig;
-use crate::redact::text::UtteranceSpan;
 use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
 use crate::store::audit::{AuditEntry, AuditWriter};
 use crate::store::db::{CallStore, StoredFiles};
+use crate::store::open::{OpenCall, OpenStart};
 use crate::store::recording::write_recording;
 
 /// Which stereo channel carries the agent.
@@ -38,7 +39,7 @@ pub enum AgentChannel {
 #[derive(Clone)]
 pub struct Transcription {
     /// The whisper workers (shared by all calls of a batch).
-    pub pool: Arc<WhisperPool>,
+    pub pool: Arc<dyn AsrPool>,
     /// Model file name, for the audit trail.
     pub model_name: String,
     /// How redacted audio is replaced.
@@ -164,11 +165,31 @@ pub struct CallResult {
     pub audit: Vec<Redacted<AuditEntry>>,
     /// `(declared, available)` seconds when the file was truncated.
     pub truncated: Option<(f64, f64)>,
+    /// Audio written earlier that the whole call's redaction masks and that
+    /// was not masked when written: `(leg, start, end)`, to silence in
+    /// place (see [`crate::redact::call::RedactedCall::late`]).
+    pub late: Vec<(usize, f64, f64)>,
 }
 
 /// Analyses one recording (and, with [`AnalyzeOptions::transcription`],
-/// transcribes and redacts it). Nothing is written here.
+/// transcribes and redacts it). Nothing is written here: the cleared audio
+/// is dropped as it leaves the hold (see [`analyze_and_store`]).
 pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, AnalyzeError> {
+    run_file(path, opts, None)
+}
+
+/// Audio held back while the whisper pool catches up, media seconds: a
+/// file is read much faster than it is transcribed, so reading waits for
+/// transcripts once this much is held (the frontier needs them to move).
+const BATCH_HOLD_S: f64 = 90.0;
+
+/// Analyses one recording; with `data_dir`, its cleared audio is written
+/// there as it leaves the hold and the call is stored at the end.
+fn run_file(
+    path: &Path,
+    opts: &AnalyzeOptions,
+    data_dir: Option<&Path>,
+) -> Result<CallResult, AnalyzeError> {
     let call_id = opts.call_id.clone().unwrap_or_else(|| call_id_for(path));
     validate_call_id(&call_id)?;
     let span = info_span!("call", call_id = %call_id);
@@ -177,78 +198,32 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
     let info = src.info().clone();
     info!(codec = %info.codec, rate = info.sample_rate, channels = info.channels, seconds = info.duration_s(), "analysing");
     let legs = usize::from(info.channels);
-    let mut pipeline = CallPipeline::new(
-        call_id.as_str().into(),
-        legs,
-        info.sample_rate,
-        &opts.pipeline,
-    )
-    .map_err(|source| AnalyzeError::Convert {
+    let convert = |source| AnalyzeError::Convert {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut hold = opts
-        .transcription
-        .as_ref()
-        .map(|_| AudioHold::new(info.sample_rate, legs));
-    if hold.is_some() {
-        pipeline.cut_utterances();
-    }
-    let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
-    let mut events = Vec::with_capacity(64);
-    let (a, c) = (opts.agent_channel.index(), 1 - opts.agent_channel.index());
-    loop {
-        let n = src.read(BLOCK, &mut bufs)?;
-        if n == 0 {
-            break;
-        }
-        let blocks: Vec<&[f32]> = if legs == 2 {
-            vec![&bufs[a], &bufs[c]]
-        } else {
-            vec![&bufs[0]]
-        };
-        pipeline.push(&blocks, &mut events);
-        if let Some(h) = hold.as_mut() {
-            h.push(&blocks);
-        }
-        events.clear();
-    }
-    let output = pipeline.finish_all(&mut events);
-    let source = SourceInfo {
-        name: path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        codec: info.codec.to_string(),
-        sample_rate: info.sample_rate,
-        channels: info.channels,
-        agent_channel: match (legs, opts.agent_channel) {
-            (1, _) => "mono",
-            (_, AgentChannel::Left) => "left",
-            (_, AgentChannel::Right) => "right",
-        }
-        .to_string(),
     };
-    let mut report = Report::from_summary(&call_id, source, &output.summary);
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let mut meta = opts.meta.clone();
     if meta.started_at.is_none() {
         // Recorders write the file as the call ends.
         meta.started_at = std::fs::metadata(path)
             .and_then(|m| m.modified())
             .ok()
-            .and_then(|t| t.checked_sub(std::time::Duration::from_secs_f64(report.duration_s)));
+            .and_then(|t| t.checked_sub(std::time::Duration::from_secs_f64(info.duration_s())));
     }
-    meta.apply(&mut report);
+    let mut warnings = Vec::new();
     if legs == 1 {
-        report.warnings.push(
+        warnings.push(
             "mono recording: analysed as one speaker; no agent/customer split and no interruptions"
                 .to_string(),
         );
     }
     let truncated = info.truncated_from.map(|declared| {
         let declared_s = declared as f64 / f64::from(info.sample_rate);
-        report.status = "truncated".to_string();
-        report.warnings.push(format!(
+        warnings.push(format!(
             "recording truncated: header announces {declared_s:.1} s, file holds {:.1} s",
             info.duration_s()
         ));
@@ -259,48 +234,234 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
         );
         (declared_s, info.duration_s())
     });
-    let (Some(t), Some(hold)) = (&opts.transcription, hold) else {
+    let status = if truncated.is_some() {
+        "truncated"
+    } else {
+        "complete"
+    };
+    let (a, c) = (opts.agent_channel.index(), 1 - opts.agent_channel.index());
+    let mut bufs = vec![Vec::with_capacity(BLOCK); legs];
+    let Some(t) = &opts.transcription else {
+        // Signals only: no utterances, no hold, no recording.
+        let mut pipeline = CallPipeline::new(
+            call_id.as_str().into(),
+            legs,
+            info.sample_rate,
+            &opts.pipeline,
+        )
+        .map_err(convert)?;
+        let mut events = Vec::with_capacity(64);
+        loop {
+            let n = src.read(BLOCK, &mut bufs)?;
+            if n == 0 {
+                break;
+            }
+            let blocks: Vec<&[f32]> = if legs == 2 {
+                vec![&bufs[a], &bufs[c]]
+            } else {
+                vec![&bufs[0]]
+            };
+            pipeline.push(&blocks, &mut events);
+            events.clear();
+        }
+        let output = pipeline.finish_all(&mut events);
+        let source = source_info(name, &info, legs, opts.agent_channel);
+        let mut report = Report::from_summary(&call_id, source, &output.summary);
+        meta.apply(&mut report);
+        report.status = status.to_string();
+        report.warnings = warnings;
         return Ok(CallResult {
             report: seal(report),
             audio: None,
             audit: Vec::new(),
             truncated,
+            late: Vec::new(),
         });
     };
-    // Transcribe every utterance on the worker pool, all queued first and
-    // longest first, so that no worker idles while another finishes a long
-    // one at the end (results are kept in call order).
-    let utts = &output.utterances;
-    let mut order: Vec<usize> = (0..utts.len()).collect();
-    order.sort_by_key(|&i| std::cmp::Reverse(utts[i].samples.len()));
-    let mut pending: Vec<Option<_>> = (0..utts.len()).map(|_| None).collect();
-    for i in order {
-        pending[i] = Some(t.pool.submit(utts[i].clone()));
-    }
-    let utterances: Vec<TranscribedUtterance> = utts
-        .iter()
-        .zip(pending)
-        .map(|(u, rx)| {
-            let span = UtteranceSpan {
-                leg: u.leg,
-                start: u.start_s,
-                end: u.start_s + u.duration_s(),
-            };
-            let transcript = rx
-                .and_then(|rx| rx.ok())
-                .and_then(|rx| rx.recv().ok())
-                .and_then(|r| r.ok());
-            TranscribedUtterance {
-                span,
-                transcript,
-                relisten: None,
+    // The same engine as a live call, driven as fast as whisper goes.
+    let cfg = LiveConfig {
+        partial_every_s: 0.0,
+        max_lag_s: f64::INFINITY,
+        defer_lag_s: 0.0,
+        ..LiveConfig::for_transcription(t, opts.pipeline.clone())
+    };
+    let start = LiveStart {
+        call_id: call_id.clone(),
+        agent_id: meta.agent_id.clone().unwrap_or_default(),
+        caller_id: meta.caller_id.clone().unwrap_or_default(),
+        started_at: meta.started_at.unwrap_or(std::time::UNIX_EPOCH),
+        legs,
+        sample_rate: info.sample_rate,
+        codec: info.codec.to_string(),
+        agent_channel: opts.agent_channel.index(),
+    };
+    let mut call = LiveCall::new(start, cfg).map_err(convert)?;
+    let source = source_info(name.clone(), &info, legs, opts.agent_channel);
+    call.describe_source(name, meta.clone(), warnings);
+    let mut open = match data_dir {
+        Some(dir) => Some(OpenCall::create(
+            dir,
+            &OpenStart {
+                call_id: call_id.clone(),
+                agent_id: meta.agent_id.clone(),
+                caller_id: meta.caller_id.clone(),
+                started_at: meta
+                    .started_at
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map(|d| d.as_secs_f64()),
+                source,
+                legs,
+                agent_channel: opts.agent_channel.index(),
+            },
+        )?),
+        None => None,
+    };
+    let mut driver = BatchDriver::new(Arc::clone(&t.pool));
+    let mut write = |call: &mut LiveCall| -> Result<(), AnalyzeError> {
+        for cleared in call.take_cleared() {
+            if let Some(open) = open.as_mut() {
+                open.append(&cleared)?;
             }
-        })
-        .collect();
-    let utterances = relisten(utterances, &output.tones, t, |u| Some(utts[u].clone()));
-    let mut result = redact_and_seal(report, &utterances, &output.tones, hold, t);
+        }
+        Ok(())
+    };
+    loop {
+        let n = src.read(BLOCK, &mut bufs)?;
+        if n == 0 {
+            break;
+        }
+        let blocks: Vec<&[f32]> = if legs == 2 {
+            vec![&bufs[a], &bufs[c]]
+        } else {
+            vec![&bufs[0]]
+        };
+        driver.push(&mut call, &blocks);
+        write(&mut call)?;
+        // Reading runs ahead of whisper: wait for transcripts while the
+        // hold is long, so the frontier can move.
+        while call.held_s() > BATCH_HOLD_S && driver.wait_one(&mut call) {
+            write(&mut call)?;
+        }
+    }
+    driver.finish(&mut call);
+    write(&mut call)?;
+    let mut result = call.seal(status, t);
     result.truncated = truncated;
+    if let Some(open) = open {
+        open.finish(&result)?;
+    }
     Ok(result)
+}
+
+/// The file's [`SourceInfo`] for its report.
+fn source_info(
+    name: String,
+    info: &crate::source::AudioInfo,
+    legs: usize,
+    agent: AgentChannel,
+) -> SourceInfo {
+    SourceInfo {
+        name,
+        codec: info.codec.to_string(),
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+        agent_channel: match (legs, agent) {
+            (1, _) => "mono",
+            (_, AgentChannel::Left) => "left",
+            (_, AgentChannel::Right) => "right",
+        }
+        .to_string(),
+    }
+}
+
+/// Drives a call engine as fast as the transcription pool goes (the batch
+/// scheduling policy of offline analysis): every job is queued, waiting
+/// for room in the pool's queue, and results are taken as they come.
+pub struct BatchDriver {
+    pool: Arc<dyn AsrPool>,
+    tx: std::sync::mpsc::Sender<(u64, Result<Transcript, AsrError>)>,
+    rx: std::sync::mpsc::Receiver<(u64, Result<Transcript, AsrError>)>,
+    in_flight: usize,
+    events: Vec<crate::live::call::LiveEvent>,
+    jobs: Vec<AsrJob>,
+}
+
+impl BatchDriver {
+    /// A driver over `pool`.
+    pub fn new(pool: Arc<dyn AsrPool>) -> Self {
+        let (tx, rx) = std::sync::mpsc::channel();
+        BatchDriver {
+            pool,
+            tx,
+            rx,
+            in_flight: 0,
+            events: Vec::new(),
+            jobs: Vec::new(),
+        }
+    }
+
+    /// Pushes audio, queues the work it makes and takes the results ready.
+    pub fn push(&mut self, call: &mut LiveCall, legs: &[&[f32]]) {
+        call.push(legs, &mut self.events, &mut self.jobs);
+        self.events.clear();
+        self.submit(call);
+        while let Ok((id, r)) = self.rx.try_recv() {
+            self.take(call, id, r);
+        }
+    }
+
+    /// Waits for one result; `false` when nothing is in flight.
+    pub fn wait_one(&mut self, call: &mut LiveCall) -> bool {
+        if self.in_flight == 0 {
+            return false;
+        }
+        match self.rx.recv() {
+            Ok((id, r)) => {
+                self.take(call, id, r);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Ends the audio and waits for every result.
+    pub fn finish(&mut self, call: &mut LiveCall) {
+        call.end(&mut self.events, &mut self.jobs);
+        self.events.clear();
+        self.submit(call);
+        while self.wait_one(call) {}
+    }
+
+    fn take(&mut self, call: &mut LiveCall, id: u64, r: Result<Transcript, AsrError>) {
+        self.in_flight -= 1;
+        call.on_transcript(id, r, &mut self.events);
+        call.settle(&mut self.jobs);
+        self.events.clear();
+        self.submit(call);
+    }
+
+    fn submit(&mut self, call: &mut LiveCall) {
+        for job in self.jobs.drain(..) {
+            if job.partial {
+                call.partial_dropped(job.id);
+                continue;
+            }
+            let tx = self.tx.clone();
+            let id = job.id;
+            let sent = self.pool.submit_with(
+                job.utterance,
+                Box::new(move |r| {
+                    let _ = tx.send((id, r));
+                }),
+            );
+            match sent {
+                Ok(()) => self.in_flight += 1,
+                Err(e) => {
+                    call.on_transcript(id, Err(e), &mut self.events);
+                }
+            }
+        }
+    }
 }
 
 /// How long the second listens of one call may wait for the whisper pool
@@ -363,6 +524,7 @@ pub fn redact_and_seal(
     tones: &[(Leg, f64, f64)],
     hold: AudioHold,
     t: &Transcription,
+    extra: &[Mask],
 ) -> CallResult {
     redact_and_seal_with(
         report,
@@ -375,6 +537,7 @@ pub fn redact_and_seal(
             detect: &t.detect,
             rules: &t.rules,
         },
+        extra,
     )
 }
 
@@ -398,6 +561,7 @@ pub fn redact_and_seal_with(
     tones: &[(Leg, f64, f64)],
     hold: AudioHold,
     t: &Redaction<'_>,
+    extra: &[Mask],
 ) -> CallResult {
     let failed = utterances.iter().filter(|u| u.transcript.is_none()).count();
     if failed > 0 {
@@ -430,17 +594,19 @@ pub fn redact_and_seal_with(
         t.mask,
         t.model_name,
         t.detect,
+        extra,
     );
     CallResult {
         report: done.report.with_insights(t.rules),
         audio: Some(done.audio),
         audit: done.audit,
         truncated: None,
+        late: done.late,
     }
 }
 
 /// Analyses one recording and stores what it leaves: the redacted recording
-/// (`DIR/recordings/<call_id>.wav`), the audit trail
+/// (`DIR/recordings/<call_id>.wav`, written as the audio clears), the audit trail
 /// (`DIR/audit/<call_id>.jsonl`) and the report (`DIR/reports/<call_id>.json`).
 ///
 /// A truncated recording is stored too, and [`AnalyzeError::Truncated`] still returned.
@@ -449,8 +615,10 @@ pub fn analyze_and_store(
     opts: &AnalyzeOptions,
     data_dir: &Path,
 ) -> Result<Report, AnalyzeError> {
-    let result = analyze_file(path, opts)?;
-    store_result(data_dir, &result, opts.agent_channel.index())?;
+    let result = run_file(path, opts, Some(data_dir))?;
+    if result.audio.is_none() {
+        store_result(data_dir, &result, opts.agent_channel.index())?;
+    }
     let report = result.report.get().clone();
     match result.truncated {
         None => Ok(report),

@@ -43,6 +43,12 @@ async fn start_server_with_queue(
     cfg: LiveConfig,
     queue: Option<usize>,
 ) -> Server {
+    start_server_with(transcription(queue), max_calls, cfg).await
+}
+
+/// The transcription settings `serve` would use (pool queue `queue`, or
+/// the default).
+fn transcription(queue: Option<usize>) -> Arc<callscope::analyze::Transcription> {
     let asr = AsrArgs {
         model: std::env::var_os("CALLSCOPE_MODEL").map(PathBuf::from),
         language: "en".into(),
@@ -59,7 +65,15 @@ async fn start_server_with_queue(
             }
         })
         .expect("models installed (scripts/test.sh does it)");
-    let t = Arc::new(t);
+    Arc::new(t)
+}
+
+/// A server over `t`.
+async fn start_server_with(
+    t: Arc<callscope::analyze::Transcription>,
+    max_calls: usize,
+    cfg: LiveConfig,
+) -> Server {
     let data = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
@@ -706,7 +720,7 @@ fn signal(child: &std::process::Child, sig: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
+async fn sigterm_stores_live_calls_as_interrupted() {
     let _serial = SERIAL.lock().await;
     let wav = corpus_dir().join("dev-002.wav");
     // SIGTERM: the live call is finished, stored as interrupted, and the
@@ -739,21 +753,204 @@ async fn sigterm_stores_live_calls_and_sigkill_leaves_no_audio_on_disk() {
     let r = read_json(&data.path().join("reports/term-call.json"));
     assert_eq!(r["status"], "interrupted");
     assert!(data.path().join("recordings/term-call.wav").is_file());
-    // SIGKILL mid-call: audio was only ever held in memory, so no file of
-    // the call exists.
-    let data = tempfile::tempdir().unwrap();
-    let (mut child, url) = spawn_server(data.path(), &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_and_the_same_audio_streamed_give_the_same_report() {
+    let _serial = SERIAL.lock().await;
+    let t = transcription(None);
+    let wav = corpus_dir().join("dev-002.wav");
+    // Offline, the batch policy.
+    let opts_offline = callscope::analyze::AnalyzeOptions {
+        call_id: Some("same".into()),
+        transcription: Some((*t).clone()),
+        ..Default::default()
+    };
+    let w = wav.clone();
+    let offline = tokio::task::spawn_blocking(move || {
+        callscope::analyze::analyze_file(&w, &opts_offline).expect("offline analysis")
+    })
+    .await
+    .unwrap();
+    let offline = serde_json::to_value(offline.report.get()).unwrap();
+    // Streamed in 20 ms chunks as fast as the server reads: the real-time
+    // policy (lag, partials, deferral, ordered release).
+    let server = start_server_with(Arc::clone(&t), 1, LiveConfig::default()).await;
     let o = ReplayOptions {
-        speed: 1.0,
+        chunk_ms: 20,
+        ..opts("same")
+    };
+    replay(&server.url, &wav, &o, |_, _| {})
+        .await
+        .expect("replay")
+        .expect("CallEnded");
+    let data = server.shutdown().await;
+    let streamed = read_json(&data.path().join("reports/same.json"));
+    let strip = |mut v: serde_json::Value| {
+        let m = v.as_object_mut().unwrap();
+        for k in ["source", "agent_id", "caller_id", "started_at"] {
+            m.remove(k);
+        }
+        v
+    };
+    let (offline, streamed) = (strip(offline), strip(streamed));
+    for (k, a) in offline.as_object().unwrap() {
+        assert_eq!(
+            Some(a),
+            streamed.get(k),
+            "{k} differs between the file and the stream"
+        );
+    }
+    assert_eq!(offline, streamed);
+    assert!(!offline["redactions"].as_array().unwrap().is_empty());
+    assert!(!offline["segments"].as_array().unwrap().is_empty());
+}
+
+/// Five minutes of stereo 16-bit PCM: dev calls back to back, with their
+/// sensitive spans `(leg, start, end)` moved to the joined timeline.
+fn five_minute_call(out: &std::path::Path) -> (f64, Vec<(usize, f64, f64)>) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8_000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(out, spec).unwrap();
+    let (mut offset, mut spans) = (0.0, Vec::new());
+    for call in ["dev-002", "dev-003", "dev-004", "dev-005"] {
+        let mut r = hound::WavReader::open(corpus_dir().join(format!("{call}.pcm16.wav"))).unwrap();
+        let n = r.len() as f64 / 2.0;
+        for s in r.samples::<i16>() {
+            w.write_sample(s.unwrap()).unwrap();
+        }
+        for s in truth(call)["sensitive"].as_array().unwrap() {
+            spans.push((
+                usize::from(s["speaker"] == "customer"),
+                offset + s["start"].as_f64().unwrap(),
+                offset + s["end"].as_f64().unwrap(),
+            ));
+        }
+        offset += n / 8_000.0;
+    }
+    w.finalize().unwrap();
+    (offset, spans)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_mid_call_keeps_the_cleared_recording_and_restart_stores_it_interrupted() {
+    let _serial = SERIAL.lock().await;
+    let data = tempfile::tempdir().unwrap();
+    let wav = data.path().join("five-minutes.wav");
+    let (length, spans) = five_minute_call(&wav);
+    assert!(length > 300.0);
+    let store = data.path().join("store");
+    let (mut child, url) = spawn_server(&store, &[]).await;
+    let o = ReplayOptions {
+        speed: 4.0,
         ..opts("kill-call")
     };
-    let call = tokio::spawn(async move { replay(&url, &wav, &o, |_, _| {}).await });
-    tokio::time::sleep(std::time::Duration::from_secs(4)).await;
+    let media = Arc::new(std::sync::Mutex::new(0.0f64));
+    let seen = Arc::clone(&media);
+    let call = tokio::spawn(async move {
+        replay(&url, &wav, &o, move |ev, _| {
+            let mut m = seen.lock().unwrap();
+            *m = m.max(ev.t);
+        })
+        .await
+    });
+    // Kill -9 once about three minutes of the call went in.
+    let killed_at = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let m = *media.lock().unwrap();
+        if m >= 180.0 {
+            break m;
+        }
+    };
     signal(&child, "-KILL");
     let _ = child.wait();
     assert!(call.await.unwrap().is_err(), "the stream broke");
-    let files: Vec<_> = walk(data.path());
-    assert!(files.is_empty(), "files after SIGKILL: {files:?}");
+    assert!(store.join("recordings/kill-call.wav.part").is_file());
+    assert!(store.join("open/kill-call.jsonl").is_file());
+    // Garbage of another crash, in the store this time.
+    std::fs::write(store.join("open/garbage.jsonl"), b"{not json").unwrap();
+    std::fs::write(store.join("recordings/garbage.wav.part"), b"RIFF").unwrap();
+    // Restart: the call is closed as interrupted with what was written.
+    let (mut child, _url) = spawn_server(&store, &[]).await;
+    signal(&child, "-TERM");
+    assert!(child.wait().unwrap().success());
+    let r = read_json(&store.join("reports/kill-call.json"));
+    assert_eq!(r["status"], "interrupted");
+    assert!(!store.join("open/kill-call.jsonl").exists());
+    let leftovers: Vec<PathBuf> = walk(&store)
+        .into_iter()
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            name.contains("kill-call") && (name.ends_with(".part") || name.ends_with(".tmp"))
+        })
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+    let (rate, stored) = read_legs(&store.join("recordings/kill-call.wav"));
+    let kept = stored[0].len() as f64 / f64::from(rate);
+    eprintln!("killed at {killed_at:.1} s of media; recording kept {kept:.1} s");
+    assert!(
+        kept >= killed_at - 60.0,
+        "kept {kept:.1} s of {killed_at:.1} s"
+    );
+    let mut checked = 0;
+    for &(leg, a, b) in spans.iter().filter(|s| s.2 <= kept) {
+        let (total, loud) = loud_frames(rate, &stored[leg], a, b);
+        assert!(
+            total > 0 && loud * 10 <= total,
+            "span {a:.1}-{b:.1} s audible: {loud}/{total} loud frames"
+        );
+        checked += 1;
+    }
+    assert!(
+        checked >= 3,
+        "only {checked} sensitive spans in the kept audio"
+    );
+    // The calls list still works and shows the call.
+    let (code, out, err) = callscope(&["calls", "list", "--data-dir", store.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("kill-call") && out.contains("interrupted"),
+        "{out}"
+    );
+}
+
+fn read_legs(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
+    let mut src = callscope::source::WavSource::open(path).unwrap();
+    let rate = src.info().sample_rate;
+    let ch = usize::from(src.info().channels);
+    let mut legs = vec![Vec::new(); ch];
+    let mut bufs = vec![Vec::new(); ch];
+    while src.read(8192, &mut bufs).unwrap() > 0 {
+        for (l, b) in legs.iter_mut().zip(&bufs) {
+            l.extend_from_slice(b);
+        }
+    }
+    (rate, legs)
+}
+
+/// Frames (20 ms) of `[start, end)` on `leg` and how many are loud (> −45 dBFS).
+fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usize) {
+    let n = (rate / 50) as usize;
+    let (mut total, mut loud) = (0, 0);
+    let mut t = start;
+    while t + 0.02 <= end + 1e-9 {
+        let a = (t * f64::from(rate)) as usize;
+        if a + n <= leg.len() {
+            total += 1;
+            let ms = leg[a..a + n]
+                .iter()
+                .map(|v| f64::from(*v).powi(2))
+                .sum::<f64>()
+                / n as f64;
+            loud += usize::from(10.0 * ms.max(1e-12).log10() > -45.0);
+        }
+        t += 0.02;
+    }
+    (total, loud)
 }
 
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {

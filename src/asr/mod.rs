@@ -176,6 +176,29 @@ pub fn fold(word: &str) -> String {
         .collect()
 }
 
+/// Where a transcription result goes: called once, on a worker thread.
+pub type Reply = Box<dyn FnOnce(Result<Transcript, AsrError>) + Send>;
+
+/// A shared pool of transcription workers, as the call engine's drivers
+/// use it: jobs go in without blocking the audio path and their results
+/// come back through a [`Reply`], in any order. [`whisper::WhisperPool`]
+/// is the real one; tests use a fake that answers from a script.
+pub trait AsrPool: Send + Sync {
+    /// Queues a job without waiting; when the queue is full
+    /// ([`AsrError::Busy`]) or stopped, the error comes back with the
+    /// utterance.
+    fn try_submit_with(
+        &self,
+        utterance: Utterance,
+        reply: Reply,
+    ) -> Result<(), (AsrError, Utterance)>;
+    /// Queues a job, waiting for room in the queue (batch work only,
+    /// never on the async runtime).
+    fn submit_with(&self, utterance: Utterance, reply: Reply) -> Result<(), AsrError>;
+    /// Jobs queued that no worker has taken yet.
+    fn waiting(&self) -> usize;
+}
+
 /// Anything that turns utterances into timed words.
 pub trait Transcriber: Send + Sync {
     /// Transcribes one utterance; blocks until done.

@@ -91,7 +91,7 @@ pub fn fast_kernels() -> bool {
 }
 
 /// Where a result goes: called on the worker thread, so it must not block.
-pub type Reply = Box<dyn FnOnce(Result<Transcript, AsrError>) + Send>;
+pub use super::Reply;
 
 struct Job {
     utterance: Utterance,
@@ -394,6 +394,31 @@ impl Drop for WhisperPool {
         for w in self.workers.drain(..) {
             let _ = w.join();
         }
+    }
+}
+
+impl super::AsrPool for WhisperPool {
+    fn try_submit_with(
+        &self,
+        utterance: Utterance,
+        reply: Reply,
+    ) -> Result<(), (AsrError, Utterance)> {
+        WhisperPool::try_submit_with(self, utterance, reply)
+    }
+
+    fn submit_with(&self, utterance: Utterance, reply: Reply) -> Result<(), AsrError> {
+        let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        tx.send(Job { utterance, reply }).map_err(|_| {
+            self.waiting
+                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+            AsrError::Stopped
+        })
+    }
+
+    fn waiting(&self) -> usize {
+        WhisperPool::waiting(self)
     }
 }
 

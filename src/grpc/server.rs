@@ -23,11 +23,13 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
 use super::{Encoding, event, kpi, pb, prompt};
-use crate::analyze::{Transcription, store_result, validate_call_id};
+use crate::analyze::{AnalyzeError, CallResult, Transcription, validate_call_id};
 use crate::asr::{AsrError, Transcript};
 use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
 use crate::live::kpi::{KpiSnapshot, LivePrompt};
+use crate::redact::call::Cleared;
 use crate::store::db::{CallStore, Filter, StoreError};
+use crate::store::open::{OpenCall, OpenStart};
 use crate::telemetry;
 
 /// Events buffered per caller stream before events are dropped.
@@ -86,7 +88,10 @@ pub struct Hub {
 impl Hub {
     /// A hub storing into `data_dir`, transcribing with `transcription`,
     /// taking at most `max_calls` calls at once; actors finish their calls
-    /// when `shutdown` turns true.
+    /// when `shutdown` turns true. The redaction settings (detector, mask,
+    /// model name, rules) come from `transcription`, whatever `cfg` says,
+    /// so the audio released during a call and the stored call are
+    /// redacted alike.
     pub fn new(
         data_dir: PathBuf,
         transcription: Arc<Transcription>,
@@ -94,6 +99,13 @@ impl Hub {
         max_calls: usize,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let cfg = LiveConfig {
+            detect: transcription.detect.clone(),
+            rules: Arc::clone(&transcription.rules),
+            mask: transcription.mask,
+            model_name: transcription.model_name.clone(),
+            ..cfg
+        };
         Arc::new(Hub {
             calls: Mutex::new(HashMap::new()),
             floor: broadcast::channel(WATCH_BUFFER).0,
@@ -188,10 +200,38 @@ pub async fn run_call(
     out: mpsc::Sender<Result<pb::CallEvent, Status>>,
 ) -> Result<pb::CallEvent, Status> {
     let call_id = start.call_id.clone();
-    let agent_channel = start.agent_channel;
     let _live = LiveGauge::new();
+    let open_start = OpenStart {
+        call_id: start.call_id.clone(),
+        agent_id: Some(start.agent_id.clone()),
+        caller_id: Some(start.caller_id.clone()),
+        started_at: start
+            .started_at
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_secs_f64()),
+        source: crate::report::SourceInfo {
+            name: format!("live call, agent {}", start.agent_id),
+            codec: start.codec.clone(),
+            sample_rate: start.sample_rate,
+            channels: start.legs as u16,
+            agent_channel: match (start.legs, start.agent_channel) {
+                (1, _) => "mono",
+                (_, 0) => "left",
+                _ => "right",
+            }
+            .to_string(),
+        },
+        legs: start.legs,
+        agent_channel: start.agent_channel,
+    };
     let mut call = LiveCall::new(start, hub.cfg.clone())
         .map_err(|e| Status::invalid_argument(format!("cannot set up the call: {e}")))?;
+    // The recording is written as its audio clears, on a blocking thread:
+    // the actor hands it over through a bounded channel.
+    let (disk_tx, disk_rx) = mpsc::channel::<ToDisk>(DISK_BUFFER);
+    let data_dir = hub.data_dir.clone();
+    let writer = tokio::task::spawn_blocking(move || write_call(&data_dir, &open_start, disk_rx));
     let pool = Arc::clone(&hub.transcription);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(u64, Result<Transcript, AsrError>)>();
     let mut backlog: VecDeque<AsrJob> = VecDeque::new();
@@ -285,10 +325,15 @@ pub async fn run_call(
                 in_flight -= 1;
                 telemetry::asr_queue(-1.0);
                 call.on_transcript(id, r, &mut events);
+                call.settle(&mut jobs);
                 submit(&mut call, false, &mut jobs, &mut backlog, &mut in_flight);
                 emit(&call, &mut events, &mut dropped);
             }
             _ = shutdown.changed() => break "interrupted",
+        }
+        for cleared in call.take_cleared() {
+            // A writer that failed has said why; the call goes on live.
+            let _ = disk_tx.send(ToDisk::Cleared(Box::new(cleared))).await;
         }
     };
     // Flush: the last utterances, then everything still queued.
@@ -327,15 +372,28 @@ pub async fn run_call(
         );
     }
     let t = Arc::clone(&hub.transcription);
-    let data_dir = hub.data_dir.clone();
     let status_s = status.to_string();
-    let stored = tokio::task::spawn_blocking(move || {
-        let result = call.seal(&status_s, &t);
-        store_result(&data_dir, &result, agent_channel)?;
-        Ok::<_, crate::analyze::AnalyzeError>(result)
+    let sealed = tokio::task::spawn_blocking(move || {
+        let cleared = call.take_cleared();
+        (cleared, call.seal(&status_s, &t))
     })
-    .await
-    .map_err(|e| Status::internal(format!("storing the call failed: {e}")))?;
+    .await;
+    let stored = match sealed {
+        Ok((cleared, result)) => {
+            for c in cleared {
+                let _ = disk_tx.send(ToDisk::Cleared(Box::new(c))).await;
+            }
+            let _ = disk_tx.send(ToDisk::Finish(Box::new(result))).await;
+            drop(disk_tx);
+            writer
+                .await
+                .map_err(|e| Status::internal(format!("storing the call failed: {e}")))?
+        }
+        Err(e) => {
+            hub.unregister(&call_id);
+            return Err(Status::internal(format!("storing the call failed: {e}")));
+        }
+    };
     let result = match stored {
         Ok(r) => r,
         Err(e) => {
@@ -359,6 +417,41 @@ pub async fn run_call(
     // Watchers see the end too, then their streams close.
     hub.finish(&call_id, &ended);
     Ok(ended)
+}
+
+/// Cleared audio and the sealed call, on their way to the call's writer.
+enum ToDisk {
+    /// Audio that left the hold.
+    Cleared(Box<Cleared>),
+    /// The sealed call: store it.
+    Finish(Box<CallResult>),
+}
+
+/// Cleared audio chunks buffered between a call's actor and its writer.
+const DISK_BUFFER: usize = 16;
+
+/// A call's writer (a blocking thread): opens the call on disk, appends
+/// its cleared audio and stores it at the end. When the actor goes away
+/// without finishing (a panic), the call stays open on disk and is closed
+/// as `interrupted` at the next start ([`crate::store::open::recover`]).
+fn write_call(
+    data_dir: &std::path::Path,
+    start: &OpenStart,
+    mut rx: mpsc::Receiver<ToDisk>,
+) -> Result<CallResult, AnalyzeError> {
+    let mut open = OpenCall::create(data_dir, start)?;
+    while let Some(m) = rx.blocking_recv() {
+        match m {
+            ToDisk::Cleared(c) => open.append(&c)?,
+            ToDisk::Finish(result) => {
+                open.finish(&result)?;
+                return Ok(*result);
+            }
+        }
+    }
+    Err(AnalyzeError::Output(
+        "the call ended without being sealed; it stays open on disk until the next start".into(),
+    ))
 }
 
 /// Counts a live call in the metrics for as long as it lives.
@@ -765,6 +858,16 @@ pub async fn serve(
     shutdown: watch::Sender<bool>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let data_dir = hub.data_dir.clone();
+    let closed = tokio::task::spawn_blocking(move || crate::store::open::recover(&data_dir))
+        .await
+        .unwrap_or_default();
+    if !closed.is_empty() {
+        warn!(
+            calls = closed.len(),
+            "calls left open by a crash were stored as interrupted"
+        );
+    }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CallScopeServer<Service>>().await;
     let reflection = tonic_reflection::server::Builder::configure()

@@ -34,8 +34,10 @@ use crate::convert::ConvertError;
 use crate::frame::{FRAME_SECONDS, Leg};
 use crate::pipeline::{CallOutput, CallPipeline, PipelineConfig};
 use crate::redact::Redacted;
-use crate::redact::audio::AudioHold;
-use crate::redact::call::TranscribedUtterance;
+use crate::redact::audio::{AudioHold, MaskMethod};
+use crate::redact::call::{
+    Cleared, Mask, TranscribedUtterance, doubtful_utterances, release_cleared,
+};
 use crate::redact::detect::{DetectConfig, Kind};
 use crate::redact::live::{final_of, partial_of};
 use crate::redact::text::UtteranceSpan;
@@ -103,6 +105,49 @@ pub struct LiveConfig {
     /// A stream that sends nothing for this long is ended (stored as
     /// interrupted), seconds.
     pub idle_timeout_s: f64,
+    /// How redacted audio is replaced.
+    pub mask: MaskMethod,
+    /// The whisper model's file name, for the audit trail.
+    pub model_name: String,
+    /// The redaction frontier ([`HoldConfig`]).
+    pub hold: HoldConfig,
+}
+
+/// How long a call's audio stays in memory: it leaves (masked) once its
+/// redaction is final, and at the latest after [`HoldConfig::max_hold_s`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct HoldConfig {
+    /// Audio is released in steps of at least this much, media seconds
+    /// (the redactor runs over the call's words once per step).
+    pub step_s: f64,
+    /// Audio older than this leaves the hold whatever is still unsettled
+    /// (transcription far behind, a number still being read): what in it is
+    /// not settled is masked whole (fail closed), seconds. Bounds a call's
+    /// memory: 8 kHz stereo is 3.8 MB a minute.
+    pub max_hold_s: f64,
+}
+
+impl Default for HoldConfig {
+    fn default() -> Self {
+        HoldConfig {
+            step_s: 10.0,
+            max_hold_s: 600.0,
+        }
+    }
+}
+
+impl LiveConfig {
+    /// The settings of a live call transcribed and redacted as `t` says.
+    pub fn for_transcription(t: &Transcription, pipeline: PipelineConfig) -> Self {
+        LiveConfig {
+            pipeline,
+            detect: t.detect.clone(),
+            rules: Arc::clone(&t.rules),
+            mask: t.mask,
+            model_name: t.model_name.clone(),
+            ..LiveConfig::default()
+        }
+    }
 }
 
 impl Default for LiveConfig {
@@ -115,6 +160,9 @@ impl Default for LiveConfig {
             defer_lag_s: 30.0,
             rules: Arc::new(Rules::builtin()),
             idle_timeout_s: 60.0,
+            mask: MaskMethod::Silence,
+            model_name: "whisper".to_string(),
+            hold: HoldConfig::default(),
         }
     }
 }
@@ -217,10 +265,39 @@ pub struct LiveCall {
     keypad: Option<(Leg, f64, f64, u32)>,
     signal_buf: Vec<SignalEvent>,
     utter_buf: Vec<Utterance>,
+    /// Doubtful utterances whose digit-primed second listen is out.
+    relisten_out: BTreeMap<u64, ()>,
+    /// Utterances whose second listen was asked for (once each).
+    relisten_asked: Vec<bool>,
+    /// Audio released from the hold and not yet taken by the driver.
+    cleared: Vec<Cleared>,
+    /// Media time of the next release attempt.
+    next_release: f64,
+    /// Masks added because audio had to leave the hold unsettled.
+    forced: Vec<Mask>,
+    /// Seconds of audio that left the hold unsettled.
+    forced_s: f64,
+    /// Input not yet pushed, per leg: the engine takes audio in pieces of
+    /// one frame's length whatever the blocks it is given, so a file and
+    /// the same audio streamed in any chunking give the same call.
+    inbuf: Vec<Vec<f32>>,
+    /// One piece per leg, reused.
+    piece_buf: Vec<Vec<f32>>,
+    /// Source samples per piece.
+    piece: usize,
+    /// What the report says about the source, when not the live default.
+    source_name: Option<String>,
+    meta: Option<report::CallMeta>,
+    warnings: Vec<String>,
 }
 
 /// Partial tickets live above this, so they never clash with final ids.
 const PARTIAL_BASE: u64 = 1 << 48;
+/// Second-listen tickets: this plus the utterance's id.
+const RELISTEN_BASE: u64 = 1 << 40;
+/// Margin kept behind the redaction frontier for padding and the
+/// neighbour rule (a pad, a word's reach, a neighbour gap), seconds.
+const FRONTIER_MARGIN_S: f64 = 2.5;
 
 impl LiveCall {
     /// Sets up a call.
@@ -232,6 +309,8 @@ impl LiveCall {
             &cfg.pipeline,
         )?;
         pipeline.cut_utterances();
+        let legs = start.legs;
+        let piece = ((f64::from(start.sample_rate) * FRAME_SECONDS).ceil() as usize).max(1);
         Ok(LiveCall {
             hold: AudioHold::new(start.sample_rate, start.legs),
             prompter: Prompter::new(&cfg.rules),
@@ -257,6 +336,18 @@ impl LiveCall {
             keypad: None,
             signal_buf: Vec::with_capacity(16),
             utter_buf: Vec::new(),
+            relisten_out: BTreeMap::new(),
+            relisten_asked: Vec::new(),
+            cleared: Vec::new(),
+            next_release: 0.0,
+            forced: Vec::new(),
+            forced_s: 0.0,
+            inbuf: vec![Vec::new(); legs],
+            piece_buf: vec![Vec::new(); legs],
+            piece,
+            source_name: None,
+            meta: None,
+            warnings: Vec::new(),
         })
     }
 
@@ -319,6 +410,38 @@ impl LiveCall {
     /// Pushes one block per leg (agent first); appends the events it causes
     /// and the transcription work it creates.
     pub fn push(&mut self, legs: &[&[f32]], out: &mut Vec<LiveEvent>, jobs: &mut Vec<AsrJob>) {
+        if self.pipeline.is_none() {
+            return;
+        }
+        for (buf, block) in self.inbuf.iter_mut().zip(legs) {
+            buf.extend_from_slice(block);
+        }
+        while self.inbuf.iter().map(Vec::len).min().unwrap_or(0) >= self.piece {
+            self.push_piece(self.piece, out, jobs);
+        }
+    }
+
+    /// Pushes the first `n` samples of every leg's input (a leg with fewer
+    /// is padded with silence).
+    fn push_piece(&mut self, n: usize, out: &mut Vec<LiveEvent>, jobs: &mut Vec<AsrJob>) {
+        let mut pieces = std::mem::take(&mut self.piece_buf);
+        for (piece, buf) in pieces.iter_mut().zip(self.inbuf.iter_mut()) {
+            piece.clear();
+            let k = n.min(buf.len());
+            piece.extend(buf.drain(..k));
+            piece.resize(n, 0.0);
+        }
+        {
+            let legs: [&[f32]; 2] = [
+                pieces[0].as_slice(),
+                pieces.get(1).map_or(&[][..], Vec::as_slice),
+            ];
+            self.push_now(&legs[..pieces.len()], out, jobs);
+        }
+        self.piece_buf = pieces;
+    }
+
+    fn push_now(&mut self, legs: &[&[f32]], out: &mut Vec<LiveEvent>, jobs: &mut Vec<AsrJob>) {
         let Some(p) = self.pipeline.as_mut() else {
             return;
         };
@@ -356,6 +479,194 @@ impl LiveCall {
         if self.lagging_since.is_none() {
             self.queue_partials(now, jobs);
         }
+        self.advance_frontier(jobs);
+    }
+
+    /// Moves the redaction frontier now if it can (after transcripts came
+    /// back; pushes do it on their own), queuing the second listens it
+    /// needs.
+    pub fn settle(&mut self, jobs: &mut Vec<AsrJob>) {
+        if self.pipeline.is_some() {
+            self.next_release = 0.0;
+            self.advance_frontier(jobs);
+        }
+    }
+
+    /// Audio that left the hold since the last call, masked (write it in
+    /// order; see [`Cleared::late`]).
+    pub fn take_cleared(&mut self) -> Vec<Cleared> {
+        std::mem::take(&mut self.cleared)
+    }
+
+    /// Seconds of audio held in memory now.
+    pub fn held_s(&self) -> f64 {
+        self.hold.duration_s() - self.hold.start_s()
+    }
+
+    /// The redaction frontier: call time before which nothing still to come
+    /// (an utterance being spoken or transcribed, a second listen, a keypad
+    /// entry, a digit string still being read) can change what is masked.
+    /// A cue reaches back [`DetectConfig::lookback_s`] from its utterance's
+    /// start; digit groups join across pauses of up to
+    /// [`DetectConfig::split_gap_s`], so an open string holds the frontier
+    /// at its first group.
+    fn frontier(&self) -> f64 {
+        let now = self.now();
+        // Everything before `known` is transcribed.
+        let mut known = now - SEEN_AFTER_S;
+        for &id in self.pending.keys().chain(self.relisten_out.keys()) {
+            known = known.min(self.utterances[id as usize].span.start);
+        }
+        if let Some(p) = self.pipeline.as_ref() {
+            for leg in &Leg::BOTH[..self.start.legs] {
+                if let Some((s, _)) = p.utterance_in_progress(*leg) {
+                    known = known.min(s);
+                }
+            }
+        }
+        if let Some((_, a, _, _)) = self.keypad {
+            known = known.min(a);
+        }
+        // Digit strings still open at `known`, followed back group by group.
+        let cfg = &self.cfg.detect;
+        let mut chain = known;
+        let held_from = self.hold.start_s() - cfg.split_gap_s;
+        let recent: Vec<&TranscribedUtterance> = self
+            .utterances
+            .iter()
+            .filter(|tu| tu.span.end >= held_from && numberish(tu, cfg))
+            .collect();
+        loop {
+            let before = chain;
+            for tu in &recent {
+                if tu.span.start < chain && tu.span.end >= chain - cfg.split_gap_s {
+                    chain = tu.span.start;
+                }
+            }
+            if chain == before {
+                break;
+            }
+        }
+        (known - cfg.lookback_s).min(chain) - FRONTIER_MARGIN_S
+    }
+
+    /// Releases the audio behind the frontier (see [`Self::frontier`]),
+    /// masked, once a step of it is there; asks for the second listens the
+    /// audio about to go needs first. Audio older than
+    /// [`HoldConfig::max_hold_s`] goes whatever is unsettled: what in it is
+    /// not settled is masked whole.
+    fn advance_frontier(&mut self, jobs: &mut Vec<AsrJob>) {
+        let now = self.now();
+        if now < self.next_release {
+            return;
+        }
+        self.next_release = now + self.cfg.hold.step_s.max(0.5) / 2.0;
+        let from = self.hold.start_s();
+        let mut upto = self.frontier();
+        let cap = now - self.cfg.hold.max_hold_s;
+        if upto.max(cap) - from < self.cfg.hold.step_s {
+            return;
+        }
+        let tones: Vec<(Leg, f64, f64)> = match &self.pipeline {
+            Some(p) => p.closed_tones().collect(),
+            None => return,
+        };
+        for u in doubtful_utterances(&self.utterances, &tones, &self.cfg.detect) {
+            let span = self.utterances[u].span;
+            if span.start >= upto || self.utterances[u].relisten.is_some() {
+                continue;
+            }
+            self.relisten_asked.resize(self.utterances.len(), false);
+            let id = RELISTEN_BASE + u as u64;
+            if !self.relisten_asked[u]
+                && let Some(mut again) = self.hold.utterance(
+                    &self.start.call_id.as_str().into(),
+                    span.leg,
+                    span.start,
+                    span.end,
+                )
+            {
+                self.relisten_asked[u] = true;
+                again.prime_digits = true;
+                self.relisten_out.insert(id, ());
+                jobs.push(AsrJob {
+                    id,
+                    partial: false,
+                    utterance: again,
+                });
+            }
+            if self.relisten_out.contains_key(&id) {
+                upto = upto.min(span.start - FRONTIER_MARGIN_S);
+            }
+        }
+        let mut extra = Vec::new();
+        if upto < cap {
+            extra = self.unsettled_masks(from, cap);
+            self.forced_s += cap - upto.max(from);
+            telemetry::error("hold_limit");
+            warn!(
+                held_s = now - from,
+                "audio left the hold before its redaction settled: masked whole where unsettled"
+            );
+            self.forced.extend(extra.iter().cloned());
+            upto = cap;
+        }
+        if upto - from < self.cfg.hold.step_s && extra.is_empty() {
+            return;
+        }
+        let cleared = release_cleared(
+            &mut self.hold,
+            upto,
+            &self.utterances,
+            &tones,
+            self.forced.clone(),
+            self.cfg.mask,
+            &self.cfg.model_name,
+            &self.cfg.detect,
+        );
+        self.cleared.push(cleared);
+    }
+
+    /// Masks for what in `[from, upto)` is not settled: utterances still
+    /// being spoken or transcribed or waiting for a second listen, and those
+    /// with a number or an unsure word.
+    fn unsettled_masks(&self, from: f64, upto: f64) -> Vec<Mask> {
+        let mask = |leg: Leg, start: f64, end: f64| Mask {
+            kind: Kind::Pan,
+            leg,
+            start: (start - crate::redact::call::WORD_PAD_S).max(0.0),
+            end: end + crate::redact::call::WORD_PAD_S,
+            confidence: crate::redact::detect::Confidence::Low,
+            model: self.cfg.model_name.clone(),
+            rule: crate::redact::detect::Rule::NoTranscript,
+        };
+        let mut out = Vec::new();
+        for (u, tu) in self.utterances.iter().enumerate() {
+            if tu.span.end < from || tu.span.start >= upto {
+                continue;
+            }
+            let id = u as u64;
+            let open = self.pending.contains_key(&id)
+                || self.relisten_out.contains_key(&(RELISTEN_BASE + id));
+            let unsure = tu.transcript.as_ref().is_none_or(|t| {
+                t.words
+                    .iter()
+                    .any(|w| w.confidence < self.cfg.detect.unsure_below)
+            });
+            if open || unsure || numberish(tu, &self.cfg.detect) {
+                out.push(mask(tu.span.leg, tu.span.start, tu.span.end));
+            }
+        }
+        if let Some(p) = self.pipeline.as_ref() {
+            for leg in &Leg::BOTH[..self.start.legs] {
+                if let Some((s, _)) = p.utterance_in_progress(*leg)
+                    && s < upto
+                {
+                    out.push(mask(*leg, s, upto));
+                }
+            }
+        }
+        out
     }
 
     fn queue_finals(&mut self, jobs: &mut Vec<AsrJob>) {
@@ -512,6 +823,15 @@ impl LiveCall {
             self.on_partial(id, result, out);
             return;
         }
+        if id >= RELISTEN_BASE {
+            if self.relisten_out.remove(&id).is_some() {
+                let u = (id - RELISTEN_BASE) as usize;
+                // A failed second listen leaves the utterance doubtful:
+                // masked whole.
+                self.utterances[u].relisten = result.ok();
+            }
+            return;
+        }
         let u = id as usize;
         if u >= self.utterances.len() || self.pending.remove(&id).is_none() {
             return;
@@ -660,6 +980,10 @@ impl LiveCall {
     /// jobs (finals only). Call [`Self::on_transcript`] for each, then
     /// [`Self::seal`].
     pub fn end(&mut self, out: &mut Vec<LiveEvent>, jobs: &mut Vec<AsrJob>) {
+        let rest = self.inbuf.iter().map(Vec::len).max().unwrap_or(0);
+        if rest > 0 && self.pipeline.is_some() {
+            self.push_piece(rest, out, jobs);
+        }
         let Some(p) = self.pipeline.take() else {
             return;
         };
@@ -676,46 +1000,54 @@ impl LiveCall {
         self.track_keypad(out, true);
     }
 
+    /// Describes the source for the stored report when it is not a live
+    /// stream: a file's name, its metadata and warnings about it.
+    pub fn describe_source(&mut self, name: String, meta: report::CallMeta, warnings: Vec<String>) {
+        self.source_name = Some(name);
+        self.meta = Some(meta);
+        self.warnings = warnings;
+    }
+
     /// Redacts and seals the finished call for storage: `status` is
-    /// `complete` or `interrupted`.
+    /// `complete`, `interrupted` or `truncated`.
     ///
-    /// Doubtful utterances get their second, digit-primed listen here, as
-    /// in offline analysis, from the held audio: this blocks on the whisper
-    /// pool, so call it from a blocking thread.
+    /// Doubtful utterances still held get their second, digit-primed
+    /// listen here, as the frontier gives the others
+    /// ([`Self::take_cleared`]): this blocks on the whisper pool, so call
+    /// it from a blocking thread.
     pub fn seal(self, status: &str, t: &Transcription) -> CallResult {
         let call_id: crate::frame::CallId = self.start.call_id.as_str().into();
-        let (report, utterances, tones, hold) = self.unsealed(status);
-        let spans: Vec<_> = utterances.iter().map(|u| u.span).collect();
-        let utterances = crate::analyze::relisten(utterances, &tones, t, |u| {
-            hold.utterance(&call_id, spans[u].leg, spans[u].start, spans[u].end)
+        let u = self.unsealed(status);
+        let spans: Vec<_> = u.utterances.iter().map(|u| u.span).collect();
+        let hold = &u.hold;
+        let utterances = crate::analyze::relisten(u.utterances, &u.tones, t, |k| {
+            if spans[k].start < hold.start_s() {
+                // Released: its second listen was had (or it was masked).
+                return None;
+            }
+            hold.utterance(&call_id, spans[k].leg, spans[k].start, spans[k].end)
         });
-        redact_and_seal(report, &utterances, &tones, hold, t)
+        redact_and_seal(u.report, &utterances, &u.tones, u.hold, t, &u.forced)
     }
 
     /// [`Self::seal`] with the redaction settings alone.
     pub fn seal_with(self, status: &str, r: &Redaction<'_>) -> CallResult {
-        let (report, utterances, tones, hold) = self.unsealed(status);
-        redact_and_seal_with(report, &utterances, &tones, hold, r)
+        let u = self.unsealed(status);
+        redact_and_seal_with(u.report, &u.utterances, &u.tones, u.hold, r, &u.forced)
     }
 
     /// Ends the call and gathers what the redactor needs: the report of
     /// signals and signal prompts, the utterances, keypad tones and audio.
-    #[allow(clippy::type_complexity)]
-    fn unsealed(
-        mut self,
-        status: &str,
-    ) -> (
-        Report,
-        Vec<TranscribedUtterance>,
-        Vec<(Leg, f64, f64)>,
-        AudioHold,
-    ) {
+    fn unsealed(mut self, status: &str) -> Unsealed {
         let mut events = Vec::new();
         let mut jobs = Vec::new();
         self.end(&mut events, &mut jobs);
         let output = self.output.take().expect("ended");
         let source = SourceInfo {
-            name: format!("live call, agent {}", self.start.agent_id),
+            name: self
+                .source_name
+                .take()
+                .unwrap_or_else(|| format!("live call, agent {}", self.start.agent_id)),
             codec: self.start.codec.clone(),
             sample_rate: self.start.sample_rate,
             channels: self.start.legs as u16,
@@ -727,17 +1059,26 @@ impl LiveCall {
             .to_string(),
         };
         let mut report = Report::from_summary(&self.start.call_id, source, &output.summary);
-        report::CallMeta {
-            agent_id: Some(self.start.agent_id.clone()),
-            caller_id: Some(self.start.caller_id.clone()),
-            started_at: Some(self.start.started_at),
-        }
-        .apply(&mut report);
+        self.meta
+            .take()
+            .unwrap_or_else(|| report::CallMeta {
+                agent_id: Some(self.start.agent_id.clone()),
+                caller_id: Some(self.start.caller_id.clone()),
+                started_at: Some(self.start.started_at),
+            })
+            .apply(&mut report);
         report.status = status.to_string();
-        if status != "complete" {
+        report.warnings.append(&mut self.warnings);
+        if status == "interrupted" {
             report
                 .warnings
                 .push(format!("call {status}: stored up to where it stopped"));
+        }
+        if self.forced_s > 0.0 {
+            report.warnings.push(format!(
+                "{:.0} s of audio had to leave the hold before their transcription or redaction settled (hold limit {:.0} s): what in it was unsettled is masked whole",
+                self.forced_s, self.cfg.hold.max_hold_s
+            ));
         }
         // Only the signal prompts: the transcript prompts are derived again
         // from the final redacted segments (see `Redacted::with_insights`).
@@ -746,13 +1087,39 @@ impl LiveCall {
             .into_iter()
             .map(report::Prompt::from)
             .collect();
-        (report, self.utterances, output.tones, self.hold)
+        Unsealed {
+            report,
+            utterances: self.utterances,
+            tones: output.tones,
+            hold: self.hold,
+            forced: self.forced,
+        }
     }
+}
+
+/// What a finished call leaves for the redactor.
+struct Unsealed {
+    report: Report,
+    utterances: Vec<TranscribedUtterance>,
+    tones: Vec<(Leg, f64, f64)>,
+    hold: AudioHold,
+    forced: Vec<Mask>,
 }
 
 /// The key of an utterance starting at `start` seconds: its start in ms.
 fn key(start: f64) -> u64 {
     (start * 1000.0).round().max(0.0) as u64
+}
+
+/// Whether an utterance may be part of a number: a number word, a word
+/// whisper gave digits most of its probability, or no transcript at all.
+fn numberish(tu: &TranscribedUtterance, cfg: &DetectConfig) -> bool {
+    tu.transcript.as_ref().is_none_or(|t| {
+        t.words.iter().any(|w| {
+            crate::redact::numbers::is_number_word(&w.text)
+                || w.digit_p.is_some_and(|p| p >= cfg.hidden_digit_p)
+        })
+    })
 }
 
 #[cfg(test)]
@@ -825,7 +1192,7 @@ mod tests {
         }
     }
 
-    fn call() -> LiveCall {
+    fn call_with(cfg: LiveConfig) -> LiveCall {
         let start = LiveStart {
             call_id: "t".into(),
             agent_id: "a".into(),
@@ -836,7 +1203,7 @@ mod tests {
             codec: "PCM".into(),
             agent_channel: 0,
         };
-        LiveCall::new(start, LiveConfig::default()).unwrap()
+        LiveCall::new(start, cfg).unwrap()
     }
 
     /// One run: the events in order, and which finals were delivered in
@@ -845,6 +1212,12 @@ mod tests {
         call: LiveCall,
         events: Vec<LiveEvent>,
         delivered: Vec<(Leg, f64)>,
+        /// Audio that left the hold during the call, per leg.
+        cleared: Vec<Vec<f32>>,
+        /// Most audio held at once, seconds.
+        max_held_s: f64,
+        /// Late masks the frontier needed.
+        late: usize,
     }
 
     impl Run {
@@ -887,7 +1260,26 @@ mod tests {
     /// Plays `script` for `length_s` into a call; each job's result comes
     /// back `latency(job)` media seconds after it was handed out.
     fn run(script: &[Line], length_s: f64, latency: impl Fn(&AsrJob) -> f64) -> Run {
-        let mut call = call();
+        run_with(LiveConfig::default(), script, length_s, latency)
+    }
+
+    fn run_with(
+        cfg: LiveConfig,
+        script: &[Line],
+        length_s: f64,
+        latency: impl Fn(&AsrJob) -> f64,
+    ) -> Run {
+        let mut call = call_with(cfg);
+        let mut cleared = vec![Vec::new(); 2];
+        let (mut max_held_s, mut late) = (0.0f64, 0);
+        let mut take = |call: &mut LiveCall| {
+            for c in call.take_cleared() {
+                late += c.late.len();
+                for (i, leg) in cleared.iter_mut().enumerate() {
+                    leg.extend_from_slice(c.audio.get().leg(i));
+                }
+            }
+        };
         let mut events = Vec::new();
         let mut delivered = Vec::new();
         let mut waiting: Vec<(f64, u64, bool, Leg, f64, Transcript)> = Vec::new();
@@ -940,19 +1332,76 @@ mod tests {
             let mut jobs = Vec::new();
             call.push(&[&legs[0], &legs[1]], &mut events, &mut jobs);
             let now = call.now();
-            hand_out(jobs, now, &mut waiting);
             deliver(&mut call, &mut waiting, now, &mut events);
+            call.settle(&mut jobs);
+            hand_out(jobs, now, &mut waiting);
+            max_held_s = max_held_s.max(call.held_s());
+            take(&mut call);
         }
         let mut jobs = Vec::new();
         call.end(&mut events, &mut jobs);
         let now = call.now();
         hand_out(jobs, now, &mut waiting);
         deliver(&mut call, &mut waiting, f64::INFINITY, &mut events);
+        take(&mut call);
         Run {
             call,
             events,
             delivered,
+            cleared,
+            max_held_s,
+            late,
         }
+    }
+
+    /// Seals a run: the whole recording per leg (released audio, then the
+    /// rest) and the stored report.
+    fn seal_run(r: Run) -> (Vec<Vec<f32>>, Report, usize) {
+        let rules = Arc::new(Rules::builtin());
+        let mut audio = r.cleared;
+        let result = r.call.seal_with(
+            "complete",
+            &Redaction {
+                mask: MaskMethod::Silence,
+                model_name: "fake",
+                detect: &DetectConfig::default(),
+                rules: &rules,
+            },
+        );
+        let tail = result.audio.expect("transcribed");
+        for (i, leg) in audio.iter_mut().enumerate() {
+            leg.extend_from_slice(tail.get().leg(i));
+        }
+        (
+            audio,
+            result.report.into_inner(),
+            r.late + result.late.len(),
+        )
+    }
+
+    /// RMS of `[a, b)` seconds of a leg, dBFS.
+    fn level_db(leg: &[f32], a: f64, b: f64) -> f64 {
+        let r = f64::from(RATE);
+        let x = &leg[(a * r) as usize..((b * r) as usize).min(leg.len())];
+        let ms = x.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / x.len().max(1) as f64;
+        10.0 * ms.max(1e-12).log10()
+    }
+
+    /// Small talk every `every` seconds on alternating legs for `length`
+    /// seconds, avoiding `[quiet_from, quiet_to)`.
+    fn chatter(length: f64, quiet_from: f64, quiet_to: f64) -> Vec<Line> {
+        let mut out = Vec::new();
+        let mut t = 0.5;
+        let mut agent = true;
+        while t + 3.0 < length {
+            if t + 3.0 < quiet_from || t >= quiet_to {
+                let leg = if agent { Leg::Agent } else { Leg::Customer };
+                out.push((leg, t, t + 2.5, "that sounds fine to me then"));
+            }
+            agent = !agent;
+            t += 4.0;
+        }
+        out
     }
 
     #[test]
@@ -1091,6 +1540,83 @@ mod tests {
             .count();
         let asked = r.call.next_partial - PARTIAL_BASE;
         assert!(asked as usize > all, "{asked} asked, {all} sent");
+    }
+
+    #[test]
+    fn a_long_call_leaves_memory_as_its_redaction_settles_and_card_audio_is_masked() {
+        let mut script = chatter(240.0, 100.0, 125.0);
+        script.push((
+            Leg::Agent,
+            100.5,
+            103.0,
+            "can I take the card number please",
+        ));
+        script.push((Leg::Customer, 104.0, 108.0, "4111 1111 1111 1111"));
+        script.push((Leg::Agent, 109.0, 111.0, "and the expiry date"));
+        script.push((Leg::Customer, 112.0, 114.0, "oh nine twenty eight"));
+        let r = run(&script, 240.0, |_| 1.5);
+        // Held: the look-back (15 s), a step (10 s), margins; never the call.
+        assert!(r.max_held_s < 40.0, "held {:.1} s", r.max_held_s);
+        assert!(
+            r.cleared[0].len() as f64 / f64::from(RATE) > 180.0,
+            "most of the call left the hold during it"
+        );
+        let (audio, report, late) = seal_run(r);
+        assert_eq!(late, 0, "no mask came after its audio left");
+        assert!(
+            level_db(&audio[1], 104.2, 107.8) < -90.0,
+            "the card number is silent"
+        );
+        assert!(
+            level_db(&audio[1], 112.2, 113.8) < -90.0,
+            "the expiry is silent"
+        );
+        assert!(level_db(&audio[0], 16.7, 18.8) > -40.0, "small talk stays");
+        assert!(report.redactions.len() >= 2, "{:?}", report.redactions);
+    }
+
+    #[test]
+    fn a_number_read_slowly_holds_the_frontier_back_to_its_first_group() {
+        // No cue word: only the groups together (12 s apart) make a card
+        // number, so the first group's audio must wait for the last.
+        let mut script = chatter(120.0, 30.0, 80.0);
+        for (k, t) in [31.0, 43.0, 55.0, 67.0].into_iter().enumerate() {
+            let leg = Leg::Customer;
+            script.push((leg, t, t + 2.0, ["4111", "1111", "1111", "1111"][k]));
+            script.push((Leg::Agent, t + 4.0, t + 6.0, "okay go on then"));
+        }
+        let r = run(&script, 120.0, |_| 1.0);
+        let (audio, _, late) = seal_run(r);
+        assert_eq!(late, 0);
+        for t in [31.0, 43.0, 55.0, 67.0] {
+            assert!(
+                level_db(&audio[1], t + 0.2, t + 1.8) < -90.0,
+                "group at {t} s audible"
+            );
+        }
+    }
+
+    #[test]
+    fn transcription_far_behind_the_hold_limit_masks_what_is_unsettled() {
+        let cfg = LiveConfig {
+            hold: HoldConfig {
+                step_s: 5.0,
+                max_hold_s: 30.0,
+            },
+            ..LiveConfig::default()
+        };
+        let script = chatter(120.0, 0.0, 0.0);
+        // Whisper answers after 80 s: the hold limit is reached first.
+        let r = run_with(cfg, &script, 120.0, |_| 80.0);
+        assert!(r.max_held_s <= 36.0, "held {:.1} s", r.max_held_s);
+        let (audio, report, _) = seal_run(r);
+        // What left unsettled was speech not yet transcribed: masked whole.
+        assert!(level_db(&audio[0], 0.7, 2.8) < -90.0);
+        assert!(
+            report.warnings.iter().any(|w| w.contains("hold limit")),
+            "{:?}",
+            report.warnings
+        );
     }
 
     #[test]

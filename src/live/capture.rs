@@ -355,12 +355,7 @@ impl Sink {
             }
             (None, Some(t)) => {
                 let (stop, stop_rx) = watch::channel(false);
-                let cfg = LiveConfig {
-                    rules: Arc::clone(&t.rules),
-                    detect: t.detect.clone(),
-                    pipeline: args.asr.pipeline(),
-                    ..LiveConfig::default()
-                };
+                let cfg = LiveConfig::for_transcription(&t, args.asr.pipeline());
                 let hub = Hub::new(args.data_dir.clone(), t, cfg, 1, stop_rx);
                 let (tx, in_rx) = mpsc::channel(64);
                 let (out_tx, mut out_rx) = mpsc::channel(1024);

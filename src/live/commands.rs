@@ -159,10 +159,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         max_lag_s: args.max_lag,
         defer_lag_s: args.defer_lag,
         idle_timeout_s: args.idle_timeout,
-        rules: Arc::clone(&transcription.rules),
-        detect: transcription.detect.clone(),
-        pipeline: args.asr.pipeline(),
-        ..LiveConfig::default()
+        ..LiveConfig::for_transcription(&transcription, args.asr.pipeline())
     };
     runtime().block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {

@@ -55,7 +55,17 @@ pub enum MaskMethod {
 /// `Debug` shows the layout and duration only, never samples.
 pub struct AudioHold {
     sample_rate: u32,
+    /// Frames already released from the front ([`AudioHold::release`]):
+    /// the first held sample of every leg is at this frame of the call.
+    base: usize,
     legs: Vec<Vec<f32>>,
+    /// Per channel: the masks applied while their audio was held, in call
+    /// seconds, once audio has been released (the record that says whether
+    /// released audio was masked where a later decision needs it).
+    released_masks: Vec<Vec<(f64, f64)>>,
+    /// Echo decisions made per mask `(from, start ms, end ms, echoed)`, so
+    /// a mask decided again after its audio left keeps its decision.
+    echo_memo: Vec<(usize, i64, i64, bool)>,
     /// Per leg: the merged tone spans `[start, end)` in samples, sorted and
     /// disjoint (touching spans are merged).
     tone_spans: Vec<Vec<(usize, usize)>>,
@@ -72,7 +82,10 @@ impl AudioHold {
         assert!(legs > 0, "at least one leg");
         AudioHold {
             sample_rate,
+            base: 0,
             legs: vec![Vec::new(); legs],
+            released_masks: vec![Vec::new(); legs],
+            echo_memo: Vec::new(),
             tone_spans: vec![Vec::new(); legs],
         }
     }
@@ -100,14 +113,26 @@ impl AudioHold {
         self.legs.len()
     }
 
-    /// Length of the longest leg, in samples.
+    /// Length of the longest leg held, in samples.
     pub fn frames(&self) -> usize {
         self.legs.iter().map(Vec::len).max().unwrap_or(0)
     }
 
-    /// Duration of the longest leg, seconds.
+    /// The call frame of the first held sample: frames released so far
+    /// ([`AudioHold::release`]).
+    pub fn start_frame(&self) -> usize {
+        self.base
+    }
+
+    /// Call time of the first held sample, seconds.
+    pub fn start_s(&self) -> f64 {
+        self.base as f64 / f64::from(self.sample_rate)
+    }
+
+    /// Call time at the end of the longest leg (released audio included),
+    /// seconds.
     pub fn duration_s(&self) -> f64 {
-        self.frames() as f64 / f64::from(self.sample_rate)
+        (self.base + self.frames()) as f64 / f64::from(self.sample_rate)
     }
 
     /// The samples of leg `leg` (0 = agent), as held (masked where masked).
@@ -133,8 +158,9 @@ impl AudioHold {
         let index = if self.legs.len() == 1 { 0 } else { leg.index() };
         let held = &self.legs[index];
         let rate = f64::from(self.sample_rate);
-        let a = ((start_s.max(0.0) * rate) as usize).min(held.len());
-        let b = ((end_s.max(0.0) * rate) as usize).min(held.len());
+        let at = |t: f64| ((t.max(0.0) * rate) as usize).saturating_sub(self.base);
+        let a = at(start_s).min(held.len());
+        let b = at(end_s).min(held.len());
         if b <= a {
             return None;
         }
@@ -147,7 +173,7 @@ impl AudioHold {
         Some(crate::asr::Utterance {
             call_id: call_id.clone(),
             leg,
-            start_s: a as f64 / rate,
+            start_s: (a + self.base) as f64 / rate,
             samples,
             prime_digits: false,
         })
@@ -164,6 +190,8 @@ impl AudioHold {
     pub fn carries_echo(&self, from: usize, to: usize, start_s: f64, end_s: f64) -> bool {
         let rate = f64::from(self.sample_rate);
         let (x, y) = (&self.legs[from], &self.legs[to]);
+        let start_s = start_s - self.start_s();
+        let end_s = end_s - self.start_s();
         let mid = 0.5 * (start_s + end_s);
         let half = (0.5 * (end_s - start_s)).min(0.5 * ECHO_MAX_SPAN_S);
         let a = to_index(((mid - half) * rate).floor(), x.len().min(y.len()));
@@ -218,7 +246,8 @@ impl AudioHold {
             "mask on leg {leg} of a {}-leg call",
             self.legs.len()
         );
-        let len = self.legs[leg].len();
+        // Call frames; what was released is out of reach.
+        let len = self.base + self.legs[leg].len();
         let rate = f64::from(self.sample_rate);
         let start = if start_s.is_nan() {
             0
@@ -230,18 +259,20 @@ impl AudioHold {
         } else {
             to_index((end_s * rate - INDEX_SLACK).ceil(), len)
         };
-        if start >= end {
+        if start.max(self.base) >= end {
             return;
         }
         let tone_possible = f64::from(self.sample_rate) > 2.0 * TONE_HZ;
         match method {
             MaskMethod::Tone if tone_possible => self.mask_tone(leg, start, end),
-            MaskMethod::Silence | MaskMethod::Tone => self.legs[leg][start..end].fill(0.0),
+            MaskMethod::Silence | MaskMethod::Tone => {
+                self.legs[leg][start.max(self.base) - self.base..end - self.base].fill(0.0);
+            }
         }
     }
 
-    /// Merges `[start, end)` into the leg's tone spans and renders the
-    /// merged span afresh.
+    /// Merges `[start, end)` (call frames) into the leg's tone spans and
+    /// renders the held part of the merged span afresh.
     fn mask_tone(&mut self, leg: usize, mut start: usize, mut end: usize) {
         let spans = &mut self.tone_spans[leg];
         spans.retain(|&(s, e)| {
@@ -254,7 +285,103 @@ impl AudioHold {
         });
         let at = spans.partition_point(|&(s, _)| s < start);
         spans.insert(at, (start, end));
-        render_tone(&mut self.legs[leg][start..end], f64::from(self.sample_rate));
+        let from = start.max(self.base);
+        render_tone(
+            &mut self.legs[leg][from - self.base..end - self.base],
+            f64::from(self.sample_rate),
+            from - start,
+            end - start,
+        );
+    }
+
+    /// Whether leg `to` carries the line echo of leg `from` over a span
+    /// ([`Self::carries_echo`]), decided once per span: a span decided
+    /// before its audio left the hold keeps that decision, and one whose
+    /// audio has all left is taken as echoed (fail closed: both channels).
+    pub fn echo_decision(&mut self, from: usize, to: usize, start_s: f64, end_s: f64) -> bool {
+        let key = (
+            from,
+            (start_s * 1000.0).round() as i64,
+            (end_s * 1000.0).round() as i64,
+        );
+        if let Some(&(.., e)) = self
+            .echo_memo
+            .iter()
+            .find(|&&(f, a, b, _)| (f, a, b) == key)
+        {
+            return e;
+        }
+        if end_s <= self.start_s() {
+            return true;
+        }
+        let e = self.carries_echo(from, to, start_s, end_s);
+        self.echo_memo.push((key.0, key.1, key.2, e));
+        e
+    }
+
+    /// The part of `[start_s, end_s]` on channel `leg` that had already left
+    /// the hold without a mask over it, if any (whole span before the hold's
+    /// start, when not covered by the masks noted then).
+    pub fn unmasked_release(&self, leg: usize, start_s: f64, end_s: f64) -> Option<(f64, f64)> {
+        let end = end_s.min(self.start_s());
+        if end <= start_s {
+            return None;
+        }
+        let mut spans = self.released_masks[leg].clone();
+        spans.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let mut at = start_s;
+        for (a, b) in spans {
+            if a > at + 1e-3 {
+                break;
+            }
+            at = at.max(b);
+        }
+        (at + 1e-3 < end).then_some((start_s, end))
+    }
+
+    /// Notes a mask applied to channel `leg` before its audio leaves the
+    /// hold; `false` when it was noted already.
+    pub fn note_released_mask(&mut self, leg: crate::frame::Leg, start_s: f64, end_s: f64) -> bool {
+        let i = if self.legs.len() == 1 { 0 } else { leg.index() };
+        let spans = &mut self.released_masks[i];
+        if spans.iter().any(|&(a, b)| a == start_s && b == end_s) {
+            return false;
+        }
+        spans.push((start_s, end_s));
+        true
+    }
+
+    /// Takes the held audio before call time `upto_s` out of the hold, as
+    /// its own buffer (which starts where the hold did): the caller (the
+    /// redactor) has masked everything sensitive in it. The hold then
+    /// starts at `upto_s`; masks before it no longer reach anything.
+    pub(in crate::redact) fn release(&mut self, upto_s: f64) -> Redacted<AudioHold> {
+        let rate = f64::from(self.sample_rate);
+        let upto = to_index((upto_s * rate).floor(), self.base + self.frames()).max(self.base);
+        let n = upto - self.base;
+        let legs = self
+            .legs
+            .iter_mut()
+            .map(|l| {
+                let take = n.min(l.len());
+                let front: Vec<f32> = l[..take].to_vec();
+                l.drain(..take);
+                front
+            })
+            .collect();
+        let out = AudioHold {
+            sample_rate: self.sample_rate,
+            base: self.base,
+            legs,
+            released_masks: vec![Vec::new(); self.legs.len()],
+            echo_memo: Vec::new(),
+            tone_spans: vec![Vec::new(); self.legs.len()],
+        };
+        self.base = upto;
+        for spans in &mut self.tone_spans {
+            spans.retain(|&(_, e)| e > upto);
+        }
+        Redacted::seal(out)
     }
 
     /// Seals the buffer for writing. The caller (the redactor) asserts every
@@ -293,12 +420,15 @@ fn to_index(pos: f64, len: usize) -> usize {
     }
 }
 
-/// Writes the masking tone over `out`: sine from phase 0, faded in and out.
-fn render_tone(out: &mut [f32], rate: f64) {
-    let n = out.len();
+/// Writes the masking tone over `out`, which is samples `skip..` of a
+/// span `total` samples long: sine from phase 0 at the span's start, faded
+/// in and out at its edges.
+fn render_tone(out: &mut [f32], rate: f64, skip: usize, total: usize) {
+    let n = total;
     let fade = ((TONE_FADE_S * rate).round() as usize).min(n / 2).max(1);
     let step = 2.0 * PI * TONE_HZ / rate;
-    for (i, s) in out.iter_mut().enumerate() {
+    for (k, s) in out.iter_mut().enumerate() {
+        let i = k + skip;
         let edge = i.min(n - 1 - i);
         let gain = if edge < fade {
             0.5 * (1.0 - (PI * (edge as f64 + 0.5) / fade as f64).cos())

@@ -79,6 +79,11 @@ pub struct RedactedCall {
     pub audit: Vec<Redacted<AuditEntry>>,
     /// Words per leg (agent, customer) after the hallucination guard.
     pub words: [u64; 2],
+    /// Stretches `(channel index, start, end)` of audio that had already
+    /// left the hold unmasked but that the whole call's redaction masks: the
+    /// stored recording must be silenced there in place (the frontier was
+    /// wrong; fail closed).
+    pub late: Vec<(usize, f64, f64)>,
 }
 
 /// The words of all transcribed utterances in time order, and the word count
@@ -264,28 +269,46 @@ pub fn detect_call(
     }
 }
 
-/// Redacts a whole call. `report` must not carry segments yet; `tones` are
-/// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
-/// recogniser for the audit trail.
-///
-/// A masked span is masked on the other channel too when that channel
-/// carries its line echo ([`AudioHold::carries_echo`]), and written to the
-/// audit trail once per channel masked; whatever the text net catches is
-/// masked in the audio too.
-#[allow(clippy::too_many_arguments)]
-pub fn redact_call(
-    mut report: Report,
+/// One stretch of audio to mask, and why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mask {
+    /// What it hides.
+    pub kind: Kind,
+    /// Whose leg it is on.
+    pub leg: Leg,
+    /// Start, call seconds (padded).
+    pub start: f64,
+    /// End, call seconds (padded).
+    pub end: f64,
+    /// How sure the detector was.
+    pub confidence: Confidence,
+    /// What found it: the whisper model's name or `dtmf-spectral`.
+    pub model: String,
+    /// Which rule found it.
+    pub rule: Rule,
+}
+
+/// What the redactor decided over a call's utterances: the redacted
+/// transcript segments and every span of audio to mask.
+pub struct CallPlan {
+    /// Transcript segments, redacted, in time order (times rounded to ms).
+    pub segments: Vec<Segment>,
+    /// Spans to mask, per leg of the speech (before echo copies).
+    pub masks: Vec<Mask>,
+}
+
+/// Decides a call's redactions (text and audio spans) from its utterances
+/// and keypad tones, without touching audio. Run over the utterances known
+/// so far it gives the masks of audio about to leave the hold
+/// ([`release_cleared`]); over the whole call, [`redact_call`]'s.
+pub fn plan_call(
     utterances: &[TranscribedUtterance],
     tones: &[(Leg, f64, f64)],
-    mut audio: AudioHold,
-    method: MaskMethod,
     model: &str,
     cfg: &DetectConfig,
-) -> RedactedCall {
+) -> CallPlan {
     let CallDetection {
-        words,
-        counts,
-        detection,
+        words, detection, ..
     } = detect_call(utterances, tones, cfg);
     let mut findings = detection.findings;
     let spans: Vec<UtteranceSpan> = utterances.iter().map(|u| u.span).collect();
@@ -308,12 +331,7 @@ pub fn redact_call(
     }
     segments.sort_by(|a, b| a.start.total_cmp(&b.start));
 
-    let method_name = match method {
-        MaskMethod::Silence => "silence",
-        MaskMethod::Tone => "tone",
-    };
-    // Every span to mask, as (kind, leg, start, end, confidence, model, rule).
-    let mut masks: Vec<(Kind, Leg, f64, f64, Confidence, &str, Rule)> = Vec::new();
+    let mut masks: Vec<Mask> = Vec::new();
     // Whisper's word times are approximate, most of all at an utterance's
     // edges: a masked word that starts or ends its utterance reaches to the
     // utterance's edge (at most WORD_REACH_S); between kept words it closes
@@ -368,66 +386,183 @@ pub fn redact_call(
                 }),
         };
         if start.is_finite() && end.is_finite() {
-            masks.push((
-                f.kind,
-                f.leg,
-                (start - WORD_PAD_S).max(0.0),
-                end + WORD_PAD_S,
-                f.confidence,
-                model,
-                f.rule,
-            ));
+            masks.push(Mask {
+                kind: f.kind,
+                leg: f.leg,
+                start: (start - WORD_PAD_S).max(0.0),
+                end: end + WORD_PAD_S,
+                confidence: f.confidence,
+                model: model.to_string(),
+                rule: f.rule,
+            });
         }
     }
     for (leg, start, end) in keypad_entries(tones) {
-        masks.push((
-            Kind::Dtmf,
+        masks.push(Mask {
+            kind: Kind::Dtmf,
             leg,
-            (start - TONE_PAD_S).max(0.0),
-            end + TONE_PAD_S,
-            Confidence::High,
-            "dtmf-spectral",
-            Rule::Tone,
-        ));
+            start: (start - TONE_PAD_S).max(0.0),
+            end: end + TONE_PAD_S,
+            confidence: Confidence::High,
+            model: "dtmf-spectral".to_string(),
+            rule: Rule::Tone,
+        });
     }
-    // Which spans the other leg echoes, decided on the audio before any
-    // masking (a masked source correlates with nothing).
+    CallPlan { segments, masks }
+}
+
+/// The name of a mask method in reports and audit trails.
+fn method_name(method: MaskMethod) -> &'static str {
+    match method {
+        MaskMethod::Silence => "silence",
+        MaskMethod::Tone => "tone",
+    }
+}
+
+/// Applies `masks` to `audio`: each on its leg, and on the other leg too
+/// when that leg carries its line echo (decided on the audio before any
+/// masking, once per span: a span decided when earlier audio left the hold
+/// keeps that decision). Returns, per mask and channel masked, the
+/// (mask, target leg) pairs; audio already released is not touched here,
+/// and what a mask needed there that was not masked then is added to
+/// `late` (channel index, start, end) for the caller to patch.
+fn apply_masks<'m>(
+    audio: &mut AudioHold,
+    masks: &'m [Mask],
+    method: MaskMethod,
+    late: &mut Vec<(usize, f64, f64)>,
+) -> Vec<(&'m Mask, Leg)> {
     let legs = audio.legs();
     let leg_index = |leg: Leg| if legs == 1 { 0 } else { leg.index() };
     let echoed: Vec<bool> = masks
         .iter()
-        .map(|&(_, leg, start, end, _, _, _)| {
-            legs == 2 && audio.carries_echo(leg.index(), leg.other().index(), start, end)
+        .map(|m| {
+            legs == 2 && audio.echo_decision(m.leg.index(), m.leg.other().index(), m.start, m.end)
         })
         .collect();
-    let mut redactions = Vec::new();
-    let mut audit = Vec::new();
-    for (&(kind, leg, start, end, confidence, model, rule), echo) in masks.iter().zip(echoed) {
+    let mut out = Vec::new();
+    for (m, echo) in masks.iter().zip(echoed) {
         let targets = if echo {
-            vec![leg, leg.other()]
+            vec![m.leg, m.leg.other()]
         } else {
-            vec![leg]
+            vec![m.leg]
         };
         for target in targets {
-            audio.mask(leg_index(target), start, end, method);
-            redactions.push(RedactionSpan {
-                kind: format!("{kind:?}").to_lowercase(),
-                speaker: target,
-                start: ms(start),
-                end: ms(end),
-            });
-            audit.push(Redacted::seal(AuditEntry {
-                kind,
-                leg: target,
-                start,
-                end,
-                method: method_name.to_string(),
-                confidence,
-                model: model.to_string(),
-                rule,
-                echo: target != leg,
-            }));
+            let i = leg_index(target);
+            if let Some(gap) = audio.unmasked_release(i, m.start, m.end) {
+                late.push((i, gap.0, gap.1));
+            }
+            audio.mask(i, m.start, m.end, method);
+            out.push((m, target));
         }
+    }
+    out
+}
+
+/// The audit entry of a mask applied to leg `target`.
+fn audit_entry(m: &Mask, target: Leg, method: MaskMethod) -> Redacted<AuditEntry> {
+    Redacted::seal(AuditEntry {
+        kind: m.kind,
+        leg: target,
+        start: m.start,
+        end: m.end,
+        method: method_name(method).to_string(),
+        confidence: m.confidence,
+        model: m.model.clone(),
+        rule: m.rule,
+        echo: target != m.leg,
+    })
+}
+
+/// Audio that left a call's hold, masked, and the audit entries of the
+/// masks first applied to it.
+pub struct Cleared {
+    /// The audio, starting where the hold did.
+    pub audio: Redacted<AudioHold>,
+    /// Masks applied to it for the first time (written to the call's
+    /// journal, so a crashed call's audit trail has them).
+    pub audit: Vec<Redacted<AuditEntry>>,
+    /// Stretches `(channel, start, end)` of audio released earlier that a
+    /// mask now reaches unmasked: to be silenced in place (see
+    /// [`RedactedCall::late`]).
+    pub late: Vec<(usize, f64, f64)>,
+}
+
+/// Masks what the utterances known so far ask for in the audio before
+/// `upto_s` (and wherever those masks reach) and takes that audio out of
+/// the hold. `extra` are masks the caller adds (audio that had to leave
+/// before it was settled). The caller guarantees nothing still to come can
+/// reach before `upto_s` (the redaction frontier); a mask that later does is
+/// reported by [`redact_call`] as late.
+#[allow(clippy::too_many_arguments)]
+pub fn release_cleared(
+    audio: &mut AudioHold,
+    upto_s: f64,
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    extra: Vec<Mask>,
+    method: MaskMethod,
+    model: &str,
+    cfg: &DetectConfig,
+) -> Cleared {
+    let mut masks = plan_call(utterances, tones, model, cfg).masks;
+    masks.extend(extra);
+    let from = audio.start_s();
+    masks.retain(|m| m.end > from && m.start < upto_s);
+    let mut late = Vec::new();
+    let mut audit = Vec::new();
+    for (m, target) in apply_masks(audio, &masks, method, &mut late) {
+        if audio.note_released_mask(target, m.start, m.end) {
+            audit.push(audit_entry(m, target, method));
+        }
+    }
+    Cleared {
+        audio: audio.release(upto_s),
+        audit,
+        late,
+    }
+}
+
+/// Redacts a whole call. `report` must not carry segments yet; `tones` are
+/// keypad-tone spans `(leg, start, end)` in seconds; `model` names the
+/// recogniser for the audit trail; `extra` are masks the caller adds (audio
+/// that had to leave the hold before it was settled).
+///
+/// A masked span is masked on the other channel too when that channel
+/// carries its line echo ([`AudioHold::carries_echo`]), and written to the
+/// audit trail once per channel masked; whatever the text net catches is
+/// masked in the audio too. Audio that already left the hold
+/// ([`release_cleared`]) is not touched: a mask that reaches into it where
+/// it was not masked then is listed in [`RedactedCall::late`].
+#[allow(clippy::too_many_arguments)]
+pub fn redact_call(
+    mut report: Report,
+    utterances: &[TranscribedUtterance],
+    tones: &[(Leg, f64, f64)],
+    mut audio: AudioHold,
+    method: MaskMethod,
+    model: &str,
+    cfg: &DetectConfig,
+    extra: &[Mask],
+) -> RedactedCall {
+    let counts = call_words(utterances).1;
+    let CallPlan {
+        segments,
+        mut masks,
+    } = plan_call(utterances, tones, model, cfg);
+    masks.extend_from_slice(extra);
+    let mut late = Vec::new();
+    let applied = apply_masks(&mut audio, &masks, method, &mut late);
+    let mut redactions = Vec::new();
+    let mut audit = Vec::new();
+    for (m, target) in applied {
+        redactions.push(RedactionSpan {
+            kind: format!("{:?}", m.kind).to_lowercase(),
+            speaker: target,
+            start: ms(m.start),
+            end: ms(m.end),
+        });
+        audit.push(audit_entry(m, target, method));
     }
     redactions.sort_by(|a, b| a.start.total_cmp(&b.start));
     report.segments = segments;
@@ -437,6 +572,7 @@ pub fn redact_call(
         audio: audio.seal(),
         audit,
         words: counts,
+        late,
     }
 }
 
@@ -542,6 +678,7 @@ mod tests {
             MaskMethod::Silence,
             "m",
             &DetectConfig::default(),
+            &[],
         );
         let audio = done.audio.get();
         let customer = audio.leg(Leg::Customer.index());

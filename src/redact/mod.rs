@@ -104,6 +104,17 @@ pub enum CarriesText {
     Flags,
 }
 
+/// Seals an audit entry read back from a crashed call's journal, where
+/// only sealed entries are written, once it passes
+/// [`AuditEntry::validate`](crate::store::audit::AuditEntry::validate) (no
+/// digit strings, sane times); `None` otherwise.
+pub fn reseal_journal_entry(
+    entry: crate::store::audit::AuditEntry,
+) -> Option<Redacted<crate::store::audit::AuditEntry>> {
+    entry.validate(0).ok()?;
+    Some(Redacted::seal(entry))
+}
+
 /// Seals a report that carries no call content: signals, measurements and
 /// signal prompts only. A report with any call text in it (segments, prompts
 /// quoting the call, complaint, commitments, scorecard) is refused: it must

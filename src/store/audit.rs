@@ -51,7 +51,7 @@ const ZERO_HASH: &str = "0000000000000000000000000000000000000000000000000000000
 /// removed, where it was and how. [`AuditEntry::validate`] refuses string
 /// fields with runs of three or more digits, and times that are not finite,
 /// negative or reversed.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct AuditEntry {
     /// What was removed.
     pub kind: Kind,

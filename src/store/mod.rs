@@ -4,6 +4,7 @@
 pub mod audit;
 pub mod commands;
 pub mod db;
+pub mod open;
 pub mod recording;
 
 use std::io::{self, Read};

@@ -2,14 +2,14 @@
 //!
 //! 16-bit PCM WAV at the source's sample rate and channel count. A stereo
 //! call keeps its layout: the agent leg goes back to the channel it came
-//! from. The file is written to a temporary file in the same directory,
-//! synced and renamed into place, so a reader never sees half a recording
-//! and a failed write leaves nothing behind.
+//! from. The file is written as `<call_id>.wav.part` while the call goes on
+//! (cleared audio only, header kept up to date and synced every few
+//! seconds, so a crash leaves a valid WAV of what was synced) and renamed
+//! into place when the call is stored, so `<call_id>.wav` is always whole.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter};
+use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::redact::Redacted;
 use crate::redact::audio::AudioHold;
@@ -76,15 +76,6 @@ pub enum RecordingError {
         /// The cause.
         source: io::Error,
     },
-    /// The WAV encoder refused the audio. Stop: a bug, not bad input
-    /// (16-bit PCM at any positive rate is always valid).
-    #[error("cannot encode {path}: {source}")]
-    Encode {
-        /// The temporary file being written.
-        path: PathBuf,
-        /// The cause.
-        source: hound::Error,
-    },
 }
 
 impl RecordingError {
@@ -106,8 +97,9 @@ pub fn recording_path(data_dir: &Path, call_id: &str) -> PathBuf {
 }
 
 /// Writes the redacted audio of a call to `DIR/recordings/<call_id>.wav`
-/// as 16-bit PCM WAV, atomically (temporary file in the same directory,
-/// fsync, rename), replacing any earlier recording of the call.
+/// as 16-bit PCM WAV in one go ([`RecordingWriter`]: written as
+/// `<call_id>.wav.part`, synced and renamed into place), replacing any
+/// earlier recording of the call.
 ///
 /// Mono stays mono. For stereo, leg 0 (the agent) goes to channel
 /// `agent_channel` and the customer to the other; a shorter leg is padded
@@ -120,76 +112,229 @@ pub fn write_recording(
     audio: &Redacted<AudioHold>,
     agent_channel: usize,
 ) -> Result<RecordingInfo, RecordingError> {
-    if crate::analyze::validate_call_id(call_id).is_err() {
-        return Err(RecordingError::InvalidCallId {
-            call_id: call_id.to_owned(),
-        });
+    let a = audio.get();
+    let mut w =
+        RecordingWriter::create(data_dir, call_id, a.sample_rate(), a.legs(), agent_channel)?;
+    let written = w.append(audio).and_then(|()| w.finish());
+    if written.is_err() {
+        let _ = fs::remove_file(partial_path(data_dir, call_id));
     }
-    if agent_channel > 1 {
-        return Err(RecordingError::InvalidAgentChannel { agent_channel });
-    }
-    let audio = audio.get();
-    let legs = audio.legs();
-    let channels = match legs {
-        1 => 1u16,
-        2 => 2u16,
-        _ => return Err(RecordingError::UnsupportedLayout { legs }),
-    };
-    let frames = audio.frames();
-    let data_bytes = frames as u64 * u64::from(channels) * 2;
-    if data_bytes > u64::from(u32::MAX) - WAV_HEADER_BYTES {
-        return Err(RecordingError::TooLong {
-            frames: frames as u64,
-            channels,
-        });
-    }
-    // Channel order in the file: which leg each channel carries.
-    let order: Vec<&[f32]> = match (channels, agent_channel) {
-        (1, _) => vec![audio.leg(0)],
-        (_, 0) => vec![audio.leg(0), audio.leg(1)],
-        _ => vec![audio.leg(1), audio.leg(0)],
-    };
+    written
+}
 
-    let path = recording_path(data_dir, call_id);
-    let dir = path.parent().expect("recording path has a parent");
-    fs::create_dir_all(dir).map_err(io_err(dir))?;
-    let tmp = TempFile::create(dir, call_id)?;
+/// Path of a call's recording while it is being written:
+/// `DIR/recordings/<call_id>.wav.part`.
+pub fn partial_path(data_dir: &Path, call_id: &str) -> PathBuf {
+    data_dir
+        .join("recordings")
+        .join(format!("{call_id}.wav.part"))
+}
 
-    let spec = hound::WavSpec {
-        channels,
-        sample_rate: audio.sample_rate(),
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let file = tmp.file.try_clone().map_err(io_err(&tmp.path))?;
-    let mut out = BufWriter::with_capacity(1 << 16, file);
-    let mut wav = hound::WavWriter::new(&mut out, spec).map_err(wav_err(&tmp.path))?;
-    for start in (0..frames).step_by(CHUNK_FRAMES) {
-        let end = (start + CHUNK_FRAMES).min(frames);
-        let n = u32::try_from((end - start) * order.len()).expect("chunk fits u32");
-        let mut w = wav.get_i16_writer(n);
-        for i in start..end {
-            for leg in &order {
-                w.write_sample(to_i16(leg.get(i).copied().unwrap_or(0.0)));
-            }
+/// How often an open recording's header is brought up to date and the file
+/// synced, in seconds of audio.
+pub const SYNC_EVERY_S: f64 = 5.0;
+
+/// A call's redacted recording, written while the call goes on: cleared
+/// audio is appended to `<call_id>.wav.part` as it leaves the hold, the WAV
+/// header is brought up to date and the file synced every
+/// [`SYNC_EVERY_S`], so after a crash the file holds a valid WAV of all
+/// audio synced; [`RecordingWriter::finish`] renames it into place.
+pub struct RecordingWriter {
+    part: PathBuf,
+    path: PathBuf,
+    file: File,
+    channels: u16,
+    agent_channel: usize,
+    sample_rate: u32,
+    /// Frames written.
+    frames: u64,
+    /// Frames written at the last sync.
+    synced: u64,
+    /// Interleaved bytes of one chunk, reused.
+    buf: Vec<u8>,
+}
+
+impl RecordingWriter {
+    /// Starts `DIR/recordings/<call_id>.wav.part` (replacing one left by an
+    /// earlier attempt) with an empty 16-bit PCM WAV of `legs` channels.
+    pub fn create(
+        data_dir: &Path,
+        call_id: &str,
+        sample_rate: u32,
+        legs: usize,
+        agent_channel: usize,
+    ) -> Result<Self, RecordingError> {
+        if crate::analyze::validate_call_id(call_id).is_err() {
+            return Err(RecordingError::InvalidCallId {
+                call_id: call_id.to_owned(),
+            });
         }
-        w.flush().map_err(wav_err(&tmp.path))?;
+        if agent_channel > 1 {
+            return Err(RecordingError::InvalidAgentChannel { agent_channel });
+        }
+        let channels = match legs {
+            1 => 1u16,
+            2 => 2u16,
+            _ => return Err(RecordingError::UnsupportedLayout { legs }),
+        };
+        let path = recording_path(data_dir, call_id);
+        let part = partial_path(data_dir, call_id);
+        let dir = path
+            .parent()
+            .expect("recording path has a parent")
+            .to_path_buf();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&part)
+            .map_err(io_err(&part))?;
+        let mut w = RecordingWriter {
+            part,
+            path,
+            file,
+            channels,
+            agent_channel,
+            sample_rate,
+            frames: 0,
+            synced: 0,
+            buf: Vec::new(),
+        };
+        w.write_header()?;
+        sync_dir(&dir).map_err(io_err(&dir))?;
+        Ok(w)
     }
-    wav.finalize().map_err(wav_err(&tmp.path))?;
-    let file = out
-        .into_inner()
-        .map_err(|e| io_err(&tmp.path)(e.into_error()))?;
-    file.sync_all().map_err(io_err(&tmp.path))?;
-    drop(file);
 
-    let sha256 = sha256_hex(&tmp.file).map_err(io_err(&tmp.path))?;
-    tmp.persist(&path)?;
-    sync_dir(dir).map_err(io_err(dir))?;
-    Ok(RecordingInfo {
-        path,
-        sha256,
-        frames: frames as u64,
-    })
+    /// Frames (samples per channel) written so far.
+    pub fn frames(&self) -> u64 {
+        self.frames
+    }
+
+    /// Appends cleared audio (it must start where the last append ended;
+    /// a shorter leg is padded with silence).
+    pub fn append(&mut self, audio: &Redacted<AudioHold>) -> Result<(), RecordingError> {
+        let audio = audio.get();
+        let legs = audio.legs();
+        if legs != usize::from(self.channels) {
+            return Err(RecordingError::UnsupportedLayout { legs });
+        }
+        let frames = audio.frames();
+        let total = (self.frames + frames as u64) * u64::from(self.channels) * 2;
+        if total > u64::from(u32::MAX) - WAV_HEADER_BYTES {
+            return Err(RecordingError::TooLong {
+                frames: self.frames + frames as u64,
+                channels: self.channels,
+            });
+        }
+        let order: Vec<&[f32]> = match (self.channels, self.agent_channel) {
+            (1, _) => vec![audio.leg(0)],
+            (_, 0) => vec![audio.leg(0), audio.leg(1)],
+            _ => vec![audio.leg(1), audio.leg(0)],
+        };
+        for start in (0..frames).step_by(CHUNK_FRAMES) {
+            let end = (start + CHUNK_FRAMES).min(frames);
+            self.buf.clear();
+            for i in start..end {
+                for leg in &order {
+                    let s = to_i16(leg.get(i).copied().unwrap_or(0.0));
+                    self.buf.extend_from_slice(&s.to_le_bytes());
+                }
+            }
+            let at = WAV_HEADER_BYTES + self.frames * u64::from(self.channels) * 2;
+            write_at(&self.file, &self.buf, at).map_err(io_err(&self.part))?;
+            self.frames += (end - start) as u64;
+        }
+        if (self.frames - self.synced) as f64 >= SYNC_EVERY_S * f64::from(self.sample_rate) {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Silences `[start_s, end_s)` of leg `leg` (0 = agent) in audio
+    /// already written: a mask decided after its audio left the hold.
+    pub fn silence(&mut self, leg: usize, start_s: f64, end_s: f64) -> Result<(), RecordingError> {
+        let channel = match (self.channels, self.agent_channel) {
+            (1, _) => 0,
+            (_, a) => {
+                if leg == 0 {
+                    a
+                } else {
+                    1 - a
+                }
+            }
+        } as u64;
+        let rate = f64::from(self.sample_rate);
+        let a = ((start_s.max(0.0) * rate).floor() as u64).min(self.frames);
+        let b = ((end_s.max(0.0) * rate).ceil() as u64).min(self.frames);
+        let step = u64::from(self.channels) * 2;
+        for f in a..b {
+            write_at(
+                &self.file,
+                &[0, 0],
+                WAV_HEADER_BYTES + f * step + channel * 2,
+            )
+            .map_err(io_err(&self.part))?;
+        }
+        self.sync()
+    }
+
+    /// Brings the header up to date with what was written and syncs the
+    /// file: after a crash, everything up to here is a valid WAV.
+    pub fn sync(&mut self) -> Result<(), RecordingError> {
+        self.write_header()?;
+        self.file.sync_data().map_err(io_err(&self.part))?;
+        self.synced = self.frames;
+        Ok(())
+    }
+
+    /// Finishes the recording: header, sync, SHA-256, rename into place.
+    pub fn finish(mut self) -> Result<RecordingInfo, RecordingError> {
+        self.sync()?;
+        let sha256 = sha256_hex(&self.file).map_err(io_err(&self.part))?;
+        fs::rename(&self.part, &self.path).map_err(io_err(&self.path))?;
+        let dir = self.path.parent().expect("recording path has a parent");
+        sync_dir(dir).map_err(io_err(dir))?;
+        Ok(RecordingInfo {
+            path: self.path.clone(),
+            sha256,
+            frames: self.frames,
+        })
+    }
+
+    fn write_header(&mut self) -> Result<(), RecordingError> {
+        let header = wav_header(self.sample_rate, self.channels, self.frames);
+        write_at(&self.file, &header, 0).map_err(io_err(&self.part))
+    }
+}
+
+/// The 44-byte header of a 16-bit PCM WAV holding `frames` frames.
+pub fn wav_header(sample_rate: u32, channels: u16, frames: u64) -> [u8; 44] {
+    let data =
+        (frames * u64::from(channels) * 2).min(u64::from(u32::MAX) - WAV_HEADER_BYTES) as u32;
+    let block = channels * 2;
+    let mut h = [0u8; 44];
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&(36 + data).to_le_bytes());
+    h[8..12].copy_from_slice(b"WAVE");
+    h[12..16].copy_from_slice(b"fmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&1u16.to_le_bytes());
+    h[22..24].copy_from_slice(&channels.to_le_bytes());
+    h[24..28].copy_from_slice(&sample_rate.to_le_bytes());
+    h[28..32].copy_from_slice(&(sample_rate * u32::from(block)).to_le_bytes());
+    h[32..34].copy_from_slice(&block.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data.to_le_bytes());
+    h
+}
+
+/// Writes all of `bytes` at `offset`.
+fn write_at(file: &File, bytes: &[u8], offset: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(bytes, offset)
 }
 
 /// A float sample as 16-bit PCM: clipped, `round(s × 32768)`; NaN is 0.
@@ -201,14 +346,6 @@ fn to_i16(s: f32) -> i16 {
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> RecordingError {
     let path = path.to_path_buf();
     move |source| RecordingError::Io { path, source }
-}
-
-fn wav_err(path: &Path) -> impl FnOnce(hound::Error) -> RecordingError {
-    let path = path.to_path_buf();
-    move |source| match source {
-        hound::Error::IoError(source) => RecordingError::Io { path, source },
-        source => RecordingError::Encode { path, source },
-    }
 }
 
 /// SHA-256 of a file from its start, lower-case hex.
@@ -230,50 +367,6 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> io::Result<()> {
     Ok(())
-}
-
-/// A temporary file next to the recording, removed on drop unless
-/// persisted.
-struct TempFile {
-    path: PathBuf,
-    file: File,
-    persisted: bool,
-}
-
-impl TempFile {
-    /// Creates `.<call_id>.wav.<pid>.<n>.tmp` in `dir`; unique per process
-    /// and call, so concurrent writers never share a temporary file.
-    fn create(dir: &Path, call_id: &str) -> Result<Self, RecordingError> {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, Ordering::Relaxed);
-        let path = dir.join(format!(".{call_id}.wav.{}.{n}.tmp", std::process::id()));
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .open(&path)
-            .map_err(io_err(&path))?;
-        Ok(TempFile {
-            path,
-            file,
-            persisted: false,
-        })
-    }
-
-    /// Renames the file to `to`.
-    fn persist(mut self, to: &Path) -> Result<(), RecordingError> {
-        fs::rename(&self.path, to).map_err(io_err(to))?;
-        self.persisted = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        if !self.persisted {
-            let _ = fs::remove_file(&self.path);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,296 @@
+//! Calls in progress on disk, and closing the ones a crash left open.
+//!
+//! While a call goes on, its cleared audio is appended to
+//! `DIR/recordings/<call_id>.wav.part` ([`RecordingWriter`]) and a journal,
+//! `DIR/open/<call_id>.jsonl`, holds the call's set-up (first line) and the
+//! audit entries of every mask applied to the audio written (one line
+//! each, synced with the recording). Only sealed values reach either file.
+//! When the call is stored the recording is renamed into place and the
+//! journal removed. After a crash, [`recover`] closes every call still
+//! open as `interrupted`: the recording as far as it was synced, an audit
+//! trail of the masks in it, and a report that says what happened.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use tracing::{info, warn};
+
+use super::audit::{AuditEntry, AuditWriter};
+use super::db::{CallStore, StoredFiles};
+use super::recording::{RecordingWriter, partial_path, recording_path, wav_header};
+use crate::analyze::{AnalyzeError, CallResult, write_report};
+use crate::redact::Redacted;
+use crate::redact::call::Cleared;
+use crate::report::{CallMeta, RedactionSpan, Report, SourceInfo, ms};
+
+/// A call's set-up as the journal keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OpenStart {
+    /// The call's identifier.
+    pub call_id: String,
+    /// The agent's identifier.
+    pub agent_id: Option<String>,
+    /// The caller's identifier.
+    pub caller_id: Option<String>,
+    /// When the call started, seconds since the Unix epoch.
+    pub started_at: Option<f64>,
+    /// Where the audio comes from.
+    pub source: SourceInfo,
+    /// Legs of the call (1 or 2).
+    pub legs: usize,
+    /// Which channel of the recording carries the agent.
+    pub agent_channel: usize,
+}
+
+/// Path of a call's journal while it is open.
+pub fn journal_path(data_dir: &Path, call_id: &str) -> PathBuf {
+    data_dir.join("open").join(format!("{call_id}.jsonl"))
+}
+
+/// A call being written: its recording so far and its journal.
+pub struct OpenCall {
+    data_dir: PathBuf,
+    call_id: String,
+    agent_channel: usize,
+    writer: RecordingWriter,
+    journal: File,
+    journal_path: PathBuf,
+    synced_frames: u64,
+}
+
+fn out(e: impl std::fmt::Display) -> AnalyzeError {
+    AnalyzeError::Output(e.to_string())
+}
+
+impl OpenCall {
+    /// Opens a call: an empty recording and a journal with its set-up.
+    pub fn create(data_dir: &Path, start: &OpenStart) -> Result<Self, AnalyzeError> {
+        crate::analyze::validate_call_id(&start.call_id)?;
+        let writer = RecordingWriter::create(
+            data_dir,
+            &start.call_id,
+            start.source.sample_rate,
+            start.legs,
+            start.agent_channel,
+        )
+        .map_err(out)?;
+        let journal_path = journal_path(data_dir, &start.call_id);
+        let dir = journal_path.parent().expect("journal path has a parent");
+        let io = |p: &Path| {
+            let p = p.to_path_buf();
+            move |source| AnalyzeError::Store { path: p, source }
+        };
+        fs::create_dir_all(dir).map_err(io(dir))?;
+        let mut journal = File::create(&journal_path).map_err(io(&journal_path))?;
+        let line = serde_json::to_string(start).expect("the set-up serialises");
+        writeln!(journal, "{line}").map_err(io(&journal_path))?;
+        journal.sync_data().map_err(io(&journal_path))?;
+        Ok(OpenCall {
+            data_dir: data_dir.to_path_buf(),
+            call_id: start.call_id.clone(),
+            agent_channel: start.agent_channel,
+            writer,
+            journal,
+            journal_path,
+            synced_frames: 0,
+        })
+    }
+
+    /// Appends audio that left the call's hold: its late masks are applied
+    /// to the audio written before, its audit entries journalled.
+    pub fn append(&mut self, cleared: &Cleared) -> Result<(), AnalyzeError> {
+        for &(leg, a, b) in &cleared.late {
+            warn!(
+                leg,
+                start = a,
+                end = b,
+                "mask decided after its audio was written: silenced in place"
+            );
+            crate::telemetry::error("late_mask");
+            self.writer.silence(leg, a, b).map_err(out)?;
+        }
+        for e in &cleared.audit {
+            let line = serde_json::to_string(e.get()).expect("audit entries serialise");
+            writeln!(self.journal, "{line}").map_err(|source| AnalyzeError::Store {
+                path: self.journal_path.clone(),
+                source,
+            })?;
+        }
+        // The journal first: a mask it lists may be in audio written after.
+        if !cleared.audit.is_empty() {
+            self.journal
+                .sync_data()
+                .map_err(|source| AnalyzeError::Store {
+                    path: self.journal_path.clone(),
+                    source,
+                })?;
+        }
+        self.writer.append(&cleared.audio).map_err(out)?;
+        if self.writer.frames() != self.synced_frames {
+            self.synced_frames = self.writer.frames();
+        }
+        Ok(())
+    }
+
+    /// Stores the finished call: the rest of its audio, late masks, the
+    /// recording renamed into place, its audit trail, report and database
+    /// row; then the journal goes.
+    pub fn finish(mut self, result: &CallResult) -> Result<(), AnalyzeError> {
+        if let Some(audio) = &result.audio {
+            for &(leg, a, b) in &result.late {
+                warn!(
+                    leg,
+                    start = a,
+                    end = b,
+                    "mask decided after its audio was written: silenced in place"
+                );
+                crate::telemetry::error("late_mask");
+                self.writer.silence(leg, a, b).map_err(out)?;
+            }
+            self.writer.append(audio).map_err(out)?;
+        }
+        let info = self.writer.finish().map_err(out)?;
+        let mut audit = AuditWriter::create(&self.data_dir, &self.call_id).map_err(out)?;
+        for entry in &result.audit {
+            audit.append(entry).map_err(out)?;
+        }
+        let files = StoredFiles {
+            audit: Some(audit.finish(Some(&info.sha256)).map_err(out)?),
+            recording: Some((info.path, info.sha256)),
+        };
+        let _ = self.agent_channel;
+        write_report(&self.data_dir, &result.report)?;
+        CallStore::open(&self.data_dir)
+            .and_then(|mut db| db.put(&result.report, &files))
+            .map_err(out)?;
+        let _ = fs::remove_file(&self.journal_path);
+        Ok(())
+    }
+}
+
+/// Closes every call a crash left open (see the module docs) as
+/// `interrupted`; returns the call ids closed. A journal or recording it
+/// cannot make sense of is set aside (renamed `.broken`) with a warning,
+/// never deleted, and never stops the others.
+pub fn recover(data_dir: &Path) -> Vec<String> {
+    let Ok(dir) = fs::read_dir(data_dir.join("open")) else {
+        return Vec::new();
+    };
+    let mut closed = Vec::new();
+    for entry in dir.flatten() {
+        let path = entry.path();
+        if path.extension().is_none_or(|e| e != "jsonl") {
+            continue;
+        }
+        match recover_one(data_dir, &path) {
+            Ok(id) => {
+                info!(call_id = %id, "closed a call left open by a crash as interrupted");
+                closed.push(id);
+            }
+            Err(e) => {
+                warn!(journal = %path.display(), error = %e, "cannot close a call left open; set aside");
+                let _ = fs::rename(&path, path.with_extension("jsonl.broken"));
+            }
+        }
+    }
+    closed
+}
+
+fn recover_one(data_dir: &Path, journal: &Path) -> Result<String, String> {
+    let f = File::open(journal).map_err(|e| e.to_string())?;
+    let mut lines = BufReader::new(f).lines();
+    let first = lines
+        .next()
+        .ok_or("empty journal")?
+        .map_err(|e| e.to_string())?;
+    let start: OpenStart =
+        serde_json::from_str(&first).map_err(|e| format!("unreadable set-up: {e}"))?;
+    crate::analyze::validate_call_id(&start.call_id).map_err(|e| e.to_string())?;
+    // Entries after the last complete line (a torn write) are dropped;
+    // the audio they cover is past the last sync too.
+    let entries: Vec<Redacted<AuditEntry>> = lines
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<AuditEntry>(&l).ok())
+        .filter_map(crate::redact::reseal_journal_entry)
+        .collect();
+    let rate = start.source.sample_rate;
+    let channels = start.legs.clamp(1, 2) as u16;
+    // The recording: whole frames present, header rewritten to match.
+    let part = partial_path(data_dir, &start.call_id);
+    let len = fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+    let frame_bytes = u64::from(channels) * 2;
+    let frames = len.saturating_sub(44) / frame_bytes;
+    let recording = if len >= 44 {
+        let file = OpenOptions::new()
+            .write(true)
+            .read(true)
+            .open(&part)
+            .map_err(|e| e.to_string())?;
+        use std::os::unix::fs::FileExt;
+        file.write_all_at(&wav_header(rate, channels, frames), 0)
+            .map_err(|e| e.to_string())?;
+        file.set_len(44 + frames * frame_bytes)
+            .map_err(|e| e.to_string())?;
+        file.sync_all().map_err(|e| e.to_string())?;
+        let sha = super::sha256_of(File::open(&part).map_err(|e| e.to_string())?)
+            .map_err(|e| e.to_string())?;
+        let path = recording_path(data_dir, &start.call_id);
+        fs::rename(&part, &path).map_err(|e| e.to_string())?;
+        Some((path, sha))
+    } else {
+        let _ = fs::remove_file(&part);
+        None
+    };
+    let duration_s = frames as f64 / f64::from(rate.max(1));
+    let mut audit = AuditWriter::create(data_dir, &start.call_id).map_err(|e| e.to_string())?;
+    let mut redactions = Vec::new();
+    for e in &entries {
+        let a = e.get();
+        if a.start >= duration_s {
+            continue;
+        }
+        audit.append(e).map_err(|e| e.to_string())?;
+        redactions.push(RedactionSpan {
+            kind: format!("{:?}", a.kind).to_lowercase(),
+            speaker: a.leg,
+            start: ms(a.start),
+            end: ms(a.end.min(duration_s)),
+        });
+    }
+    let files = StoredFiles {
+        audit: Some(
+            audit
+                .finish(recording.as_ref().map(|(_, h)| h.as_str()))
+                .map_err(|e| e.to_string())?,
+        ),
+        recording,
+    };
+    let summary = crate::signals::CallSummary {
+        duration_s,
+        stereo: start.legs == 2,
+        ..Default::default()
+    };
+    let mut report = Report::from_summary(&start.call_id, start.source.clone(), &summary);
+    CallMeta {
+        agent_id: start.agent_id.clone(),
+        caller_id: start.caller_id.clone(),
+        started_at: start
+            .started_at
+            .map(|s| std::time::UNIX_EPOCH + std::time::Duration::from_secs_f64(s.max(0.0))),
+    }
+    .apply(&mut report);
+    report.status = "interrupted".to_string();
+    report.warnings.push(format!(
+        "the server stopped during the call: the recording is kept as far as it was written ({duration_s:.1} s, every mask in it applied); no transcript or analytics"
+    ));
+    report.redactions = redactions;
+    let report = crate::redact::seal_signal_report(report).map_err(|e| e.to_string())?;
+    write_report(data_dir, &report).map_err(|e| e.to_string())?;
+    CallStore::open(data_dir)
+        .and_then(|mut db| db.put(&report, &files))
+        .map_err(|e| e.to_string())?;
+    fs::remove_file(journal).map_err(|e| e.to_string())?;
+    Ok(start.call_id)
+}
