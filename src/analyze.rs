@@ -8,46 +8,28 @@ use std::path::{Path, PathBuf};
 use tracing::{info, info_span, warn};
 
 use crate::convert::ConvertError;
-use crate::frame::Leg;
 use std::sync::Arc;
 
-use crate::asr::{AsrError, AsrPool, Transcript};
-use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveStart};
+use crate::engine::batch::BatchDriver;
+use crate::engine::call::{LiveCall, LiveConfig, LiveStart};
+pub use crate::engine::seal::{CallResult, Transcription};
 use crate::pipeline::{CallPipeline, PipelineConfig};
-use crate::redact::audio::{AudioHold, MaskMethod};
-use crate::redact::call::{Mask, TranscribedUtterance, doubtful_utterances, redact_call};
-use crate::redact::detect::DetectConfig;
 use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
-use crate::store::audit::{AuditEntry, AuditWriter};
+use crate::store::audit::AuditWriter;
 use crate::store::db::{CallStore, StoredFiles};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::store::recording::write_recording;
 
 /// Which stereo channel carries the agent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum AgentChannel {
     /// Channel 0 (the usual SIP recorder layout).
     #[default]
     Left,
     /// Channel 1.
     Right,
-}
-
-/// Transcription and redaction settings of an analysis run.
-#[derive(Clone)]
-pub struct Transcription {
-    /// The whisper workers (shared by all calls of a batch).
-    pub pool: Arc<dyn AsrPool>,
-    /// Model file name, for the audit trail.
-    pub model_name: String,
-    /// How redacted audio is replaced.
-    pub mask: MaskMethod,
-    /// Detector settings.
-    pub detect: DetectConfig,
-    /// Prompts, analytics and scorecard rules applied to the redacted transcript.
-    pub rules: Arc<crate::rules::Rules>,
 }
 
 impl AgentChannel {
@@ -154,22 +136,6 @@ pub fn validate_call_id(id: &str) -> Result<(), AnalyzeError> {
 
 /// Block size read from the file per step, in source frames (0.5 s at 8 kHz).
 const BLOCK: usize = 4096;
-
-/// What one analysed call leaves to store: all of it sealed.
-pub struct CallResult {
-    /// The report.
-    pub report: Redacted<Report>,
-    /// The masked recording (only when transcribed and redacted).
-    pub audio: Option<Redacted<AudioHold>>,
-    /// Audit entries of the redactions.
-    pub audit: Vec<Redacted<AuditEntry>>,
-    /// `(declared, available)` seconds when the file was truncated.
-    pub truncated: Option<(f64, f64)>,
-    /// Audio written earlier that the whole call's redaction masks and that
-    /// was not masked when written: `(leg, start, end)`, to silence in
-    /// place (see [`crate::redact::call::RedactedCall::late`]).
-    pub late: Vec<(usize, f64, f64)>,
-}
 
 /// Analyses one recording (and, with [`AnalyzeOptions::transcription`],
 /// transcribes and redacts it). Nothing is written here: the cleared audio
@@ -371,237 +337,6 @@ fn source_info(
             (_, AgentChannel::Right) => "right",
         }
         .to_string(),
-    }
-}
-
-/// Drives a call engine as fast as the transcription pool goes (the batch
-/// scheduling policy of offline analysis): every job is queued, waiting
-/// for room in the pool's queue, and results are taken as they come.
-pub struct BatchDriver {
-    pool: Arc<dyn AsrPool>,
-    tx: std::sync::mpsc::Sender<(u64, Result<Transcript, AsrError>)>,
-    rx: std::sync::mpsc::Receiver<(u64, Result<Transcript, AsrError>)>,
-    in_flight: usize,
-    events: Vec<crate::live::call::LiveEvent>,
-    jobs: Vec<AsrJob>,
-}
-
-impl BatchDriver {
-    /// A driver over `pool`.
-    pub fn new(pool: Arc<dyn AsrPool>) -> Self {
-        let (tx, rx) = std::sync::mpsc::channel();
-        BatchDriver {
-            pool,
-            tx,
-            rx,
-            in_flight: 0,
-            events: Vec::new(),
-            jobs: Vec::new(),
-        }
-    }
-
-    /// Pushes audio, queues the work it makes and takes the results ready.
-    pub fn push(&mut self, call: &mut LiveCall, legs: &[&[f32]]) {
-        call.push(legs, &mut self.events, &mut self.jobs);
-        self.events.clear();
-        self.submit(call);
-        while let Ok((id, r)) = self.rx.try_recv() {
-            self.take(call, id, r);
-        }
-    }
-
-    /// Waits for one result; `false` when nothing is in flight.
-    pub fn wait_one(&mut self, call: &mut LiveCall) -> bool {
-        if self.in_flight == 0 {
-            return false;
-        }
-        match self.rx.recv() {
-            Ok((id, r)) => {
-                self.take(call, id, r);
-                true
-            }
-            Err(_) => false,
-        }
-    }
-
-    /// Ends the audio and waits for every result.
-    pub fn finish(&mut self, call: &mut LiveCall) {
-        call.end(&mut self.events, &mut self.jobs);
-        self.events.clear();
-        self.submit(call);
-        while self.wait_one(call) {}
-    }
-
-    fn take(&mut self, call: &mut LiveCall, id: u64, r: Result<Transcript, AsrError>) {
-        self.in_flight -= 1;
-        call.on_transcript(id, r, &mut self.events);
-        call.settle(&mut self.jobs);
-        self.events.clear();
-        self.submit(call);
-    }
-
-    fn submit(&mut self, call: &mut LiveCall) {
-        for job in self.jobs.drain(..) {
-            if job.partial {
-                call.partial_dropped(job.id);
-                continue;
-            }
-            let tx = self.tx.clone();
-            let id = job.id;
-            let sent = self.pool.submit_with(
-                job.utterance,
-                Box::new(move |r| {
-                    let _ = tx.send((id, r));
-                }),
-            );
-            match sent {
-                Ok(()) => self.in_flight += 1,
-                Err(e) => {
-                    call.on_transcript(id, Err(e), &mut self.events);
-                }
-            }
-        }
-    }
-}
-
-/// How long the second listens of one call may wait for the whisper pool
-/// (shared with live calls on a server), plus [`RELISTEN_EACH`] per
-/// utterance: what is not back by then is masked whole.
-const RELISTEN_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
-/// See [`RELISTEN_WAIT`].
-const RELISTEN_EACH: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Gives every doubtful utterance ([`doubtful_utterances`]) its second,
-/// digit-primed listen, with the audio `audio_of` gives for it. Only short
-/// stretches of payment talk are decoded again; one that fails, has no
-/// audio or is not back in time ([`RELISTEN_WAIT`]) stays without (and is
-/// masked whole). Blocks on the whisper pool: call it from a worker thread,
-/// never from the async runtime.
-pub fn relisten(
-    mut utterances: Vec<TranscribedUtterance>,
-    tones: &[(Leg, f64, f64)],
-    t: &Transcription,
-    audio_of: impl Fn(usize) -> Option<crate::asr::Utterance>,
-) -> Vec<TranscribedUtterance> {
-    let doubtful = doubtful_utterances(&utterances, tones, &t.detect);
-    let deadline =
-        std::time::Instant::now() + RELISTEN_WAIT + RELISTEN_EACH * doubtful.len() as u32;
-    let pending: Vec<(usize, _)> = doubtful
-        .into_iter()
-        .filter_map(|u| {
-            let mut again = audio_of(u)?;
-            again.prime_digits = true;
-            // A full queue (live calls) is waited out, up to the deadline.
-            loop {
-                let (reply, rx) = crate::asr::whisper::channel_reply();
-                match t.pool.try_submit_with(again, reply) {
-                    Ok(()) => return Some((u, rx)),
-                    Err((crate::asr::AsrError::Busy, back))
-                        if std::time::Instant::now() < deadline =>
-                    {
-                        again = back;
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                    Err(_) => return None,
-                }
-            }
-        })
-        .collect();
-    for (u, rx) in pending {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        utterances[u].relisten = rx.recv_timeout(left).ok().and_then(|r| r.ok());
-    }
-    utterances
-}
-
-/// Counts words and wpm per speaker into `report`, then redacts the call
-/// (text, audio, audit). Shared by file analysis and live calls; an
-/// utterance without a transcript is counted in a warning and redacted
-/// whole.
-pub fn redact_and_seal(
-    report: Report,
-    utterances: &[TranscribedUtterance],
-    tones: &[(Leg, f64, f64)],
-    hold: AudioHold,
-    t: &Transcription,
-    extra: &[Mask],
-) -> CallResult {
-    redact_and_seal_with(
-        report,
-        utterances,
-        tones,
-        hold,
-        &Redaction {
-            mask: t.mask,
-            model_name: &t.model_name,
-            detect: &t.detect,
-            rules: &t.rules,
-        },
-        extra,
-    )
-}
-
-/// The redaction settings of a [`Transcription`], without its whisper pool.
-#[derive(Clone, Copy)]
-pub struct Redaction<'a> {
-    /// How redacted audio is replaced.
-    pub mask: MaskMethod,
-    /// Model file name, for the audit trail.
-    pub model_name: &'a str,
-    /// Detector settings.
-    pub detect: &'a DetectConfig,
-    /// Prompts, analytics and scorecard rules.
-    pub rules: &'a Arc<crate::rules::Rules>,
-}
-
-/// [`redact_and_seal`] with the settings alone (no whisper pool needed).
-pub fn redact_and_seal_with(
-    mut report: Report,
-    utterances: &[TranscribedUtterance],
-    tones: &[(Leg, f64, f64)],
-    hold: AudioHold,
-    t: &Redaction<'_>,
-    extra: &[Mask],
-) -> CallResult {
-    let failed = utterances.iter().filter(|u| u.transcript.is_none()).count();
-    if failed > 0 {
-        report.warnings.push(format!(
-            "{failed} utterance(s) could not be transcribed; redacted whole in audio and text"
-        ));
-    }
-    let mut words = [0u64; 2];
-    for u in utterances {
-        if let Some(tr) = &u.transcript {
-            words[u.span.leg.index()] += tr.spoken_words();
-        }
-    }
-    let speakers = [
-        Some(&mut report.speakers.agent),
-        report.speakers.customer.as_mut(),
-    ];
-    for (i, sp) in speakers.into_iter().enumerate() {
-        if let Some(sp) = sp {
-            sp.words = Some(words[i]);
-            sp.wpm = (sp.talk_time_s > 0.0)
-                .then(|| (words[i] as f64 / (sp.talk_time_s / 60.0) * 10.0).round() / 10.0);
-        }
-    }
-    let done = redact_call(
-        report,
-        utterances,
-        tones,
-        hold,
-        t.mask,
-        t.model_name,
-        t.detect,
-        extra,
-    );
-    CallResult {
-        report: done.report.with_insights(t.rules),
-        audio: Some(done.audio),
-        audit: done.audit,
-        truncated: None,
-        late: done.late,
     }
 }
 

@@ -11,8 +11,8 @@ use tracing::error;
 use crate::analyze::{AgentChannel, AnalyzeError, AnalyzeOptions, analyze_and_store, report_path};
 use std::sync::Arc;
 
-use crate::analyze::Transcription;
 use crate::asr::whisper::{WhisperConfig, WhisperPool};
+use crate::engine::seal::Transcription;
 use crate::model::ggml::Quant;
 use crate::model::install::KnownModel;
 use crate::pipeline::PipelineConfig;
@@ -100,8 +100,8 @@ pub struct AnalyzeArgs {
     #[arg(long)]
     pub call_id: Option<String>,
     /// Which stereo channel carries the agent.
-    #[arg(long, value_enum, default_value_t = AgentChannel::Left)]
-    pub agent_channel: AgentChannel,
+    #[arg(long, value_enum, default_value_t = AgentSide::Left)]
+    pub agent_channel: AgentSide,
     /// Shortest gap with nobody talking reported as a silence, seconds.
     #[arg(long, default_value_t = 2.0, value_parser = positive_seconds)]
     pub min_silence: f64,
@@ -240,6 +240,24 @@ impl AsrArgs {
     }
 }
 
+/// `--agent-channel`: which stereo channel carries the agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AgentSide {
+    /// Channel 0 (the usual SIP recorder layout).
+    Left,
+    /// Channel 1.
+    Right,
+}
+
+impl From<AgentSide> for AgentChannel {
+    fn from(s: AgentSide) -> Self {
+        match s {
+            AgentSide::Left => AgentChannel::Left,
+            AgentSide::Right => AgentChannel::Right,
+        }
+    }
+}
+
 /// What replaces redacted audio.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mask {
@@ -334,7 +352,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
     };
     let opts = AnalyzeOptions {
         call_id: args.call_id.clone(),
-        agent_channel: args.agent_channel,
+        agent_channel: args.agent_channel.into(),
         pipeline,
         meta: crate::report::CallMeta {
             agent_id: args.agent_id.clone(),

@@ -80,6 +80,7 @@ pub mod cli;
 pub mod convert;
 pub mod dsp;
 pub mod embed;
+pub mod engine;
 pub mod eval;
 pub mod frame;
 pub mod grpc;

@@ -201,8 +201,8 @@ pub struct Prompt {
     pub supervisor: bool,
 }
 
-impl From<crate::live::kpi::LivePrompt> for Prompt {
-    fn from(p: crate::live::kpi::LivePrompt) -> Self {
+impl From<crate::engine::kpi::LivePrompt> for Prompt {
+    fn from(p: crate::engine::kpi::LivePrompt) -> Self {
         Prompt {
             t: ms(p.t),
             kind: p.kind,

@@ -85,7 +85,7 @@ pub fn audio_ctx_for(samples: usize, min: i32) -> i32 {
 
 /// Whether whisper.cpp was built with its tinyBLAS (llamafile sgemm) matrix
 /// kernels, which `.cargo/config.toml` asks for: the encoder's matrix
-/// products run about twice as fast with them (README "Performance").
+/// products run about twice as fast with them (docs/performance.md, "Speed and capacity").
 pub fn fast_kernels() -> bool {
     whisper_rs::print_system_info().contains("LLAMAFILE = 1")
 }

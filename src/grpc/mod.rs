@@ -4,9 +4,9 @@
 pub mod client;
 pub mod server;
 
+use crate::engine::call::LiveEvent;
+use crate::engine::kpi::{KpiSnapshot, LivePrompt};
 use crate::frame::Leg;
-use crate::live::call::LiveEvent;
-use crate::live::kpi::{KpiSnapshot, LivePrompt};
 use crate::signals::SignalEvent;
 use crate::source::g711::Law;
 

@@ -23,10 +23,11 @@ use tracing::{Instrument, info, info_span, warn};
 
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
 use super::{Encoding, event, kpi, pb, prompt};
-use crate::analyze::{AnalyzeError, CallResult, Transcription, validate_call_id};
+use crate::analyze::{AnalyzeError, validate_call_id};
 use crate::asr::{AsrError, Transcript};
-use crate::live::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
-use crate::live::kpi::{KpiSnapshot, LivePrompt};
+use crate::engine::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
+use crate::engine::kpi::{KpiSnapshot, LivePrompt};
+use crate::engine::seal::{CallResult, Transcription};
 use crate::redact::call::Cleared;
 use crate::store::db::{CallStore, Filter, StoreError};
 use crate::store::open::{OpenCall, OpenStart};
@@ -162,7 +163,13 @@ impl Hub {
     }
 
     fn unregister(&self, call_id: &str) {
-        if let Some(e) = self.calls.lock().expect("hub lock").remove(call_id) {
+        // Also while a panicking actor unwinds: a poisoned lock still frees the place.
+        let removed = self
+            .calls
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(call_id);
+        if let Some(e) = removed {
             self.floor_update(pb::floor_update::Kind::CallEnded, call_id, &e);
         }
     }
@@ -454,6 +461,19 @@ fn write_call(
     ))
 }
 
+/// A call's place on the hub, given up when dropped (after its end was
+/// announced, or when its actor panicked).
+struct Registered {
+    hub: Arc<Hub>,
+    call_id: String,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.hub.unregister(&self.call_id);
+    }
+}
+
 /// Counts a live call in the metrics for as long as it lives.
 struct LiveGauge;
 
@@ -681,13 +701,16 @@ impl CallScope for Service {
             .instrument(span.clone()),
         );
         let hub = Arc::clone(&self.hub);
-        let call_id = start.call_id.clone();
+        // Unregistered however the actor ends, a panic included, so a
+        // broken call never holds up shutdown or a place on the floor.
+        let registered = Registered {
+            hub: Arc::clone(&hub),
+            call_id: start.call_id.clone(),
+        };
         tokio::spawn(
             async move {
-                let last = run_call(Arc::clone(&hub), start, in_rx, out_tx.clone()).await;
-                if last.is_err() {
-                    hub.unregister(&call_id);
-                }
+                let _registered = registered;
+                let last = run_call(hub, start, in_rx, out_tx.clone()).await;
                 let _ = out_tx.send(last).await;
             }
             .instrument(span),

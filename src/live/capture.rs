@@ -19,9 +19,10 @@ use tokio::sync::{mpsc, watch};
 
 use tokio::task::JoinHandle;
 
-use super::call::{LiveConfig, LiveStart};
 use super::commands::CaptureArgs;
-use crate::analyze::{Transcription, validate_call_id};
+use crate::analyze::validate_call_id;
+use crate::engine::call::{LiveConfig, LiveStart};
+use crate::engine::seal::Transcription;
 use crate::grpc::client::{ClientError, audio_message, describe, open_call};
 use crate::grpc::server::{Hub, Input, run_call};
 use crate::grpc::{Encoding, pb};

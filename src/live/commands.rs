@@ -8,8 +8,8 @@ use tokio::sync::watch;
 
 use crate::analyze::call_id_for;
 use crate::cli::AsrArgs;
+use crate::engine::call::LiveConfig;
 use crate::grpc::{client, server};
-use crate::live::call::LiveConfig;
 
 /// Arguments of `callscope serve`.
 #[derive(Debug, clap::Args)]

@@ -119,7 +119,7 @@ impl AudioHold {
     }
 
     /// The call frame of the first held sample: frames released so far
-    /// ([`AudioHold::release`]).
+    /// (`AudioHold::release`, by the redactor).
     pub fn start_frame(&self) -> usize {
         self.base
     }

@@ -202,7 +202,7 @@ pub struct CallDetection {
 /// `(leg, start, end)`, which count as payment talk), adding the fail-closed
 /// rules for speech without a usable transcript: an utterance whisper failed
 /// on, anywhere, and during payment talk one that gave no words or from
-/// which the hallucination guard dropped words ("yeah it's [inaudible]") is
+/// which the hallucination guard dropped words ("yeah it's \[inaudible\]") is
 /// redacted whole.
 pub fn detect_call(
     utterances: &[TranscribedUtterance],

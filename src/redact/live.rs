@@ -2,7 +2,7 @@
 //!
 //! A live call streams each utterance's transcript once whisper has it and
 //! everything that started before it ended has been transcribed too (the
-//! ordering is [`crate::live::call::LiveCall`]'s job): partials while the
+//! ordering is [`crate::engine::call::LiveCall`]'s job): partials while the
 //! utterance is still being spoken, a final when it ends. Each is redacted
 //! with the call up to its end: the detector runs over every utterance that
 //! started before the segment's end (all of them transcribed by then) plus

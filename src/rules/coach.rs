@@ -1,6 +1,6 @@
 //! Prompts from the transcript, as each final (redacted) segment arrives:
 //! phrase rules, a complaint the agent has not acknowledged in time, and a
-//! hold that runs long. Used live by [`crate::live::call::LiveCall`] and
+//! hold that runs long. Used live by [`crate::engine::call::LiveCall`] and
 //! after the call over the stored segments. The coach only takes
 //! [`Redacted`] segments, and its prompts quote them only through
 //! [`Quote`], so no prompt carries text the redactor has not seen.
@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use super::meaning::Of;
 use super::{PhraseRule, Rules, Who, normalise, signal};
+use crate::engine::kpi::{LivePrompt, Prompter};
 use crate::frame::Leg;
-use crate::live::kpi::{LivePrompt, Prompter};
 use crate::redact::Redacted;
 use crate::redact::evidence::{Evidence, Measurement, Quote};
 use crate::report::Segment;

@@ -17,7 +17,7 @@ use regex::Regex;
 use serde::Deserialize;
 use toml::Spanned;
 
-use crate::live::kpi::PromptRules;
+use crate::engine::kpi::PromptRules;
 
 /// The built-in rules file.
 pub const DEFAULT_RULES: &str = include_str!("default.toml");

@@ -28,7 +28,7 @@
 use std::collections::BTreeMap;
 use tracing::warn;
 
-use crate::analyze::{CallResult, Redaction, Transcription, redact_and_seal, redact_and_seal_with};
+use super::seal::{CallResult, Redaction, Transcription, redact_and_seal, redact_and_seal_with};
 use crate::asr::{AsrError, Transcript, Utterance};
 use crate::convert::ConvertError;
 use crate::frame::{FRAME_SECONDS, Leg};
@@ -514,7 +514,8 @@ impl LiveCall {
         let now = self.now();
         // Everything before `known` is transcribed.
         let mut known = now - SEEN_AFTER_S;
-        for &id in self.pending.keys().chain(self.relisten_out.keys()) {
+        let relistens = self.relisten_out.keys().map(|id| id - RELISTEN_BASE);
+        for id in self.pending.keys().copied().chain(relistens) {
             known = known.min(self.utterances[id as usize].span.start);
         }
         if let Some(p) = self.pipeline.as_ref() {
@@ -527,26 +528,37 @@ impl LiveCall {
         if let Some((_, a, _, _)) = self.keypad {
             known = known.min(a);
         }
-        // Digit strings still open at `known`, followed back group by group.
+        // Digit strings still open at `known`, followed back group by group
+        // on each leg as the detector joins them: number-bearing utterances
+        // of one leg with pauses of up to `split_gap_s` between them, the
+        // other leg's turns and short fillers ("okay", "hang on") not
+        // counting; any other utterance of the leg ends the string.
         let cfg = &self.cfg.detect;
         let mut chain = known;
         let held_from = self.hold.start_s() - cfg.split_gap_s;
-        let recent: Vec<&TranscribedUtterance> = self
-            .utterances
-            .iter()
-            .filter(|tu| tu.span.end >= held_from && numberish(tu, cfg))
-            .collect();
-        loop {
-            let before = chain;
-            for tu in &recent {
-                if tu.span.start < chain && tu.span.end >= chain - cfg.split_gap_s {
-                    chain = tu.span.start;
+        for leg in &Leg::BOTH[..self.start.legs] {
+            let mut mine: Vec<&TranscribedUtterance> = self
+                .utterances
+                .iter()
+                .filter(|tu| {
+                    tu.span.leg == *leg && tu.span.end >= held_from && tu.span.start < known
+                })
+                .collect();
+            mine.sort_by(|a, b| a.span.start.total_cmp(&b.span.start));
+            let mut joined_at = known;
+            for tu in mine.iter().rev() {
+                if numberish(tu, cfg) {
+                    if joined_at - tu.span.end > cfg.split_gap_s {
+                        break;
+                    }
+                    joined_at = tu.span.start;
+                    chain = chain.min(joined_at);
+                } else if !filler(tu) {
+                    break;
                 }
             }
-            if chain == before {
-                break;
-            }
         }
+        tracing::debug!(now, known, chain, "frontier");
         (known - cfg.lookback_s).min(chain) - FRONTIER_MARGIN_S
     }
 
@@ -1020,7 +1032,7 @@ impl LiveCall {
         let u = self.unsealed(status);
         let spans: Vec<_> = u.utterances.iter().map(|u| u.span).collect();
         let hold = &u.hold;
-        let utterances = crate::analyze::relisten(u.utterances, &u.tones, t, |k| {
+        let utterances = super::seal::relisten(u.utterances, &u.tones, t, |k| {
             if spans[k].start < hold.start_s() {
                 // Released: its second listen was had (or it was masked).
                 return None;
@@ -1111,6 +1123,13 @@ fn key(start: f64) -> u64 {
     (start * 1000.0).round().max(0.0) as u64
 }
 
+/// Whether an utterance is short enough to be a filler between the groups
+/// of a number read out ("okay", "hang on", "yes that's it"): at most three
+/// words.
+fn filler(tu: &TranscribedUtterance) -> bool {
+    tu.transcript.as_ref().is_some_and(|t| t.words.len() <= 3)
+}
+
 /// Whether an utterance may be part of a number: a number word, a word
 /// whisper gave digits most of its probability, or no transcript at all.
 fn numberish(tu: &TranscribedUtterance, cfg: &DetectConfig) -> bool {
@@ -1176,12 +1195,14 @@ mod tests {
                 let ws = start + step * i as f64;
                 let we = ws + step * 0.9;
                 if we <= b {
+                    // "word^": whisper was unsure of it (no digit in the running).
+                    let unsure = w.ends_with('^') && !job.utterance.prime_digits;
                     words.push(Word {
-                        text: w.to_string(),
+                        text: w.trim_end_matches('^').to_string(),
                         start: ws,
                         end: we,
-                        confidence: 0.9,
-                        digit_p: None,
+                        confidence: if unsure { 0.2 } else { 0.9 },
+                        digit_p: unsure.then_some(0.0),
                     });
                 }
             }
@@ -1218,6 +1239,8 @@ mod tests {
         max_held_s: f64,
         /// Late masks the frontier needed.
         late: usize,
+        /// Second listens asked for.
+        relistens: usize,
     }
 
     impl Run {
@@ -1270,6 +1293,7 @@ mod tests {
         latency: impl Fn(&AsrJob) -> f64,
     ) -> Run {
         let mut call = call_with(cfg);
+        let relistens = std::cell::Cell::new(0);
         let mut cleared = vec![Vec::new(); 2];
         let (mut max_held_s, mut late) = (0.0f64, 0);
         let mut take = |call: &mut LiveCall| {
@@ -1305,6 +1329,7 @@ mod tests {
              now: f64,
              waiting: &mut Vec<(f64, u64, bool, Leg, f64, Transcript)>| {
                 for job in jobs {
+                    relistens.set(relistens.get() + usize::from(job.utterance.prime_digits));
                     let t = transcribe(script, &job);
                     let u = &job.utterance;
                     waiting.push((
@@ -1351,6 +1376,7 @@ mod tests {
             cleared,
             max_held_s,
             late,
+            relistens: relistens.get(),
         }
     }
 
@@ -1554,9 +1580,20 @@ mod tests {
         script.push((Leg::Customer, 104.0, 108.0, "4111 1111 1111 1111"));
         script.push((Leg::Agent, 109.0, 111.0, "and the expiry date"));
         script.push((Leg::Customer, 112.0, 114.0, "oh nine twenty eight"));
+        script.push((
+            Leg::Agent,
+            115.0,
+            118.0,
+            "and the three digit code on the back",
+        ));
+        script.push((Leg::Customer, 119.0, 121.0, "hammer^ type^ hero^"));
         let r = run(&script, 240.0, |_| 1.5);
-        // Held: the look-back (15 s), a step (10 s), margins; never the call.
-        assert!(r.max_held_s < 40.0, "held {:.1} s", r.max_held_s);
+        // The doubtful answer got its second listen before its audio left.
+        assert_eq!(r.relistens, 1);
+        // Held: the look-back (15 s), a step (10 s), margins, and the card
+        // talk while its digit strings and second listen were open; never
+        // the call.
+        assert!(r.max_held_s < 60.0, "held {:.1} s", r.max_held_s);
         assert!(
             r.cleared[0].len() as f64 / f64::from(RATE) > 180.0,
             "most of the call left the hold during it"
