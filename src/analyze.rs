@@ -147,7 +147,7 @@ pub fn analyze_file(path: &Path, opts: &AnalyzeOptions) -> Result<CallResult, An
 /// Audio held back while the whisper pool catches up, media seconds: a
 /// file is read much faster than it is transcribed, so reading waits for
 /// transcripts once this much is held (the frontier needs them to move).
-const BATCH_HOLD_S: f64 = 90.0;
+const BATCH_HOLD_S: f64 = 60.0;
 
 /// Analyses one recording; with `data_dir`, its cleared audio is written
 /// there as it leaves the hold and the call is stored at the end.

@@ -4,6 +4,11 @@
 use std::sync::Arc;
 
 use super::call::{AsrJob, LiveCall, LiveEvent};
+
+/// Jobs one call keeps on the pool at most: enough to keep every worker
+/// busy, few enough that the utterances waiting (16 kHz, up to 10 s each)
+/// stay a few megabytes.
+pub const MAX_IN_FLIGHT: usize = 6;
 use crate::asr::{AsrError, AsrPool, Transcript};
 
 /// Drives a call engine as fast as the transcription pool goes (the batch
@@ -73,7 +78,22 @@ impl BatchDriver {
     }
 
     fn submit(&mut self, call: &mut LiveCall) {
-        for job in self.jobs.drain(..) {
+        while !self.jobs.is_empty() {
+            // At most MAX_IN_FLIGHT on the pool: wait for one back first
+            // (its result may queue more work, which goes after).
+            if self.in_flight >= MAX_IN_FLIGHT {
+                match self.rx.recv() {
+                    Ok((id, r)) => {
+                        self.in_flight -= 1;
+                        call.on_transcript(id, r, &mut self.events);
+                        call.settle(&mut self.jobs);
+                        self.events.clear();
+                    }
+                    Err(_) => break,
+                }
+                continue;
+            }
+            let job = self.jobs.remove(0);
             if job.partial {
                 call.partial_dropped(job.id);
                 continue;

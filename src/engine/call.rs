@@ -277,6 +277,8 @@ pub struct LiveCall {
     forced: Vec<Mask>,
     /// Seconds of audio that left the hold unsettled.
     forced_s: f64,
+    /// Finals given up at the hold limit, not yet taken by the driver.
+    abandoned: Vec<u64>,
     /// Input not yet pushed, per leg: the engine takes audio in pieces of
     /// one frame's length whatever the blocks it is given, so a file and
     /// the same audio streamed in any chunking give the same call.
@@ -342,6 +344,7 @@ impl LiveCall {
             next_release: 0.0,
             forced: Vec::new(),
             forced_s: 0.0,
+            abandoned: Vec::new(),
             inbuf: vec![Vec::new(); legs],
             piece_buf: vec![Vec::new(); legs],
             piece,
@@ -498,6 +501,12 @@ impl LiveCall {
         std::mem::take(&mut self.cleared)
     }
 
+    /// Finals given up at the hold limit since the last call: drop their
+    /// jobs if still queued (a result that comes anyway is ignored).
+    pub fn take_abandoned(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.abandoned)
+    }
+
     /// Seconds of audio held in memory now.
     pub fn held_s(&self) -> f64 {
         self.hold.duration_s() - self.hold.start_s()
@@ -621,6 +630,21 @@ impl LiveCall {
                 "audio left the hold before its redaction settled: masked whole where unsettled"
             );
             self.forced.extend(extra.iter().cloned());
+            // Finals still waiting for whisper whose audio goes now are
+            // given up: masked whole above, and with no transcript their
+            // text is redacted whole too. Their queued jobs can go
+            // ([`Self::take_abandoned`]), so an overloaded server does not
+            // keep their audio either.
+            let gone: Vec<u64> = self
+                .pending
+                .keys()
+                .copied()
+                .filter(|&id| self.utterances[id as usize].span.start < cap)
+                .collect();
+            for id in gone {
+                self.pending.remove(&id);
+                self.abandoned.push(id);
+            }
             upto = cap;
         }
         if upto - from < self.cfg.hold.step_s && extra.is_empty() {
@@ -1241,6 +1265,8 @@ mod tests {
         late: usize,
         /// Second listens asked for.
         relistens: usize,
+        /// Finals given up at the hold limit.
+        abandoned: usize,
     }
 
     impl Run {
@@ -1295,8 +1321,9 @@ mod tests {
         let mut call = call_with(cfg);
         let relistens = std::cell::Cell::new(0);
         let mut cleared = vec![Vec::new(); 2];
-        let (mut max_held_s, mut late) = (0.0f64, 0);
+        let (mut max_held_s, mut late, mut abandoned) = (0.0f64, 0, 0);
         let mut take = |call: &mut LiveCall| {
+            abandoned += call.take_abandoned().len();
             for c in call.take_cleared() {
                 late += c.late.len();
                 for (i, leg) in cleared.iter_mut().enumerate() {
@@ -1377,6 +1404,7 @@ mod tests {
             max_held_s,
             late,
             relistens: relistens.get(),
+            abandoned,
         }
     }
 
@@ -1646,6 +1674,8 @@ mod tests {
         // Whisper answers after 80 s: the hold limit is reached first.
         let r = run_with(cfg, &script, 120.0, |_| 80.0);
         assert!(r.max_held_s <= 36.0, "held {:.1} s", r.max_held_s);
+        // Their finals were given up: the driver may drop the queued jobs.
+        assert!(r.abandoned > 0);
         let (audio, report, _) = seal_run(r);
         // What left unsettled was speech not yet transcribed: masked whole.
         assert!(level_db(&audio[0], 0.7, 2.8) < -90.0);

@@ -342,6 +342,12 @@ pub async fn run_call(
             // A writer that failed has said why; the call goes on live.
             let _ = disk_tx.send(ToDisk::Cleared(Box::new(cleared))).await;
         }
+        let abandoned = call.take_abandoned();
+        if !abandoned.is_empty() {
+            let before = backlog.len();
+            backlog.retain(|j| !abandoned.contains(&j.id));
+            telemetry::asr_backlog(-((before - backlog.len()) as f64));
+        }
     };
     // Flush: the last utterances, then everything still queued.
     call.end(&mut events, &mut jobs);
