@@ -217,17 +217,8 @@ fn run_file(
         )
         .map_err(convert)?;
         let mut events = Vec::with_capacity(64);
-        loop {
-            let n = src.read(BLOCK, &mut bufs)?;
-            if n == 0 {
-                break;
-            }
-            let blocks: Vec<&[f32]> = if legs == 2 {
-                vec![&bufs[a], &bufs[c]]
-            } else {
-                vec![&bufs[0]]
-            };
-            pipeline.push(&blocks, &mut events);
+        while src.read(BLOCK, &mut bufs)? > 0 {
+            pipeline.push(&agent_first(&bufs, a, c), &mut events);
             events.clear();
         }
         let output = pipeline.finish_all(&mut events);
@@ -291,17 +282,8 @@ fn run_file(
         }
         Ok(())
     };
-    loop {
-        let n = src.read(BLOCK, &mut bufs)?;
-        if n == 0 {
-            break;
-        }
-        let blocks: Vec<&[f32]> = if legs == 2 {
-            vec![&bufs[a], &bufs[c]]
-        } else {
-            vec![&bufs[0]]
-        };
-        driver.push(&mut call, &blocks);
+    while src.read(BLOCK, &mut bufs)? > 0 {
+        driver.push(&mut call, &agent_first(&bufs, a, c));
         write(&mut call)?;
         // Reading runs ahead of whisper: wait for transcripts while the
         // hold is long, so the frontier can move.
@@ -317,6 +299,16 @@ fn run_file(
         open.finish(&result)?;
     }
     Ok(result)
+}
+
+/// The blocks just read, agent first (`a` and `c`: the agent's and the
+/// customer's channel of a stereo file).
+fn agent_first(bufs: &[Vec<f32>], a: usize, c: usize) -> Vec<&[f32]> {
+    if bufs.len() == 2 {
+        vec![&bufs[a], &bufs[c]]
+    } else {
+        vec![&bufs[0]]
+    }
 }
 
 /// The file's [`SourceInfo`] for its report.

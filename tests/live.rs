@@ -925,41 +925,6 @@ async fn sigkill_mid_call_keeps_the_cleared_recording_and_restart_stores_it_inte
     );
 }
 
-fn read_legs(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
-    let mut src = callscope::source::WavSource::open(path).unwrap();
-    let rate = src.info().sample_rate;
-    let ch = usize::from(src.info().channels);
-    let mut legs = vec![Vec::new(); ch];
-    let mut bufs = vec![Vec::new(); ch];
-    while src.read(8192, &mut bufs).unwrap() > 0 {
-        for (l, b) in legs.iter_mut().zip(&bufs) {
-            l.extend_from_slice(b);
-        }
-    }
-    (rate, legs)
-}
-
-/// Frames (20 ms) of `[start, end)` on `leg` and how many are loud (> −45 dBFS).
-fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usize) {
-    let n = (rate / 50) as usize;
-    let (mut total, mut loud) = (0, 0);
-    let mut t = start;
-    while t + 0.02 <= end + 1e-9 {
-        let a = (t * f64::from(rate)) as usize;
-        if a + n <= leg.len() {
-            total += 1;
-            let ms = leg[a..a + n]
-                .iter()
-                .map(|v| f64::from(*v).powi(2))
-                .sum::<f64>()
-                / n as f64;
-            loud += usize::from(10.0 * ms.max(1e-12).log10() > -45.0);
-        }
-        t += 0.02;
-    }
-    (total, loud)
-}
-
 fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {

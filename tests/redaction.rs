@@ -16,47 +16,11 @@ use callscope::eval::{edits, score_words};
 use common::*;
 use serde_json::Value;
 
-use callscope::source::WavSource;
 use callscope::store::db::{CallStore, Filter};
 
 const WORDS: [&str; 10] = [
     "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine",
 ];
-
-fn read_legs(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
-    let mut src = WavSource::open(path).unwrap();
-    let rate = src.info().sample_rate;
-    let ch = usize::from(src.info().channels);
-    let mut legs = vec![Vec::new(); ch];
-    let mut bufs = vec![Vec::new(); ch];
-    while src.read(8192, &mut bufs).unwrap() > 0 {
-        for (l, b) in legs.iter_mut().zip(&bufs) {
-            l.extend_from_slice(b);
-        }
-    }
-    (rate, legs)
-}
-
-fn frame_db(x: &[f32]) -> f64 {
-    let ms = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / x.len().max(1) as f64;
-    10.0 * ms.max(1e-12).log10()
-}
-
-/// Frames (20 ms) of `[start, end)` on `leg` and how many are loud (> −45 dBFS).
-fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usize) {
-    let n = (rate / 50) as usize;
-    let (mut total, mut loud) = (0, 0);
-    let mut t = start;
-    while t + 0.02 <= end + 1e-9 {
-        let a = (t * f64::from(rate)) as usize;
-        if a + n <= leg.len() {
-            total += 1;
-            loud += usize::from(frame_db(&leg[a..a + n]) > -45.0);
-        }
-        t += 0.02;
-    }
-    (total, loud)
-}
 
 /// The digit stream of a text: digits and digit words, separators ignored.
 fn digit_stream(text: &str) -> String {

@@ -376,14 +376,7 @@ impl WhisperPool {
         utterance: Utterance,
     ) -> Result<Receiver<Result<Transcript, AsrError>>, AsrError> {
         let (reply, rx) = channel_reply();
-        let tx = self.tx.as_ref().ok_or(AsrError::Stopped)?;
-        self.waiting
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        tx.send(Job { utterance, reply }).map_err(|_| {
-            self.waiting
-                .fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
-            AsrError::Stopped
-        })?;
+        super::AsrPool::submit_with(self, utterance, reply)?;
         Ok(rx)
     }
 }

@@ -1711,20 +1711,7 @@ mod tests {
         let ev = live[0].evidence.to_string();
         assert!(matches!(live[0].evidence, Evidence::Quote(_)), "{ev}");
         assert!(ev.contains(crate::redact::live::DIGITS_PLACEHOLDER), "{ev}");
-        let rules = Arc::new(Rules::builtin());
-        let stored = r
-            .call
-            .seal_with(
-                "complete",
-                &Redaction {
-                    mask: MaskMethod::Silence,
-                    model_name: "fake",
-                    detect: &DetectConfig::default(),
-                    rules: &rules,
-                },
-            )
-            .report
-            .into_inner();
+        let stored = seal_run(r).1;
         let quoted: Vec<&report::Prompt> = stored
             .prompts
             .iter()

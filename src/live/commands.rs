@@ -35,6 +35,14 @@ pub struct ServeArgs {
     /// A call stream that sends nothing for this long is ended and stored as interrupted, seconds.
     #[arg(long, default_value_t = 60.0)]
     pub idle_timeout: f64,
+    /// Longest a call's audio stays in memory waiting for its redaction to
+    /// settle, seconds (about 3.8 MB a minute per 8 kHz stereo call): older
+    /// audio is written with what is unsettled in it masked whole, and
+    /// finals still untranscribed then are given up (text redacted whole).
+    /// Bounds memory when whisper is overloaded; keep it well above the
+    /// look-back (15 s) plus a slow customer's card read-out.
+    #[arg(long, default_value_t = 600.0)]
+    pub max_hold: f64,
     /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `127.0.0.1:9464`).
     #[arg(long, env = "CALLSCOPE_METRICS")]
     pub metrics: Option<std::net::SocketAddr>,
@@ -159,6 +167,10 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         max_lag_s: args.max_lag,
         defer_lag_s: args.defer_lag,
         idle_timeout_s: args.idle_timeout,
+        hold: crate::engine::call::HoldConfig {
+            max_hold_s: args.max_hold.max(60.0),
+            ..Default::default()
+        },
         ..LiveConfig::for_transcription(&transcription, args.asr.pipeline())
     };
     runtime().block_on(async move {

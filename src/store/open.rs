@@ -54,11 +54,9 @@ pub fn journal_path(data_dir: &Path, call_id: &str) -> PathBuf {
 pub struct OpenCall {
     data_dir: PathBuf,
     call_id: String,
-    agent_channel: usize,
     writer: RecordingWriter,
     journal: File,
     journal_path: PathBuf,
-    synced_frames: u64,
 }
 
 fn out(e: impl std::fmt::Display) -> AnalyzeError {
@@ -91,27 +89,16 @@ impl OpenCall {
         Ok(OpenCall {
             data_dir: data_dir.to_path_buf(),
             call_id: start.call_id.clone(),
-            agent_channel: start.agent_channel,
             writer,
             journal,
             journal_path,
-            synced_frames: 0,
         })
     }
 
     /// Appends audio that left the call's hold: its late masks are applied
     /// to the audio written before, its audit entries journalled.
     pub fn append(&mut self, cleared: &Cleared) -> Result<(), AnalyzeError> {
-        for &(leg, a, b) in &cleared.late {
-            warn!(
-                leg,
-                start = a,
-                end = b,
-                "mask decided after its audio was written: silenced in place"
-            );
-            crate::telemetry::error("late_mask");
-            self.writer.silence(leg, a, b).map_err(out)?;
-        }
+        self.silence_late(&cleared.late)?;
         for e in &cleared.audit {
             let line = serde_json::to_string(e.get()).expect("audit entries serialise");
             writeln!(self.journal, "{line}").map_err(|source| AnalyzeError::Store {
@@ -128,9 +115,21 @@ impl OpenCall {
                     source,
                 })?;
         }
-        self.writer.append(&cleared.audio).map_err(out)?;
-        if self.writer.frames() != self.synced_frames {
-            self.synced_frames = self.writer.frames();
+        self.writer.append(&cleared.audio).map_err(out)
+    }
+
+    /// Silences stretches `(leg, start, end)` of audio already written that
+    /// a mask decided later reaches (see [`Cleared::late`]).
+    fn silence_late(&mut self, late: &[(usize, f64, f64)]) -> Result<(), AnalyzeError> {
+        for &(leg, a, b) in late {
+            warn!(
+                leg,
+                start = a,
+                end = b,
+                "mask decided after its audio was written: silenced in place"
+            );
+            crate::telemetry::error("late_mask");
+            self.writer.silence(leg, a, b).map_err(out)?;
         }
         Ok(())
     }
@@ -140,16 +139,7 @@ impl OpenCall {
     /// row; then the journal goes.
     pub fn finish(mut self, result: &CallResult) -> Result<(), AnalyzeError> {
         if let Some(audio) = &result.audio {
-            for &(leg, a, b) in &result.late {
-                warn!(
-                    leg,
-                    start = a,
-                    end = b,
-                    "mask decided after its audio was written: silenced in place"
-                );
-                crate::telemetry::error("late_mask");
-                self.writer.silence(leg, a, b).map_err(out)?;
-            }
+            self.silence_late(&result.late)?;
             self.writer.append(audio).map_err(out)?;
         }
         let info = self.writer.finish().map_err(out)?;
@@ -161,7 +151,6 @@ impl OpenCall {
             audit: Some(audit.finish(Some(&info.sha256)).map_err(out)?),
             recording: Some((info.path, info.sha256)),
         };
-        let _ = self.agent_channel;
         write_report(&self.data_dir, &result.report)?;
         CallStore::open(&self.data_dir)
             .and_then(|mut db| db.put(&result.report, &files))

@@ -75,3 +75,40 @@ pub fn silence_found(truth: &Value, found: &[Value]) -> bool {
         (fe.min(te) - fs.max(ts)) >= 0.5 * (te - ts)
     })
 }
+
+/// Every leg of a WAV file as floats, and its rate.
+pub fn read_legs(path: &std::path::Path) -> (u32, Vec<Vec<f32>>) {
+    let mut src = callscope::source::WavSource::open(path).unwrap();
+    let rate = src.info().sample_rate;
+    let ch = usize::from(src.info().channels);
+    let mut legs = vec![Vec::new(); ch];
+    let mut bufs = vec![Vec::new(); ch];
+    while src.read(8192, &mut bufs).unwrap() > 0 {
+        for (l, b) in legs.iter_mut().zip(&bufs) {
+            l.extend_from_slice(b);
+        }
+    }
+    (rate, legs)
+}
+
+/// RMS of a stretch of samples, dBFS.
+pub fn frame_db(x: &[f32]) -> f64 {
+    let ms = x.iter().map(|v| f64::from(*v) * f64::from(*v)).sum::<f64>() / x.len().max(1) as f64;
+    10.0 * ms.max(1e-12).log10()
+}
+
+/// Frames (20 ms) of `[start, end)` on `leg` and how many are loud (> −45 dBFS).
+pub fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usize) {
+    let n = (rate / 50) as usize;
+    let (mut total, mut loud) = (0, 0);
+    let mut t = start;
+    while t + 0.02 <= end + 1e-9 {
+        let a = (t * f64::from(rate)) as usize;
+        if a + n <= leg.len() {
+            total += 1;
+            loud += usize::from(frame_db(&leg[a..a + n]) > -45.0);
+        }
+        t += 0.02;
+    }
+    (total, loud)
+}
