@@ -1117,12 +1117,29 @@ impl LiveCall {
             ));
         }
         // Only the signal prompts: the transcript prompts are derived again
-        // from the final redacted segments (see `Redacted::with_insights`).
-        report.prompts = self
+        // from the final redacted segments (see `Redacted::with_insights`),
+        // and the pace prompts from the finals at their media times, so
+        // the report does not depend on how fast whisper was.
+        let pace_kind = crate::rules::signal::KINDS[crate::rules::signal::PACE];
+        let mut finals: Vec<(f64, u64, f64)> = self
+            .utterances
+            .iter()
+            .filter(|u| u.span.leg == Leg::Agent)
+            .filter_map(|u| {
+                let t = u.transcript.as_ref().filter(|t| !t.words.is_empty())?;
+                Some((u.span.end, t.spoken_words(), u.span.end - u.span.start))
+            })
+            .collect();
+        finals.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let pace = super::kpi::pace_prompts(&self.cfg.rules, &finals, report.duration_s);
+        let mut prompts: Vec<LivePrompt> = self
             .signal_prompts
             .into_iter()
-            .map(report::Prompt::from)
+            .filter(|p| p.kind != pace_kind)
+            .chain(pace)
             .collect();
+        prompts.sort_by(|a, b| a.t.total_cmp(&b.t));
+        report.prompts = prompts.into_iter().map(report::Prompt::from).collect();
         Unsealed {
             report,
             utterances: self.utterances,

@@ -304,6 +304,30 @@ impl Prompter {
         snap: &KpiSnapshot,
         out: &mut Vec<LivePrompt>,
     ) {
+        self.check_media(now, kpis, snap, out);
+        self.check_pace(now, kpis, out);
+    }
+
+    /// The pace prompt: the agent's words over the last minute of their
+    /// finals (as far as they have been transcribed).
+    fn check_pace(&mut self, now: f64, kpis: &Kpis, out: &mut Vec<LivePrompt>) {
+        let (wpm, words) = kpis.recent_agent_wpm();
+        if words >= 20 && wpm > self.thresholds.max_wpm {
+            let ev = Measurement::AgentPace { wpm };
+            self.raise_signal(now, signal::PACE, ev, out);
+        }
+    }
+
+    /// The prompts that depend on the frames alone (dead air, interrupting,
+    /// monologue), not on when transcripts come back: the same for a call
+    /// however fast whisper is.
+    pub fn check_media(
+        &mut self,
+        now: f64,
+        kpis: &mut Kpis,
+        snap: &KpiSnapshot,
+        out: &mut Vec<LivePrompt>,
+    ) {
         let r = self.thresholds.clone();
         if snap.silence_s >= r.dead_air_s {
             let ev = Measurement::Silence { s: snap.silence_s };
@@ -317,17 +341,35 @@ impl Prompter {
             };
             self.raise_signal(now, signal::INTERRUPTING, ev, out);
         }
-        let (wpm, words) = kpis.recent_agent_wpm();
-        if words >= 20 && wpm > r.max_wpm {
-            let ev = Measurement::AgentPace { wpm };
-            self.raise_signal(now, signal::PACE, ev, out);
-        }
         let quiet = kpis.customer_quiet_s(now);
         if quiet >= r.monologue_s && snap.current_speaker == Some(Leg::Agent) {
             let ev = Measurement::CustomerSilent { s: quiet };
             self.raise_signal(now, signal::MONOLOGUE, ev, out);
         }
     }
+}
+
+/// The pace prompts of a whole call for its stored report, from its agent
+/// finals `(end, words as spoken, talk seconds)` in order of their end,
+/// checked once per media second up to `duration_s` as if each final were
+/// transcribed the moment it ended: the same whatever the transcription
+/// lag was (live, the prompt waits for the transcripts).
+pub fn pace_prompts(rules: &Rules, finals: &[(f64, u64, f64)], duration_s: f64) -> Vec<LivePrompt> {
+    let mut prompter = Prompter::new(rules);
+    let mut kpis = Kpis::default();
+    let mut out = Vec::new();
+    let mut next = 0;
+    let mut t = 1.0;
+    while t <= duration_s {
+        while next < finals.len() && finals[next].0 <= t {
+            let (end, words, talk) = finals[next];
+            kpis.on_agent_words(end, words, talk);
+            next += 1;
+        }
+        prompter.check_pace(t, &kpis, &mut out);
+        t += 1.0;
+    }
+    out
 }
 
 #[cfg(test)]
