@@ -887,6 +887,28 @@ pub async fn serve(
     shutdown: watch::Sender<bool>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    serve_incoming(incoming, hub, shutdown, stop).await
+}
+
+/// [`serve`] over any stream of connections (e.g. in-memory
+/// `tokio::io::duplex` pipes in tests).
+pub async fn serve_incoming<I, IO, IE>(
+    incoming: I,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
     let data_dir = hub.data_dir.clone();
     let closed = tokio::task::spawn_blocking(move || crate::store::open::recover(&data_dir))
         .await
@@ -925,10 +947,7 @@ pub async fn serve(
         .add_service(health_service)
         .add_service(reflection)
         .add_service(service)
-        .serve_with_incoming_shutdown(
-            tokio_stream::wrappers::TcpListenerStream::new(listener),
-            stopping,
-        )
+        .serve_with_incoming_shutdown(incoming, stopping)
         .await
 }
 
