@@ -14,15 +14,12 @@ use callscope::asr::{AsrError, AsrPool, Reply, Transcript, Utterance, Word};
 use callscope::engine::call::LiveConfig;
 use callscope::engine::seal::Transcription;
 use callscope::frame::Leg;
-use callscope::grpc::Encoding;
-use callscope::grpc::client::audio_message;
 use callscope::grpc::pb;
 use callscope::grpc::pb::call_scope_client::CallScopeClient;
 use callscope::grpc::server::{Hub, serve_incoming};
 use callscope::redact::audio::MaskMethod;
 use callscope::redact::detect::DetectConfig;
 use callscope::rules::Rules;
-use callscope::source::WavSource;
 use common::*;
 
 /// Answers every utterance after a delay that depends on its length (so
@@ -117,30 +114,11 @@ async fn a_call_over_an_in_memory_pipe_is_redacted_live_and_stored() {
         .unwrap();
     let mut client = CallScopeClient::new(channel);
     // dev-002's first 75 s, 50 ms chunks, as fast as the pipe takes them.
-    let mut src = WavSource::open(corpus_dir().join("dev-002.wav")).unwrap();
-    let rate = src.info().sample_rate;
+    let (rate, chunks) = chunks_of("dev-002", 75.0);
     let mut msgs = vec![pb::CallInput {
-        msg: Some(pb::call_input::Msg::Start(pb::CallStart {
-            call_id: "duplex".into(),
-            agent_id: "agent-1".into(),
-            encoding: pb::AudioEncoding::Pcm16le as i32,
-            sample_rate: rate,
-            channels: 2,
-            agent_channel: 0,
-            separate_legs: false,
-            caller_id: String::new(),
-        })),
+        msg: Some(pb::call_input::Msg::Start(start_msg("duplex", rate))),
     }];
-    let mut bufs = vec![Vec::new(); 2];
-    let mut left = 75 * rate as usize;
-    while left > 0 {
-        let n = src.read((rate as usize / 20).min(left), &mut bufs).unwrap();
-        if n == 0 {
-            break;
-        }
-        left -= n;
-        msgs.push(audio_message(Encoding::Pcm16, &bufs, n));
-    }
+    msgs.extend(chunks);
     msgs.push(pb::CallInput {
         msg: Some(pb::call_input::Msg::End(pb::CallEnd {})),
     });

@@ -10,14 +10,10 @@ use std::time::Duration;
 
 use callscope::cli::{AsrArgs, Mask};
 use callscope::engine::call::LiveConfig;
-use callscope::grpc::Encoding;
-use callscope::grpc::client::{
-    ClientError, ReplayOptions, audio_message, connect, open_call, replay,
-};
+use callscope::grpc::client::{ClientError, ReplayOptions, connect, open_call, replay};
 use callscope::grpc::pb;
 use callscope::grpc::server::{Hub, serve};
 use callscope::live::load::{LoadArgs, run as run_load};
-use callscope::source::WavSource;
 use common::*;
 use tokio::sync::{oneshot, watch};
 
@@ -417,37 +413,6 @@ async fn open_when_free(
 }
 
 /// The first `seconds` of a corpus call as 50 ms PCM16 messages.
-fn chunks_of(call: &str, seconds: f64) -> (u32, Vec<pb::CallInput>) {
-    let mut src = WavSource::open(corpus_dir().join(format!("{call}.wav"))).unwrap();
-    let rate = src.info().sample_rate;
-    let chunk = rate as usize / 20;
-    let mut bufs = vec![Vec::new(); 2];
-    let mut out = Vec::new();
-    let mut left = (seconds * f64::from(rate)) as usize;
-    while left > 0 {
-        let n = src.read(chunk.min(left), &mut bufs).unwrap();
-        if n == 0 {
-            break;
-        }
-        left -= n;
-        out.push(audio_message(Encoding::Pcm16, &bufs, n));
-    }
-    (rate, out)
-}
-
-fn start_msg(call_id: &str, rate: u32) -> pb::CallStart {
-    pb::CallStart {
-        call_id: call_id.into(),
-        agent_id: "agent-9".into(),
-        encoding: pb::AudioEncoding::Pcm16le as i32,
-        sample_rate: rate,
-        channels: 2,
-        agent_channel: 0,
-        separate_legs: false,
-        caller_id: String::new(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn late_watchers_get_the_state_and_a_vanished_caller_is_still_stored() {
     let _serial = SERIAL.lock().await;

@@ -112,3 +112,42 @@ pub fn loud_frames(rate: u32, leg: &[f32], start: f64, end: f64) -> (usize, usiz
     }
     (total, loud)
 }
+
+/// The first `seconds` of a dev call as wire messages of 50 ms (PCM16),
+/// and its rate.
+pub fn chunks_of(call: &str, seconds: f64) -> (u32, Vec<callscope::grpc::pb::CallInput>) {
+    let mut src =
+        callscope::source::WavSource::open(corpus_dir().join(format!("{call}.wav"))).unwrap();
+    let rate = src.info().sample_rate;
+    let chunk = rate as usize / 20;
+    let mut bufs = vec![Vec::new(); 2];
+    let mut out = Vec::new();
+    let mut left = (seconds * f64::from(rate)) as usize;
+    while left > 0 {
+        let n = src.read(chunk.min(left), &mut bufs).unwrap();
+        if n == 0 {
+            break;
+        }
+        left -= n;
+        out.push(callscope::grpc::client::audio_message(
+            callscope::grpc::Encoding::Pcm16,
+            &bufs,
+            n,
+        ));
+    }
+    (rate, out)
+}
+
+/// A stereo PCM16 `CallStart` of `call_id` at `rate`.
+pub fn start_msg(call_id: &str, rate: u32) -> callscope::grpc::pb::CallStart {
+    callscope::grpc::pb::CallStart {
+        call_id: call_id.into(),
+        agent_id: "agent-9".into(),
+        encoding: callscope::grpc::pb::AudioEncoding::Pcm16le as i32,
+        sample_rate: rate,
+        channels: 2,
+        agent_channel: 0,
+        separate_legs: false,
+        caller_id: String::new(),
+    }
+}
