@@ -266,7 +266,7 @@ pub struct LiveCall {
     signal_buf: Vec<SignalEvent>,
     utter_buf: Vec<Utterance>,
     /// Doubtful utterances whose digit-primed second listen is out.
-    relisten_out: BTreeMap<u64, ()>,
+    relisten_out: std::collections::BTreeSet<u64>,
     /// Utterances whose second listen was asked for (once each).
     relisten_asked: Vec<bool>,
     /// Audio released from the hold and not yet taken by the driver.
@@ -338,7 +338,7 @@ impl LiveCall {
             keypad: None,
             signal_buf: Vec::with_capacity(16),
             utter_buf: Vec::new(),
-            relisten_out: BTreeMap::new(),
+            relisten_out: std::collections::BTreeSet::new(),
             relisten_asked: Vec::new(),
             cleared: Vec::new(),
             next_release: 0.0,
@@ -523,7 +523,7 @@ impl LiveCall {
         let now = self.now();
         // Everything before `known` is transcribed.
         let mut known = now - SEEN_AFTER_S;
-        let relistens = self.relisten_out.keys().map(|id| id - RELISTEN_BASE);
+        let relistens = self.relisten_out.iter().map(|id| id - RELISTEN_BASE);
         for id in self.pending.keys().copied().chain(relistens) {
             known = known.min(self.utterances[id as usize].span.start);
         }
@@ -609,14 +609,14 @@ impl LiveCall {
             {
                 self.relisten_asked[u] = true;
                 again.prime_digits = true;
-                self.relisten_out.insert(id, ());
+                self.relisten_out.insert(id);
                 jobs.push(AsrJob {
                     id,
                     partial: false,
                     utterance: again,
                 });
             }
-            if self.relisten_out.contains_key(&id) {
+            if self.relisten_out.contains(&id) {
                 upto = upto.min(span.start - FRONTIER_MARGIN_S);
             }
         }
@@ -682,8 +682,8 @@ impl LiveCall {
                 continue;
             }
             let id = u as u64;
-            let open = self.pending.contains_key(&id)
-                || self.relisten_out.contains_key(&(RELISTEN_BASE + id));
+            let open =
+                self.pending.contains_key(&id) || self.relisten_out.contains(&(RELISTEN_BASE + id));
             let unsure = tu.transcript.as_ref().is_none_or(|t| {
                 t.words
                     .iter()
@@ -860,7 +860,7 @@ impl LiveCall {
             return;
         }
         if id >= RELISTEN_BASE {
-            if self.relisten_out.remove(&id).is_some() {
+            if self.relisten_out.remove(&id) {
                 let u = (id - RELISTEN_BASE) as usize;
                 // A failed second listen leaves the utterance doubtful:
                 // masked whole.
