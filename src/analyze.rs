@@ -101,7 +101,7 @@ pub enum AnalyzeError {
     #[error("{0}")]
     Output(String),
     /// A call id that cannot be used as a file name.
-    #[error("invalid call id {0:?}: use letters, digits, '.', '-' and '_' only")]
+    #[error("invalid call id \"{0}\": use letters, digits, '.', '-' and '_' only")]
     CallId(String),
 }
 
@@ -130,7 +130,16 @@ pub fn validate_call_id(id: &str) -> Result<(), AnalyzeError> {
     if ok {
         Ok(())
     } else {
-        Err(AnalyzeError::CallId(id.to_string()))
+        // Shown escaped and cut short: an id may be long or hold control
+        // characters, and errors reach logs and terminals.
+        let mut shown: String = id.chars().take(64).flat_map(char::escape_default).collect();
+        if id.chars().count() > 64 {
+            shown.push_str(&format!(
+                "… ({} characters; at most 128)",
+                id.chars().count()
+            ));
+        }
+        Err(AnalyzeError::CallId(shown))
     }
 }
 

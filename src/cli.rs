@@ -57,6 +57,9 @@ pub enum Command {
     Calls(crate::store::commands::CallsCommand),
     /// Complaints per week, recurring complaints, repeat callers, agents' averages.
     Trends(crate::store::commands::TrendsArgs),
+    /// Make, list and revoke the tokens and client certificates `serve --auth` accepts.
+    #[command(subcommand)]
+    Auth(crate::security::commands::AuthCommand),
 }
 
 /// `callscope model …`
@@ -297,6 +300,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Load(args) => crate::live::commands::load(args),
         Command::Calls(cmd) => crate::store::commands::calls(cmd),
         Command::Trends(args) => crate::store::commands::trends(args),
+        Command::Auth(cmd) => crate::security::commands::run(cmd),
         Command::Rules => {
             print!("{}", crate::rules::DEFAULT_RULES);
             ExitCode::SUCCESS

@@ -90,6 +90,7 @@ pub mod pipeline;
 pub mod redact;
 pub mod report;
 pub mod rules;
+pub mod security;
 pub mod signals;
 pub mod source;
 pub mod store;

@@ -6,6 +6,7 @@
 //! recorder is installed).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::PrometheusBuilder;
@@ -36,6 +37,8 @@ pub const EVENTS_DROPPED: &str = "callscope_events_dropped_total";
 pub const REDACTIONS: &str = "callscope_redactions_total";
 /// Failures, by `kind` (`transcription`, `store`) (counter).
 pub const ERRORS: &str = "callscope_errors_total";
+/// Requests refused, by `reason` (`unauthenticated`, `permission`, `limit`) (counter).
+pub const DENIED: &str = "callscope_requests_denied_total";
 
 /// Why an exporter could not start. Stop: pick another address.
 #[derive(Debug, thiserror::Error)]
@@ -47,22 +50,65 @@ pub struct MetricsError {
     pub detail: String,
 }
 
-/// Serves `GET /metrics` in the Prometheus text format on `addr`. Call
-/// once, inside the tokio runtime.
-pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {
+/// Serves `GET /metrics` in the Prometheus text format on `addr`, over
+/// TLS when `tls` is given (plain HTTP only on loopback: the caller checks).
+/// Call once, inside the tokio runtime; returns the address bound.
+pub async fn serve(
+    addr: SocketAddr,
+    tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+) -> Result<SocketAddr, MetricsError> {
     // Buckets for the lag histogram, seconds.
     const LAG_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0];
-    PrometheusBuilder::new()
-        .with_http_listener(addr)
+    let err = |detail: String| MetricsError { addr, detail };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| err(e.to_string()))?;
+    let bound = listener.local_addr().map_err(|e| err(e.to_string()))?;
+    let handle = PrometheusBuilder::new()
         .set_buckets_for_metric(
             metrics_exporter_prometheus::Matcher::Full(ASR_LAG.to_string()),
             LAG_BUCKETS,
         )
-        .and_then(PrometheusBuilder::install)
-        .map_err(|e| MetricsError {
-            addr,
-            detail: e.to_string(),
-        })?;
+        .and_then(PrometheusBuilder::install_recorder)
+        .map_err(|e| err(e.to_string()))?;
+    let upkeep = handle.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            upkeep.run_upkeep();
+        }
+    });
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let handle = handle.clone();
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(move |req| {
+                    let handle = handle.clone();
+                    async move { Ok::<_, std::convert::Infallible>(metrics_response(&req, &handle)) }
+                });
+                let http = hyper::server::conn::http1::Builder::new();
+                let served = match acceptor {
+                    Some(a) => match a.accept(tcp).await {
+                        Ok(tls) => {
+                            http.serve_connection(hyper_util::rt::TokioIo::new(tls), svc)
+                                .await
+                        }
+                        Err(_) => return,
+                    },
+                    None => {
+                        http.serve_connection(hyper_util::rt::TokioIo::new(tcp), svc)
+                            .await
+                    }
+                };
+                drop(served);
+            });
+        }
+    });
     describe_gauge!(LIVE_CALLS, "Live calls being analysed");
     describe_counter!(CALLS, "Calls stored, by status");
     describe_counter!(REJECTED, "Calls refused at the start, by reason");
@@ -95,12 +141,34 @@ pub fn serve(addr: SocketAddr) -> Result<(), MetricsError> {
     );
     describe_counter!(REDACTIONS, "Spans redacted in stored calls, by kind");
     describe_counter!(ERRORS, "Failures, by kind");
+    describe_counter!(
+        DENIED,
+        "Requests refused, by reason (unauthenticated, permission, limit)"
+    );
     // Present from the start, so dashboards see zeros rather than nothing.
     gauge!(LIVE_CALLS).set(0.0);
     gauge!(ASR_QUEUE).set(0.0);
     gauge!(ASR_BACKLOG).set(0.0);
     counter!(FRAMES).absolute(0);
-    Ok(())
+    Ok(bound)
+}
+
+fn metrics_response(
+    req: &hyper::Request<hyper::body::Incoming>,
+    handle: &metrics_exporter_prometheus::PrometheusHandle,
+) -> hyper::Response<String> {
+    let mut res = if req.method() == hyper::Method::GET && req.uri().path() == "/metrics" {
+        hyper::Response::new(handle.render())
+    } else {
+        let mut r = hyper::Response::new("only GET /metrics is served here\n".to_string());
+        *r.status_mut() = hyper::StatusCode::NOT_FOUND;
+        r
+    };
+    res.headers_mut().insert(
+        hyper::header::CONTENT_TYPE,
+        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+    );
+    res
 }
 
 /// A call started (`+1`) or ended (`-1`).
@@ -114,6 +182,11 @@ pub fn call_stored(status: &str, redaction_kinds: impl Iterator<Item = String>) 
     for kind in redaction_kinds {
         counter!(REDACTIONS, "kind" => kind).increment(1);
     }
+}
+
+/// A request was refused for `reason` (`unauthenticated`, `permission`, `limit`).
+pub fn denied(reason: &'static str) {
+    counter!(DENIED, "reason" => reason).increment(1);
 }
 
 /// A call was refused for `reason` (`capacity`, `duplicate`, `invalid`).

@@ -108,6 +108,7 @@ fn opts(call_id: &str) -> ReplayOptions {
         chunk_ms: 50,
         agent_channel: 0,
         max_s: None,
+        replace: false,
     }
 }
 
@@ -296,6 +297,7 @@ async fn bad_streams_get_clear_errors_and_the_server_stays_up() {
             agent_channel: 0,
             separate_legs: false,
             caller_id: String::new(),
+            replace: false,
         })),
     };
     let err = client
@@ -608,8 +610,9 @@ async fn the_load_generator_measures_two_concurrent_calls() {
         chunk_ms: 50,
         server_pid: Some(std::process::id()),
         json: true,
+        creds: Default::default(),
     };
-    let report = run_load(&args).await;
+    let report = run_load(&args, &(&server.url).into()).await;
     assert_eq!(report.failures(), 0, "{}", report.table());
     assert!(report.calls.iter().all(|c| c.outcome == "complete"));
     assert!(report.all(|c| &c.finals).len() >= 2, "{}", report.table());

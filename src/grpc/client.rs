@@ -9,8 +9,12 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 
+use tonic::service::interceptor::InterceptedService;
+use tonic::transport::Channel;
+
 use super::pb::call_scope_client::CallScopeClient;
 use super::{Encoding, pb};
+use crate::security::tls::ClientTlsFiles;
 use crate::source::{Codec, WavSource};
 
 /// What went wrong in a client.
@@ -34,14 +38,119 @@ pub enum ClientError {
     Source(#[from] crate::source::SourceError),
 }
 
-/// Connects to a server URL (`http://host:port`).
-pub async fn connect(url: &str) -> Result<CallScopeClient<tonic::transport::Channel>, ClientError> {
-    CallScopeClient::connect(url.to_string())
-        .await
-        .map_err(|e| ClientError::Connect {
+/// How to reach a server: its URL (`https://host:port`, or `http://` on
+/// loopback only), the TLS files and the bearer token.
+#[derive(Debug, Clone, Default)]
+pub struct Endpoint {
+    /// `https://host:port` (or `http://127.0.0.1:port`).
+    pub url: String,
+    /// CA, and client certificate for mutual TLS.
+    pub tls: ClientTlsFiles,
+    /// Bearer token sent with every request.
+    pub token: Option<String>,
+}
+
+impl From<&str> for Endpoint {
+    fn from(url: &str) -> Self {
+        Endpoint {
             url: url.to_string(),
-            detail: e.to_string(),
-        })
+            ..Default::default()
+        }
+    }
+}
+
+impl From<&String> for Endpoint {
+    fn from(url: &String) -> Self {
+        Endpoint::from(url.as_str())
+    }
+}
+
+impl From<&Endpoint> for Endpoint {
+    fn from(e: &Endpoint) -> Self {
+        e.clone()
+    }
+}
+
+/// Adds `authorization: Bearer <token>` to every request.
+#[derive(Debug, Clone)]
+pub struct Bearer(Option<tonic::metadata::MetadataValue<tonic::metadata::Ascii>>);
+
+impl tonic::service::Interceptor for Bearer {
+    fn call(&mut self, mut req: tonic::Request<()>) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some(v) = &self.0 {
+            req.metadata_mut().insert("authorization", v.clone());
+        }
+        Ok(req)
+    }
+}
+
+/// A connected client.
+pub type Client = CallScopeClient<InterceptedService<Channel, Bearer>>;
+
+/// Connects to a server: TLS for `https://` URLs; plain `http://` only to
+/// a loopback host, since audio and transcripts would cross in clear.
+pub async fn connect(ep: impl Into<Endpoint>) -> Result<Client, ClientError> {
+    let ep = ep.into();
+    let fail = |detail: String| ClientError::Connect {
+        url: ep.url.clone(),
+        detail,
+    };
+    let uri: tonic::codegen::http::Uri = ep
+        .url
+        .parse()
+        .map_err(|e| fail(format!("not a URL like https://host:50051 ({e})")))?;
+    let host = uri
+        .host()
+        .unwrap_or("")
+        .trim_matches(|c| c == '[' || c == ']');
+    let mut endpoint = Channel::from_shared(ep.url.clone()).map_err(|e| fail(e.to_string()))?;
+    match uri.scheme_str() {
+        Some("https") => {
+            let tls = ep.tls.channel(host).map_err(|e| fail(e.to_string()))?;
+            endpoint = endpoint.tls_config(tls).map_err(|e| fail(e.to_string()))?;
+        }
+        Some("http") => {
+            let loopback = host == "localhost"
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback());
+            if !loopback {
+                return Err(fail(
+                    "plain http:// is only allowed to a loopback address; use https:// (and --ca for a private CA)".into(),
+                ));
+            }
+            if ep.tls.cert.is_some() || ep.tls.ca.is_some() {
+                return Err(fail("--ca/--cert need an https:// URL".into()));
+            }
+        }
+        _ => return Err(fail("the URL must start with https:// or http://".into())),
+    }
+    let bearer = match &ep.token {
+        Some(t) => Some(
+            format!("Bearer {}", t.trim())
+                .parse()
+                .map_err(|_| fail("the token holds characters a header cannot carry".into()))?,
+        ),
+        None => None,
+    };
+    let channel = endpoint
+        .connect()
+        .await
+        .map_err(|e| fail(error_chain(&e)))?;
+    Ok(CallScopeClient::with_interceptor(channel, Bearer(bearer)))
+}
+
+/// An error and its causes, joined (tonic's transport errors hide the
+/// useful part, e.g. a certificate problem, in the source chain).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
 }
 
 /// Replay settings.
@@ -61,12 +170,14 @@ pub struct ReplayOptions {
     pub agent_channel: u32,
     /// Stop after this much media (seconds), as a caller hanging up.
     pub max_s: Option<f64>,
+    /// Replace a stored call with the same id (admin only).
+    pub replace: bool,
 }
 
 /// Opens a `StreamCall` and sends `start`: audio goes in through the
 /// sender (finish with a `CallEnd`), events come back on the stream.
 pub async fn open_call(
-    url: &str,
+    url: impl Into<Endpoint>,
     start: pb::CallStart,
 ) -> Result<(mpsc::Sender<pb::CallInput>, tonic::Streaming<pb::CallEvent>), ClientError> {
     let mut client = connect(url).await?;
@@ -101,7 +212,7 @@ pub fn audio_message(enc: Encoding, legs: &[Vec<f32>], n: usize) -> pb::CallInpu
 /// event to `on_event` with the media clock at its arrival (seconds of
 /// audio sent so far); returns the final `CallEnded` event.
 pub async fn replay(
-    url: &str,
+    url: impl Into<Endpoint>,
     path: &Path,
     opts: &ReplayOptions,
     mut on_event: impl FnMut(&pb::CallEvent, f64),
@@ -125,6 +236,7 @@ pub async fn replay(
             channels: u32::from(info.channels),
             agent_channel: opts.agent_channel,
             separate_legs: false,
+            replace: opts.replace,
         },
     )
     .await?;
@@ -296,7 +408,11 @@ pub fn kpi_line(k: &pb::KpiSnapshot) -> String {
 }
 
 /// Follows one live call, printing its events.
-pub async fn watch_call(url: &str, call_id: &str, verbose: bool) -> Result<(), ClientError> {
+pub async fn watch_call(
+    url: impl Into<Endpoint>,
+    call_id: &str,
+    verbose: bool,
+) -> Result<(), ClientError> {
     let mut client = connect(url).await?;
     let mut s = client
         .watch_call(pb::WatchCallRequest {
@@ -322,7 +438,7 @@ pub async fn watch_call(url: &str, call_id: &str, verbose: bool) -> Result<(), C
 }
 
 /// Follows the whole floor, printing one line per call update.
-pub async fn watch_floor(url: &str) -> Result<(), ClientError> {
+pub async fn watch_floor(url: impl Into<Endpoint>) -> Result<(), ClientError> {
     let mut client = connect(url).await?;
     let mut s = client
         .watch_floor(pb::WatchFloorRequest {})

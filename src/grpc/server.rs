@@ -13,6 +13,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::{broadcast, mpsc, watch};
@@ -22,6 +23,8 @@ use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
+use super::policy::Meter;
+pub use super::policy::Policy;
 use super::{Encoding, event, kpi, pb, prompt};
 use crate::analyze::{AnalyzeError, validate_call_id};
 use crate::asr::{AsrError, Transcript};
@@ -29,6 +32,7 @@ use crate::engine::call::{AsrJob, LiveCall, LiveConfig, LiveEvent, LiveStart};
 use crate::engine::kpi::{KpiSnapshot, LivePrompt};
 use crate::engine::seal::{CallResult, Transcription};
 use crate::redact::call::Cleared;
+use crate::security::auth::Action;
 use crate::store::db::{CallStore, Filter, StoreError};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::telemetry;
@@ -58,6 +62,7 @@ pub enum Input {
 /// A live call as the floor sees it.
 struct Entry {
     agent_id: String,
+    watchers: Arc<AtomicUsize>,
     events: broadcast::Sender<pb::CallEvent>,
     snapshot: KpiSnapshot,
     prompts: VecDeque<LivePrompt>,
@@ -84,6 +89,8 @@ pub struct Hub {
     cfg: LiveConfig,
     max_calls: usize,
     shutdown: watch::Receiver<bool>,
+    policy: Policy,
+    watchers: Arc<AtomicUsize>,
 }
 
 impl Hub {
@@ -93,12 +100,35 @@ impl Hub {
     /// model name, rules) come from `transcription`, whatever `cfg` says,
     /// so the audio released during a call and the stored call are
     /// redacted alike.
+    ///
+    /// Every caller is let in as admin and streams are not paced
+    /// ([`Policy::default`]): for a hub inside one process (`capture`) and
+    /// tests. `serve` uses [`Hub::with_policy`].
     pub fn new(
         data_dir: PathBuf,
         transcription: Arc<Transcription>,
         cfg: LiveConfig,
         max_calls: usize,
         shutdown: watch::Receiver<bool>,
+    ) -> Arc<Self> {
+        Self::with_policy(
+            data_dir,
+            transcription,
+            cfg,
+            max_calls,
+            shutdown,
+            Policy::default(),
+        )
+    }
+
+    /// [`Hub::new`] with access rules and limits.
+    pub fn with_policy(
+        data_dir: PathBuf,
+        transcription: Arc<Transcription>,
+        cfg: LiveConfig,
+        max_calls: usize,
+        shutdown: watch::Receiver<bool>,
+        policy: Policy,
     ) -> Arc<Self> {
         let cfg = LiveConfig {
             detect: transcription.detect.clone(),
@@ -115,7 +145,35 @@ impl Hub {
             cfg,
             max_calls,
             shutdown,
+            policy,
+            watchers: Arc::new(AtomicUsize::new(0)),
         })
+    }
+
+    /// Takes a watcher's place (for one call's `counter` too, if given),
+    /// or RESOURCE_EXHAUSTED when the limit is reached.
+    fn watch_slot(&self, call: Option<&Arc<AtomicUsize>>) -> Result<WatchSlot, Status> {
+        let l = &self.policy.limits;
+        let mut slot = WatchSlot(Vec::new());
+        for (counter, max, what) in [
+            (
+                Some(&self.watchers),
+                l.max_watchers,
+                "watch streams on this server",
+            ),
+            (call, l.max_watchers_per_call, "watchers of this call"),
+        ] {
+            let Some(counter) = counter else { continue };
+            if counter.fetch_add(1, Ordering::SeqCst) >= max {
+                counter.fetch_sub(1, Ordering::SeqCst);
+                telemetry::denied("limit");
+                return Err(Status::resource_exhausted(format!(
+                    "{max} {what} already (--max-watchers); close one or try later"
+                )));
+            }
+            slot.0.push(Arc::clone(counter));
+        }
+        Ok(slot)
     }
 
     /// Number of live calls.
@@ -145,6 +203,7 @@ impl Hub {
         }
         let e = Entry {
             agent_id: agent_id.to_string(),
+            watchers: Arc::new(AtomicUsize::new(0)),
             events: broadcast::channel(WATCH_BUFFER).0,
             snapshot: KpiSnapshot::default(),
             prompts: VecDeque::new(),
@@ -445,8 +504,9 @@ const DISK_BUFFER: usize = 16;
 
 /// A call's writer (a blocking thread): opens the call on disk, appends
 /// its cleared audio and stores it at the end. When the actor goes away
-/// without finishing (a panic), the call stays open on disk and is closed
-/// as `interrupted` at the next start ([`crate::store::open::recover`]).
+/// without finishing (a panic), the writer closes the call as
+/// `interrupted` at once (after a crash of the whole process,
+/// [`crate::store::open::recover`] does at the next start).
 fn write_call(
     data_dir: &std::path::Path,
     start: &OpenStart,
@@ -462,8 +522,12 @@ fn write_call(
             }
         }
     }
+    // The actor went away without sealing the call (it panicked): close
+    // it now as `interrupted`, with what was written.
+    let id = open.close_interrupted("the call's analysis failed on the server")?;
+    warn!(call_id = %id, "call stored as interrupted after its analysis failed");
     Err(AnalyzeError::Output(
-        "the call ended without being sealed; it stays open on disk until the next start".into(),
+        "the call ended without being sealed; it was stored as interrupted".into(),
     ))
 }
 
@@ -496,8 +560,23 @@ impl Drop for LiveGauge {
     }
 }
 
+/// A watcher's place, given back when its stream ends.
+struct WatchSlot(Vec<Arc<AtomicUsize>>);
+
+impl Drop for WatchSlot {
+    fn drop(&mut self) {
+        for c in &self.0 {
+            c.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+}
+
 /// Reads a StreamCall's first message and checks it.
-fn check_start(msg: Option<pb::CallInput>) -> Result<(LiveStart, Encoding, usize, bool), Status> {
+#[allow(clippy::type_complexity)]
+fn check_start(
+    msg: Option<pb::CallInput>,
+    limits: &super::policy::Limits,
+) -> Result<(LiveStart, Encoding, usize, bool, bool), Status> {
     let Some(pb::CallInput {
         msg: Some(pb::call_input::Msg::Start(s)),
     }) = msg
@@ -507,6 +586,8 @@ fn check_start(msg: Option<pb::CallInput>) -> Result<(LiveStart, Encoding, usize
         ));
     };
     validate_call_id(&s.call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+    limits.check_id("agent_id", &s.agent_id)?;
+    limits.check_id("caller_id", &s.caller_id)?;
     let enc = Encoding::from_wire(s.encoding)
         .ok_or_else(|| Status::invalid_argument("encoding must be PCM16LE, MULAW or ALAW"))?;
     if !(8_000..=48_000).contains(&s.sample_rate) {
@@ -545,6 +626,7 @@ fn check_start(msg: Option<pb::CallInput>) -> Result<(LiveStart, Encoding, usize
         enc,
         channels,
         s.separate_legs,
+        s.replace,
     ))
 }
 
@@ -619,19 +701,37 @@ impl CallScope for Service {
     type StreamCallStream = ReceiverStream<Result<pb::CallEvent, Status>>;
     type WatchCallStream = EventStream;
     type WatchFloorStream = FloorStream;
+    type GetRecordingStream = ReceiverStream<Result<pb::RecordingChunk, Status>>;
 
     async fn stream_call(
         &self,
         request: Request<Streaming<pb::CallInput>>,
     ) -> Result<Response<Self::StreamCallStream>, Status> {
+        let who = self.hub.policy.access.identify("StreamCall", &request)?;
+        who.require("StreamCall", Action::StreamCall)?;
+        let limits = self.hub.policy.limits.clone();
         let mut inbound = request.into_inner();
-        let first = inbound.message().await?;
-        let (start, enc, channels, separate) = check_start(first).inspect_err(|_| {
-            telemetry::rejected("invalid");
-        })?;
+        let start_timeout = std::time::Duration::from_secs_f64(limits.start_timeout_s.max(0.1));
+        let first = match tokio::time::timeout(start_timeout, inbound.message()).await {
+            Ok(m) => m?,
+            Err(_) => {
+                telemetry::rejected("invalid");
+                return Err(Status::deadline_exceeded(format!(
+                    "no CallStart within {} s of opening the stream; send it first",
+                    start_timeout.as_secs_f64()
+                )));
+            }
+        };
+        let (start, enc, channels, separate, replace) =
+            check_start(first, &limits).inspect_err(|_| {
+                telemetry::rejected("invalid");
+            })?;
+        if replace {
+            who.require("StreamCall", Action::ReplaceCall)?;
+        }
         self.hub.register(&start.call_id, &start.agent_id)?;
         let span = info_span!("call", call_id = %start.call_id);
-        span.in_scope(|| info!(agent = %start.agent_id, rate = start.sample_rate, legs = start.legs, "live call started"));
+        span.in_scope(|| info!(agent = %start.agent_id, by = %who.name, rate = start.sample_rate, legs = start.legs, "live call started"));
         let (out_tx, out_rx) = mpsc::channel(CALLER_BUFFER);
         let (in_tx, in_rx) = mpsc::channel(INPUT_BUFFER);
         let _ = out_tx
@@ -654,6 +754,12 @@ impl CallScope for Service {
             pending: [Vec::new(), Vec::new()],
             max_skew: (LEG_SKEW_S * f64::from(start.sample_rate)) as usize,
         };
+        let mut meter = Meter::new(&limits);
+        // Seconds of audio per byte of a chunk (both legs of separate legs
+        // arrive as their own chunks, so each counts half).
+        let media_per_byte = 1.0
+            / (f64::from(start.sample_rate) * (enc.width() * channels) as f64)
+            / if separate { 2.0 } else { 1.0 };
         // Reader: wire messages → actor input. A bad message ends the call
         // (what was received is still stored) and tells the caller why.
         let reader_out = out_tx.clone();
@@ -677,6 +783,15 @@ impl CallScope for Service {
                             break;
                         }
                     };
+                    if let Some(pb::call_input::Msg::Audio(chunk)) = &msg.msg {
+                        let n = chunk.data.len();
+                        if let Err(status) = meter.add(n, n as f64 * media_per_byte) {
+                            warn!(error = %status.message(), "a stream limit was broken; ending the call");
+                            telemetry::denied("limit");
+                            let _ = reader_out.try_send(Err(status));
+                            break;
+                        }
+                    }
                     match msg.msg {
                         Some(pb::call_input::Msg::Audio(chunk)) => match deframer.blocks(chunk) {
                             Ok(Some(b)) => {
@@ -713,10 +828,22 @@ impl CallScope for Service {
             hub: Arc::clone(&hub),
             call_id: start.call_id.clone(),
         };
+        let actor =
+            tokio::spawn(run_call(hub, start, in_rx, out_tx.clone()).instrument(span.clone()));
         tokio::spawn(
             async move {
                 let _registered = registered;
-                let last = run_call(hub, start, in_rx, out_tx.clone()).await;
+                let last = match actor.await {
+                    Ok(last) => last,
+                    Err(e) => {
+                        // The payload is not logged: it could quote call data.
+                        tracing::error!(panic = e.is_panic(), "the call's task failed; what arrived is stored as interrupted");
+                        telemetry::error("call_task");
+                        Err(Status::internal(
+                            "the call's analysis failed on the server; what arrived was stored as interrupted (the server log says more)",
+                        ))
+                    }
+                };
                 let _ = out_tx.send(last).await;
             }
             .instrument(span),
@@ -728,33 +855,46 @@ impl CallScope for Service {
         &self,
         request: Request<pb::WatchCallRequest>,
     ) -> Result<Response<Self::WatchCallStream>, Status> {
+        let who = self.hub.policy.access.identify("WatchCall", &request)?;
         let call_id = request.into_inner().call_id;
-        let (rx, first) = {
+        let (rx, first, slot) = {
             let calls = self.hub.calls.lock().expect("hub lock");
-            let Some(e) = calls.get(&call_id) else {
-                return Err(Status::not_found(format!(
-                    "no live call {call_id}; finished calls are read with GetReport"
-                )));
+            let e = calls.get(&call_id);
+            // An agent learns nothing about other agents' calls, not even
+            // whether they are live.
+            who.require(
+                "WatchCall",
+                Action::WatchCall(e.map_or("", |e| e.agent_id.as_str())),
+            )?;
+            let Some(e) = e else {
+                return Err(Status::not_found(
+                    "no such live call; finished calls are read with GetReport",
+                ));
             };
+            let slot = self.hub.watch_slot(Some(&e.watchers))?;
             let first = pb::CallEvent {
                 call_id: call_id.clone(),
                 t: e.snapshot.duration_s,
                 emitted_at: e.snapshot.duration_s,
                 event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
             };
-            (e.events.subscribe(), first)
+            (e.events.subscribe(), first, slot)
         };
         Ok(Response::new(Box::pin(follow(
             vec![first],
             rx,
             self.hub.shutdown.clone(),
+            slot,
         ))))
     }
 
     async fn watch_floor(
         &self,
-        _request: Request<pb::WatchFloorRequest>,
+        request: Request<pb::WatchFloorRequest>,
     ) -> Result<Response<Self::WatchFloorStream>, Status> {
+        let who = self.hub.policy.access.identify("WatchFloor", &request)?;
+        who.require("WatchFloor", Action::WatchFloor)?;
+        let slot = self.hub.watch_slot(None)?;
         let (rx, now) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let rx = self.hub.floor.subscribe();
@@ -768,6 +908,7 @@ impl CallScope for Service {
             now,
             rx,
             self.hub.shutdown.clone(),
+            slot,
         ))))
     }
 
@@ -775,6 +916,7 @@ impl CallScope for Service {
         &self,
         request: Request<pb::GetReportRequest>,
     ) -> Result<Response<pb::GetReportResponse>, Status> {
+        let who = self.hub.policy.access.identify("GetReport", &request)?;
         let call_id = request.into_inner().call_id;
         validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let dir = self.hub.data_dir.clone();
@@ -784,12 +926,23 @@ impl CallScope for Service {
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?;
-        match found {
-            Ok(Some(report_json)) => Ok(Response::new(pb::GetReportResponse { report_json })),
-            Ok(None) | Err(StoreError::Missing(_)) => Err(Status::not_found(format!(
+        let report_json = match found {
+            Ok(Some(j)) => Some(j),
+            Ok(None) | Err(StoreError::Missing(_)) => None,
+            Err(e) => return Err(e.into()),
+        };
+        let agent = report_json
+            .as_deref()
+            .and_then(|j| serde_json::from_str::<serde_json::Value>(j).ok())
+            .and_then(|v| v.get("agent_id")?.as_str().map(str::to_string))
+            .unwrap_or_default();
+        // Checked before "not found", so an agent cannot probe other ids.
+        who.require("GetReport", Action::ReadReport(&agent))?;
+        match report_json {
+            Some(report_json) => Ok(Response::new(pb::GetReportResponse { report_json })),
+            None => Err(Status::not_found(format!(
                 "no stored report for call {call_id}"
             ))),
-            Err(e) => Err(e.into()),
         }
     }
 
@@ -797,12 +950,18 @@ impl CallScope for Service {
         &self,
         request: Request<pb::ListCallsRequest>,
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
+        let who = self.hub.policy.access.identify("ListCalls", &request)?;
+        who.require("ListCalls", Action::ListCalls)?;
         let r = request.into_inner();
         let text = |s: String| (!s.is_empty()).then_some(s);
         let filter = Filter {
             since: text(r.since),
             until: text(r.until),
-            agent: text(r.agent_id),
+            // An agent lists its own calls, whatever it asks for.
+            agent: match who.only_agent() {
+                Some(own) => Some(own.to_string()),
+                None => text(r.agent_id),
+            },
             caller: text(r.caller_id),
             category: text(r.category),
             prompt_kind: text(r.prompt_kind),
@@ -842,6 +1001,106 @@ impl CallScope for Service {
             .collect();
         Ok(Response::new(pb::ListCallsResponse { calls }))
     }
+
+    async fn get_recording(
+        &self,
+        request: Request<pb::GetRecordingRequest>,
+    ) -> Result<Response<Self::GetRecordingStream>, Status> {
+        let who = self.hub.policy.access.identify("GetRecording", &request)?;
+        who.require("GetRecording", Action::Recording)?;
+        let call_id = request.into_inner().call_id;
+        validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let path = crate::store::recording::recording_path(&self.hub.data_dir, &call_id);
+        let file = std::fs::File::open(&path)
+            .map_err(|_| Status::not_found(format!("no stored recording for call {call_id}")))?;
+        info!(call_id = %call_id, by = %who.name, "recording fetched");
+        let (tx, rx) = mpsc::channel(4);
+        tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut file = file;
+            loop {
+                let mut buf = vec![0u8; RECORDING_CHUNK];
+                match file.read(&mut buf) {
+                    Ok(0) => return,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        if tx
+                            .blocking_send(Ok(pb::RecordingChunk { data: buf }))
+                            .is_err()
+                        {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        let _ = tx.blocking_send(Err(Status::internal(format!(
+                            "reading the recording failed: {e}"
+                        ))));
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn get_audit_trail(
+        &self,
+        request: Request<pb::GetAuditTrailRequest>,
+    ) -> Result<Response<pb::GetAuditTrailResponse>, Status> {
+        let who = self.hub.policy.access.identify("GetAuditTrail", &request)?;
+        who.require("GetAuditTrail", Action::AuditTrail)?;
+        let call_id = request.into_inner().call_id;
+        validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let dir = self.hub.data_dir.clone();
+        let found = tokio::task::spawn_blocking(move || audit_trail(&dir, &call_id))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))??;
+        Ok(Response::new(found))
+    }
+}
+
+/// The trail's chain and the recording's hash against its `end` line.
+fn verify_trail(data_dir: &std::path::Path, call_id: &str) -> Result<(), String> {
+    let path = crate::store::audit::audit_path(data_dir, call_id);
+    let summary = crate::store::audit::verify(&path).map_err(|e| e.to_string())?;
+    let rec = crate::store::recording::recording_path(data_dir, call_id);
+    match (summary.recording_sha256, std::fs::File::open(&rec)) {
+        (Some(want), Ok(f)) => {
+            let got = crate::store::sha256_of(f).map_err(|e| e.to_string())?;
+            if got != want {
+                return Err(format!(
+                    "recording {} does not match the hash in its audit trail",
+                    rec.display()
+                ));
+            }
+        }
+        (Some(_), Err(_)) => return Err(format!("recording {} is missing", rec.display())),
+        (None, _) => {}
+    }
+    Ok(())
+}
+
+/// Bytes per `RecordingChunk`.
+const RECORDING_CHUNK: usize = 64 * 1024;
+
+/// A stored call's audit trail and whether it verifies.
+fn audit_trail(
+    data_dir: &std::path::Path,
+    call_id: &str,
+) -> Result<pb::GetAuditTrailResponse, Status> {
+    let path = crate::store::audit::audit_path(data_dir, call_id);
+    let text = std::fs::read_to_string(&path)
+        .map_err(|_| Status::not_found(format!("no stored audit trail for call {call_id}")))?;
+    let lines = text.lines().map(str::to_string).collect();
+    let (verified, problem) = match verify_trail(data_dir, call_id) {
+        Ok(()) => (true, String::new()),
+        Err(problem) => (false, problem),
+    };
+    Ok(pb::GetAuditTrailResponse {
+        lines,
+        verified,
+        problem,
+    })
 }
 
 /// A watcher's stream: `first`, then what `rx` carries (skipping ahead when
@@ -851,9 +1110,11 @@ fn follow<T: Clone + Send + 'static>(
     first: Vec<T>,
     mut rx: broadcast::Receiver<T>,
     mut shutdown: watch::Receiver<bool>,
+    slot: WatchSlot,
 ) -> ReceiverStream<Result<T, Status>> {
     let (tx, out) = mpsc::channel(WATCH_BUFFER);
     tokio::spawn(async move {
+        let _slot = slot;
         for x in first {
             if tx.send(Ok(x)).await.is_err() {
                 return;
@@ -887,14 +1148,46 @@ pub async fn serve(
     shutdown: watch::Sender<bool>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    serve_tls(listener, None, hub, shutdown, stop).await
+}
+
+/// [`serve`] over TLS when `tls` is given (the caller checks that plain
+/// TCP is only used on loopback: [`crate::security::tls::plain_allowed`]).
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    tls: Option<tonic::transport::ServerTlsConfig>,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error> {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    serve_incoming(incoming, hub, shutdown, stop).await
+    serve_with(incoming, tls, hub, shutdown, stop).await
 }
 
 /// [`serve`] over any stream of connections (e.g. in-memory
 /// `tokio::io::duplex` pipes in tests).
 pub async fn serve_incoming<I, IO, IE>(
     incoming: I,
+    hub: Arc<Hub>,
+    shutdown: watch::Sender<bool>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), tonic::transport::Error>
+where
+    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
+    IO: tokio::io::AsyncRead
+        + tokio::io::AsyncWrite
+        + tonic::transport::server::Connected
+        + Unpin
+        + Send
+        + 'static,
+    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    serve_with(incoming, None, hub, shutdown, stop).await
+}
+
+async fn serve_with<I, IO, IE>(
+    incoming: I,
+    tls: Option<tonic::transport::ServerTlsConfig>,
     hub: Arc<Hub>,
     shutdown: watch::Sender<bool>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
@@ -921,10 +1214,18 @@ where
     }
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CallScopeServer<Service>>().await;
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    // Both reflection versions: grpcurl speaks v1, many stock clients
+    // (Python's grpcio-reflection among them) still speak v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection()
         .build_v1()
+        .expect("the descriptor set is built in");
+    let reflection_v1alpha = reflection()
+        .build_v1alpha()
         .expect("the descriptor set is built in");
     let service = CallScopeServer::new(Service {
         hub: Arc::clone(&hub),
@@ -943,9 +1244,14 @@ where
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
-    tonic::transport::Server::builder()
+    let mut builder = tonic::transport::Server::builder();
+    if let Some(tls) = tls {
+        builder = builder.tls_config(tls)?;
+    }
+    builder
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
         .add_service(service)
         .serve_with_incoming_shutdown(incoming, stopping)
         .await

@@ -327,8 +327,9 @@ impl Sink {
     ) -> Result<Sink, String> {
         match (&args.server, transcription) {
             (Some(url), _) => {
+                let ep = args.creds.endpoint(url)?;
                 let (tx, mut events) = open_call(
-                    url,
+                    &ep,
                     pb::CallStart {
                         call_id: start.call_id,
                         agent_id: start.agent_id,
@@ -338,6 +339,7 @@ impl Sink {
                         channels: start.legs as u32,
                         agent_channel: 0,
                         separate_legs: false,
+                        replace: false,
                     },
                 )
                 .await

@@ -43,12 +43,94 @@ pub struct ServeArgs {
     /// look-back (15 s) plus a slow customer's card read-out.
     #[arg(long, default_value_t = 600.0)]
     pub max_hold: f64,
-    /// Serve Prometheus metrics at `http://ADDR/metrics` (e.g. `127.0.0.1:9464`).
+    /// Serve Prometheus metrics at `https://ADDR/metrics` (e.g. `127.0.0.1:9464`;
+    /// plain `http://` only on a loopback address without --tls-cert).
     #[arg(long, env = "CALLSCOPE_METRICS")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// The server's certificate chain (PEM): every listener speaks TLS.
+    /// Without it the server only listens on a loopback address.
+    #[arg(long, env = "CALLSCOPE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "CALLSCOPE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate(s) (PEM) whose client certificates are accepted
+    /// (mutual TLS); a certificate maps to a role with `callscope auth add-cert`.
+    #[arg(long, env = "CALLSCOPE_CLIENT_CA", requires = "tls_cert")]
+    pub client_ca: Option<PathBuf>,
+    /// The access file (`callscope auth add-token` writes it): tokens and
+    /// client certificates with their roles. Without it every caller is
+    /// admin, which is only allowed on a loopback address.
+    #[arg(long, env = "CALLSCOPE_AUTH")]
+    pub auth: Option<PathBuf>,
+    /// Fastest a call may be streamed, times real time (0: no limit).
+    #[arg(long, default_value_t = 10.0)]
+    pub max_speed: f64,
+    /// Longest call, seconds; longer calls are ended and stored as far as they got.
+    #[arg(long, default_value_t = 14_400.0)]
+    pub max_call_duration: f64,
+    /// Most audio one call may send, MiB.
+    #[arg(long, default_value_t = 1024)]
+    pub max_call_mb: u64,
+    /// Seconds a new StreamCall has to send its CallStart.
+    #[arg(long, default_value_t = 10.0)]
+    pub start_timeout: f64,
+    /// Watch streams (WatchCall, WatchFloor) at once, all calls together.
+    #[arg(long, default_value_t = 512)]
+    pub max_watchers: usize,
+    /// Watchers of one call at once.
+    #[arg(long, default_value_t = 32)]
+    pub max_watchers_per_call: usize,
     /// Transcription and redaction.
     #[command(flatten)]
     pub asr: AsrArgs,
+}
+
+/// How a client proves who it is and whom it trusts.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct Credentials {
+    /// CA certificate(s) (PEM) that signed the server's certificate, for
+    /// `https://` URLs.
+    #[arg(long, env = "CALLSCOPE_CA")]
+    pub ca: Option<PathBuf>,
+    /// This client's certificate (PEM), for mutual TLS.
+    #[arg(long, env = "CALLSCOPE_CERT", requires = "key")]
+    pub cert: Option<PathBuf>,
+    /// This client's private key (PEM).
+    #[arg(long, env = "CALLSCOPE_KEY", requires = "cert")]
+    pub key: Option<PathBuf>,
+    /// Bearer token (prefer the environment variable or --token-file: a
+    /// flag shows in the process list).
+    #[arg(long, env = "CALLSCOPE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// File holding the bearer token.
+    #[arg(long, conflicts_with = "token")]
+    pub token_file: Option<PathBuf>,
+}
+
+impl Credentials {
+    /// The endpoint for `url` with these credentials.
+    pub fn endpoint(&self, url: &str) -> Result<client::Endpoint, String> {
+        let token = match (&self.token, &self.token_file) {
+            (Some(t), _) => Some(t.clone()),
+            (None, Some(f)) => Some(
+                std::fs::read_to_string(f)
+                    .map_err(|e| format!("--token-file {}: {e}", f.display()))?
+                    .trim()
+                    .to_string(),
+            ),
+            (None, None) => None,
+        };
+        Ok(client::Endpoint {
+            url: url.to_string(),
+            tls: crate::security::tls::ClientTlsFiles {
+                ca: self.ca.clone(),
+                cert: self.cert.clone(),
+                key: self.key.clone(),
+            },
+            token,
+        })
+    }
 }
 
 /// Arguments of `callscope replay`.
@@ -81,6 +163,12 @@ pub struct ReplayArgs {
     /// Also print partial transcripts, KPIs and speaking changes.
     #[arg(long, short)]
     pub verbose: bool,
+    /// Replace a stored call with the same id (admin tokens only; audited).
+    #[arg(long)]
+    pub replace: bool,
+    /// TLS and token.
+    #[command(flatten)]
+    pub creds: Credentials,
 }
 
 /// Arguments of `callscope watch`.
@@ -103,6 +191,9 @@ pub struct WatchArgs {
     /// Also print partial transcripts and speaking changes.
     #[arg(long, short)]
     pub verbose: bool,
+    /// TLS and token.
+    #[command(flatten)]
+    pub creds: Credentials,
 }
 
 /// Arguments of `callscope capture`.
@@ -132,6 +223,9 @@ pub struct CaptureArgs {
     /// Stream to this server (`callscope serve`) instead of analysing in this process.
     #[arg(long)]
     pub server: Option<String>,
+    /// TLS and token for --server.
+    #[command(flatten)]
+    pub creds: Credentials,
     /// Where the call is stored (in-process only).
     #[arg(long, default_value = "./callscope-data", env = "CALLSCOPE_DATA_DIR")]
     pub data_dir: PathBuf,
@@ -173,6 +267,74 @@ pub fn serve(args: ServeArgs) -> ExitCode {
         },
         ..LiveConfig::for_transcription(&transcription, args.asr.pipeline())
     };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::security::tls::ServerTlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            client_ca: args.client_ca.clone(),
+        }),
+        _ => None,
+    };
+    let grpc_tls = match tls.as_ref().map(|t| t.grpc()).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if tls.is_none() {
+        let plain = std::iter::once(("gRPC", addr)).chain(args.metrics.map(|m| ("metrics", m)));
+        for (what, a) in plain {
+            if let Err(e) = crate::security::tls::plain_allowed(what, a) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+        eprintln!(
+            "warning: no --tls-cert: serving plain TCP on loopback only; give a certificate before other machines connect"
+        );
+    }
+    let access = match &args.auth {
+        Some(path) => match crate::security::auth::AccessFile::load(path) {
+            Ok(f) => {
+                if f.tokens.is_empty() && f.certs.is_empty() {
+                    eprintln!(
+                        "warning: {} has no entries: every request will be refused; add one with `callscope auth add-token`",
+                        path.display()
+                    );
+                }
+                crate::security::auth::Access::from_file(&f)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => {
+            if !addr.ip().is_loopback() {
+                eprintln!(
+                    "error: no --auth on {addr}: a server other machines can reach needs an access file; make one with `callscope auth add-token --file access.toml --role admin` and pass --auth access.toml"
+                );
+                return ExitCode::from(2);
+            }
+            eprintln!(
+                "warning: no --auth: every local process has full access (admin); use --auth before real calls"
+            );
+            crate::security::auth::Access::open()
+        }
+    };
+    let policy = server::Policy {
+        access,
+        limits: crate::grpc::policy::Limits {
+            max_call_s: args.max_call_duration.max(1.0),
+            max_call_bytes: args.max_call_mb.max(1) << 20,
+            max_speed: args.max_speed.max(0.0),
+            start_timeout_s: args.start_timeout.max(0.1),
+            max_watchers: args.max_watchers,
+            max_watchers_per_call: args.max_watchers_per_call,
+            ..Default::default()
+        },
+    };
     runtime().block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {
             Ok(l) => l,
@@ -182,26 +344,42 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         if let Some(m) = args.metrics {
-            if let Err(e) = crate::telemetry::serve(m) {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
+            let metrics_tls = match tls.as_ref().map(|t| t.rustls()).transpose() {
+                Ok(t) => t,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            let scheme = if metrics_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            match crate::telemetry::serve(m, metrics_tls).await {
+                Ok(bound) => eprintln!("metrics on {scheme}://{bound}/metrics"),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
             }
-            eprintln!("metrics on http://{m}/metrics");
         }
         let (stop_tx, stop_rx) = watch::channel(false);
-        let hub = server::Hub::new(
+        let hub = server::Hub::with_policy(
             args.data_dir.clone(),
             transcription,
             cfg,
             args.max_calls,
             stop_rx,
+            policy,
         );
+        let scheme = if grpc_tls.is_some() { "https" } else { "http" };
         eprintln!(
-            "callscope serving on {} (data in {}); Ctrl-C to stop",
+            "callscope serving on {scheme}://{} (data in {}); Ctrl-C to stop",
             listener.local_addr().map_or(addr, |a| a),
             args.data_dir.display()
         );
-        match server::serve(listener, hub, stop_tx, server::shutdown_signal()).await {
+        match server::serve_tls(listener, grpc_tls, hub, stop_tx, server::shutdown_signal()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: server: {e}");
@@ -225,10 +403,18 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
         chunk_ms: args.chunk_ms,
         agent_channel: 0,
         max_s: None,
+        replace: args.replace,
     };
     let verbose = args.verbose;
+    let ep = match args.creds.endpoint(&args.server) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     runtime().block_on(async move {
-        let r = client::replay(&args.server, &args.file, &opts, |ev, _| {
+        let r = client::replay(&ep, &args.file, &opts, |ev, _| {
             if let Some(line) = client::describe(ev, verbose) {
                 println!("{line}");
             }
@@ -250,10 +436,17 @@ pub fn replay(args: ReplayArgs) -> ExitCode {
 
 /// `callscope watch`.
 pub fn watch(args: WatchArgs) -> ExitCode {
+    let ep = match args.creds.endpoint(&args.server) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
     runtime().block_on(async move {
         let r = match &args.call {
-            Some(id) => client::watch_call(&args.server, id, args.verbose).await,
-            None => client::watch_floor(&args.server).await,
+            Some(id) => client::watch_call(&ep, id, args.verbose).await,
+            None => client::watch_floor(&ep).await,
         };
         match r {
             Ok(()) => ExitCode::SUCCESS,
@@ -280,7 +473,14 @@ pub fn load(args: super::load::LoadArgs) -> ExitCode {
         eprintln!("error: {}: no such recording", missing.display());
         return ExitCode::from(2);
     }
-    let report = runtime().block_on(super::load::run(&args));
+    let ep = match args.creds.endpoint(&args.server) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = runtime().block_on(super::load::run(&args, &ep));
     if args.json {
         println!(
             "{}",

@@ -58,6 +58,9 @@ pub struct LoadArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// TLS and token.
+    #[command(flatten)]
+    pub creds: super::commands::Credentials,
 }
 
 /// Latencies of one kind of event, seconds.
@@ -323,7 +326,7 @@ impl LoadReport {
 }
 
 /// Runs the load: `args.calls` concurrent replays.
-pub async fn run(args: &LoadArgs) -> LoadReport {
+pub async fn run(args: &LoadArgs, server: &crate::grpc::client::Endpoint) -> LoadReport {
     let run_id = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -340,8 +343,9 @@ pub async fn run(args: &LoadArgs) -> LoadReport {
             chunk_ms: args.chunk_ms,
             agent_channel: 0,
             max_s: args.duration,
+            replace: false,
         };
-        let server = args.server.clone();
+        let server = server.clone();
         let delay = Duration::from_secs_f64(args.stagger.max(0.0) * i as f64);
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep(delay).await;

@@ -158,6 +158,15 @@ impl OpenCall {
         let _ = fs::remove_file(&self.journal_path);
         Ok(())
     }
+
+    /// Closes the call at once as `interrupted` (its analysis failed):
+    /// as [`recover`] would at the next start, saying `why` in the report.
+    pub fn close_interrupted(mut self, why: &str) -> Result<String, AnalyzeError> {
+        let _ = self.writer.sync();
+        let (data_dir, journal) = (self.data_dir.clone(), self.journal_path.clone());
+        drop(self);
+        recover_one(&data_dir, &journal, why).map_err(AnalyzeError::Output)
+    }
 }
 
 /// Closes every call a crash left open (see the module docs) as
@@ -174,7 +183,7 @@ pub fn recover(data_dir: &Path) -> Vec<String> {
         if path.extension().is_none_or(|e| e != "jsonl") {
             continue;
         }
-        match recover_one(data_dir, &path) {
+        match recover_one(data_dir, &path, "the server stopped during the call") {
             Ok(id) => {
                 info!(call_id = %id, "closed a call left open by a crash as interrupted");
                 closed.push(id);
@@ -188,7 +197,7 @@ pub fn recover(data_dir: &Path) -> Vec<String> {
     closed
 }
 
-fn recover_one(data_dir: &Path, journal: &Path) -> Result<String, String> {
+fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, String> {
     let f = File::open(journal).map_err(|e| e.to_string())?;
     let mut lines = BufReader::new(f).lines();
     let first = lines
@@ -273,7 +282,7 @@ fn recover_one(data_dir: &Path, journal: &Path) -> Result<String, String> {
     .apply(&mut report);
     report.status = "interrupted".to_string();
     report.warnings.push(format!(
-        "the server stopped during the call: the recording is kept as far as it was written ({duration_s:.1} s, every mask in it applied); no transcript or analytics"
+        "{why}: the recording is kept as far as it was written ({duration_s:.1} s, every mask in it applied); no transcript or analytics"
     ));
     report.redactions = redactions;
     let report = crate::redact::seal_signal_report(report).map_err(|e| e.to_string())?;

@@ -149,5 +149,6 @@ pub fn start_msg(call_id: &str, rate: u32) -> callscope::grpc::pb::CallStart {
         agent_channel: 0,
         separate_legs: false,
         caller_id: String::new(),
+        replace: false,
     }
 }
