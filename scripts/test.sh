@@ -13,10 +13,11 @@ cargo run --release --locked --quiet -- model install base
 cargo run --release --locked --quiet -- model install minilm
 # A gRPC client that is not ours, for the end-to-end API test: Python stubs
 # generated with grpcio-tools from PyPI (venv made once, outside the clone).
+# Also the stock reflection (v1alpha) and health clients, for the TLS check.
 venv="$CALLSCOPE_CACHE/venv"
-if ! "$venv/bin/python" -c "import grpc_tools" 2>/dev/null; then
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q "grpcio-tools==1.85.1"
+if ! "$venv/bin/python" -c "import grpc_tools, grpc_reflection, grpc_health" 2>/dev/null; then
+    [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
+    "$venv/bin/pip" install -q "grpcio-tools==1.85.1" "grpcio-reflection==1.85.1" "grpcio-health-checking==1.85.1"
 fi
 export CALLSCOPE_PYTHON="$venv/bin/python"
 cargo test --release --locked

@@ -250,23 +250,6 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let transcription = match args.asr.start() {
-        Ok(t) => Arc::new(t),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let cfg = LiveConfig {
-        max_lag_s: args.max_lag,
-        defer_lag_s: args.defer_lag,
-        idle_timeout_s: args.idle_timeout,
-        hold: crate::engine::call::HoldConfig {
-            max_hold_s: args.max_hold.max(60.0),
-            ..Default::default()
-        },
-        ..LiveConfig::for_transcription(&transcription, args.asr.pipeline())
-    };
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(crate::security::tls::ServerTlsFiles {
             cert: cert.clone(),
@@ -334,6 +317,23 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             max_watchers_per_call: args.max_watchers_per_call,
             ..Default::default()
         },
+    };
+    let transcription = match args.asr.start() {
+        Ok(t) => Arc::new(t),
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let cfg = LiveConfig {
+        max_lag_s: args.max_lag,
+        defer_lag_s: args.defer_lag,
+        idle_timeout_s: args.idle_timeout,
+        hold: crate::engine::call::HoldConfig {
+            max_hold_s: args.max_hold.max(60.0),
+            ..Default::default()
+        },
+        ..LiveConfig::for_transcription(&transcription, args.asr.pipeline())
     };
     runtime().block_on(async move {
         let listener = match tokio::net::TcpListener::bind(addr).await {

@@ -1,0 +1,815 @@
+//! Security over real TLS on loopback: a test CA made here (rcgen), the
+//! server with an access file, and each role doing what it may and being
+//! refused what it may not; the stream and watcher limits; a server that
+//! will not listen in clear off loopback. A fake transcriber stands in for
+//! whisper (this is about the gates, not the words).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use callscope::asr::{AsrError, AsrPool, Reply, Transcript, Utterance, Word};
+use callscope::engine::call::LiveConfig;
+use callscope::engine::seal::Transcription;
+use callscope::grpc::client::{Client, Endpoint, connect, open_call};
+use callscope::grpc::pb;
+use callscope::grpc::policy::{Limits, Policy};
+use callscope::grpc::server::{Hub, serve_tls};
+use callscope::redact::audio::MaskMethod;
+use callscope::redact::detect::DetectConfig;
+use callscope::rules::Rules;
+use callscope::security::auth::{Access, AccessFile, Role};
+use callscope::security::tls::{ClientTlsFiles, ServerTlsFiles};
+use common::*;
+use tonic::Code;
+
+/// Says "thank you for calling" for every utterance, a little later.
+struct Polite;
+
+impl AsrPool for Polite {
+    fn try_submit_with(&self, u: Utterance, reply: Reply) -> Result<(), (AsrError, Utterance)> {
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            let words = ["thank", "you", "for", "calling"]
+                .iter()
+                .enumerate()
+                .map(|(i, w)| Word {
+                    text: (*w).into(),
+                    start: u.start_s + 0.1 * i as f64,
+                    end: u.start_s + 0.1 * i as f64 + 0.08,
+                    confidence: 0.9,
+                    digit_p: None,
+                })
+                .collect();
+            reply(Ok(Transcript {
+                words,
+                ..Transcript::default()
+            }));
+        });
+        Ok(())
+    }
+
+    fn submit_with(&self, u: Utterance, reply: Reply) -> Result<(), AsrError> {
+        self.try_submit_with(u, reply).map_err(|(e, _)| e)
+    }
+
+    fn waiting(&self) -> usize {
+        0
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1/localhost and two client
+/// certificates, as PEM files in `dir`.
+struct Pki {
+    ca: PathBuf,
+    server_cert: PathBuf,
+    server_key: PathBuf,
+    /// (cert, key) of a client the access file knows.
+    known: (PathBuf, PathBuf),
+    /// (cert, key) of a client signed by the CA but not registered.
+    stranger: (PathBuf, PathBuf),
+}
+
+fn pki(dir: &Path) -> Pki {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "callscope test CA");
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, ca_key);
+    let write = |name: &str, pem: String| {
+        let p = dir.join(name);
+        std::fs::write(&p, pem).unwrap();
+        p
+    };
+    let leaf = |names: Vec<String>, file: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(names)
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (
+            write(&format!("{file}.pem"), cert.pem()),
+            write(&format!("{file}.key"), key.serialize_pem()),
+        )
+    };
+    let (server_cert, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()], "server");
+    Pki {
+        ca: write("ca.pem", ca_cert.pem()),
+        server_cert,
+        server_key,
+        known: leaf(vec!["floor-wall".into()], "known"),
+        stranger: leaf(vec!["stranger".into()], "stranger"),
+    }
+}
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    data: PathBuf,
+    url: String,
+    pki: Pki,
+    tokens: std::collections::HashMap<&'static str, String>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Setup {
+    fn as_(&self, who: &str) -> Endpoint {
+        Endpoint {
+            url: self.url.clone(),
+            tls: ClientTlsFiles {
+                ca: Some(self.pki.ca.clone()),
+                ..Default::default()
+            },
+            token: (!who.is_empty()).then(|| self.tokens[who].clone()),
+        }
+    }
+
+    async fn client(&self, who: &str) -> Client {
+        connect(self.as_(who)).await.expect("connects over TLS")
+    }
+
+    async fn shutdown(mut self) {
+        let _ = self.stop.take().unwrap().send(());
+        self.task.await.unwrap();
+    }
+}
+
+/// A TLS server with tokens for every role (agents a1 and a2) and the
+/// `known` client certificate registered as a supervisor.
+async fn setup(limits: Limits) -> Setup {
+    setup_with(limits, Arc::new(Polite)).await
+}
+
+/// [`setup`] with another transcriber.
+async fn setup_with(limits: Limits, pool: Arc<dyn AsrPool>) -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = pki(dir.path());
+    let access_path = dir.path().join("access.toml");
+    let mut file = AccessFile::default();
+    let mut tokens = std::collections::HashMap::new();
+    for (who, role, agent) in [
+        ("ingest", Role::Ingest, None),
+        ("a1", Role::Agent, Some("a1")),
+        ("a2", Role::Agent, Some("a2")),
+        ("supervisor", Role::Supervisor, None),
+        ("qa", Role::Qa, None),
+        ("compliance", Role::Compliance, None),
+        ("admin", Role::Admin, None),
+    ] {
+        let t = file
+            .add_token(&access_path, who, role, agent.map(str::to_string))
+            .unwrap();
+        tokens.insert(who, t);
+    }
+    file.add_cert(
+        &access_path,
+        "floor-wall",
+        Role::Supervisor,
+        None,
+        &pki.known.0,
+    )
+    .unwrap();
+    file.save(&access_path).unwrap();
+    let access = Access::from_file(&AccessFile::load(&access_path).unwrap());
+    let tls = ServerTlsFiles {
+        cert: pki.server_cert.clone(),
+        key: pki.server_key.clone(),
+        client_ca: Some(pki.ca.clone()),
+    }
+    .grpc()
+    .unwrap();
+    let data = dir.path().join("data");
+    let t = Arc::new(Transcription {
+        pool,
+        model_name: "fake".into(),
+        mask: MaskMethod::Silence,
+        detect: DetectConfig::default(),
+        rules: Arc::new(Rules::builtin()),
+    });
+    let (down_tx, down_rx) = tokio::sync::watch::channel(false);
+    let hub = Hub::with_policy(
+        data.clone(),
+        t,
+        LiveConfig::default(),
+        8,
+        down_rx,
+        Policy { access, limits },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!(
+        "https://127.0.0.1:{}",
+        listener.local_addr().unwrap().port()
+    );
+    let (stop, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        serve_tls(listener, Some(tls), hub, down_tx, async {
+            let _ = stop_rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Setup {
+        _dir: dir,
+        data,
+        url,
+        pki,
+        tokens,
+        stop: Some(stop),
+        task,
+    }
+}
+
+fn start(call_id: &str, agent: &str, rate: u32) -> pb::CallStart {
+    pb::CallStart {
+        agent_id: agent.into(),
+        ..start_msg(call_id, rate)
+    }
+}
+
+fn end() -> pb::CallInput {
+    pb::CallInput {
+        msg: Some(pb::call_input::Msg::End(pb::CallEnd {})),
+    }
+}
+
+/// Streams `chunks` with `gap` between them, then ends; returns the final event.
+async fn stream(
+    ep: Endpoint,
+    start: pb::CallStart,
+    chunks: Vec<pb::CallInput>,
+    gap: Duration,
+) -> Result<pb::CallEvent, tonic::Status> {
+    let (tx, mut events) = open_call(ep, start).await.map_err(|e| match e {
+        callscope::grpc::client::ClientError::Status(s) => s,
+        e => tonic::Status::unknown(e.to_string()),
+    })?;
+    let feeder = tokio::spawn(async move {
+        for c in chunks {
+            if tx.send(c).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(gap).await;
+        }
+        let _ = tx.send(end()).await;
+    });
+    let mut last = None;
+    while let Some(ev) = events.message().await? {
+        if matches!(ev.event, Some(pb::call_event::Event::Ended(_))) {
+            last = Some(ev);
+        }
+    }
+    feeder.abort();
+    last.ok_or_else(|| tonic::Status::unknown("no CallEnded"))
+}
+
+fn code<T>(r: Result<T, tonic::Status>) -> Code {
+    match r {
+        Ok(_) => Code::Ok,
+        Err(s) => s.code(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_role_sees_what_it_may_over_tls() {
+    let s = setup(Limits::unpaced()).await;
+    // Plain HTTP/2 to the TLS port gets nowhere.
+    let plain = s.url.replace("https://", "http://");
+    assert!(
+        connect(plain.as_str()).await.is_err()
+            || connect(plain.as_str())
+                .await
+                .unwrap()
+                .list_calls(pb::ListCallsRequest::default())
+                .await
+                .is_err()
+    );
+    // A wrong CA: the certificate is not trusted.
+    let mut wrong = s.as_("qa");
+    wrong.tls.ca = Some(s.pki.known.0.clone());
+    assert!(connect(wrong).await.is_err());
+    // No token, a made-up token: UNAUTHENTICATED.
+    let mut anon = s.client("").await;
+    let e = anon
+        .list_calls(pb::ListCallsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    assert!(e.message().contains("Bearer"), "{}", e.message());
+    let mut forged = s.as_("qa");
+    forged.token = Some("cs_0000".into());
+    let e = connect(forged)
+        .await
+        .unwrap()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    // Only ingest (and admin) may stream a call.
+    let (rate, chunks) = chunks_of("dev-002", 20.0);
+    for who in ["qa", "supervisor", "a1", "compliance"] {
+        let r = stream(
+            s.as_(who),
+            start("denied", "a1", rate),
+            vec![],
+            Duration::ZERO,
+        )
+        .await;
+        assert_eq!(code(r), Code::PermissionDenied, "{who} streamed a call");
+    }
+    // Agent a1's call, streamed at 4x (20 s in 5 s).
+    let call = tokio::spawn(stream(
+        s.as_("ingest"),
+        start("call-a1", "a1", rate),
+        chunks.clone(),
+        Duration::from_millis(12),
+    ));
+    // The supervisor's floor shows it.
+    let mut floor = s
+        .client("supervisor")
+        .await
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let seen = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(u) = floor.message().await.unwrap() {
+            if u.call_id == "call-a1" {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(seen, "the floor lists the live call");
+    // Its agent may watch it; the other agent may not, nor may QA watch the floor.
+    let mut own = s
+        .client("a1")
+        .await
+        .watch_call(pb::WatchCallRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .expect("a1 watches its own call")
+        .into_inner();
+    assert!(own.message().await.unwrap().is_some());
+    let e = s
+        .client("a2")
+        .await
+        .watch_call(pb::WatchCallRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = s
+        .client("a2")
+        .await
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = s
+        .client("qa")
+        .await
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // A registered client certificate (mutual TLS, no token) is a supervisor.
+    let cert_ep = Endpoint {
+        url: s.url.clone(),
+        tls: ClientTlsFiles {
+            ca: Some(s.pki.ca.clone()),
+            cert: Some(s.pki.known.0.clone()),
+            key: Some(s.pki.known.1.clone()),
+        },
+        token: None,
+    };
+    connect(cert_ep)
+        .await
+        .unwrap()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .expect("the registered certificate watches the floor");
+    let stranger_ep = Endpoint {
+        url: s.url.clone(),
+        tls: ClientTlsFiles {
+            ca: Some(s.pki.ca.clone()),
+            cert: Some(s.pki.stranger.0.clone()),
+            key: Some(s.pki.stranger.1.clone()),
+        },
+        token: None,
+    };
+    let e = connect(stranger_ep)
+        .await
+        .unwrap()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::Unauthenticated);
+    let ended = call.await.unwrap().expect("the call is stored");
+    assert!(matches!(ended.event, Some(pb::call_event::Event::Ended(_))));
+
+    // Stored: a1 reads its report, a2 may not and lists nothing.
+    let get = |id: &str| pb::GetReportRequest { call_id: id.into() };
+    s.client("a1")
+        .await
+        .get_report(get("call-a1"))
+        .await
+        .expect("a1 reads its own report");
+    let e = s
+        .client("a2")
+        .await
+        .get_report(get("call-a1"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let listed = s
+        .client("a2")
+        .await
+        .list_calls(pb::ListCallsRequest {
+            agent_id: "a1".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(listed.calls.is_empty(), "a2 lists only its own calls");
+    let listed = s
+        .client("a1")
+        .await
+        .list_calls(pb::ListCallsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(listed.calls.len(), 1);
+    // QA reads reports but no audio and no audit trail.
+    s.client("qa")
+        .await
+        .get_report(get("call-a1"))
+        .await
+        .expect("qa reads reports");
+    let e = s
+        .client("qa")
+        .await
+        .get_recording(pb::GetRecordingRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    let e = s
+        .client("qa")
+        .await
+        .get_audit_trail(pb::GetAuditTrailRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::PermissionDenied);
+    // Compliance fetches the redacted recording and verifies its trail.
+    let mut rec = s
+        .client("compliance")
+        .await
+        .get_recording(pb::GetRecordingRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let mut wav = Vec::new();
+    while let Some(c) = rec.message().await.unwrap() {
+        wav.extend_from_slice(&c.data);
+    }
+    let stored = std::fs::read(callscope::store::recording::recording_path(
+        &s.data, "call-a1",
+    ))
+    .unwrap();
+    assert_eq!(wav, stored, "the recording arrives whole");
+    assert!(wav.starts_with(b"RIFF"));
+    let trail = s
+        .client("compliance")
+        .await
+        .get_audit_trail(pb::GetAuditTrailRequest {
+            call_id: "call-a1".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(trail.verified, "{}", trail.problem);
+    assert!(!trail.lines.is_empty());
+    // Replacing a stored call is for admins only.
+    let mut again = start("call-a1", "a1", rate);
+    again.replace = true;
+    let r = stream(s.as_("ingest"), again, vec![], Duration::ZERO).await;
+    assert_eq!(code(r), Code::PermissionDenied);
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn limits_end_the_offending_request_and_the_server_keeps_serving() {
+    // The server reads a stream no faster than the call engine takes it
+    // (backpressure), about 13x real time in a debug build: the pace limit
+    // here is 4x so that a 50x sender breaks it whatever the build.
+    let s = setup(Limits {
+        start_timeout_s: 1.0,
+        max_watchers: 100,
+        max_speed: 4.0,
+        burst_s: 5.0,
+        ..Limits::default()
+    })
+    .await;
+    let (rate, chunks) = chunks_of("dev-002", 60.0);
+    // 50x real time: stopped once past the pace plus the burst allowance,
+    // and stored as far as it got.
+    let r = stream(
+        s.as_("ingest"),
+        start("too-fast", "a1", rate),
+        chunks.clone(),
+        Duration::from_millis(1),
+    )
+    .await;
+    let e = r.unwrap_err();
+    assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
+    assert!(e.message().contains("real time"), "{}", e.message());
+    // A 1 MiB agent id: the message is over the 1 MiB message limit.
+    let mut huge = start("huge-id", "a1", rate);
+    huge.agent_id = "x".repeat(1 << 20);
+    let e = stream(s.as_("ingest"), huge, vec![], Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::OutOfRange, "{e:?}");
+    assert!(e.message().len() < 200, "the message does not echo the id");
+    // One of 1,000 characters fits in a message but not the id limit.
+    let mut long = start("long-id", "a1", rate);
+    long.agent_id = "x".repeat(1000);
+    let e = stream(s.as_("ingest"), long, vec![], Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    assert!(e.message().len() < 200, "the message does not echo the id");
+    // A control character in the caller id.
+    let mut ctl = start("ctl-id", "a1", rate);
+    ctl.caller_id = "+1555\u{1b}[2J".into();
+    let e = stream(s.as_("ingest"), ctl, vec![], Duration::ZERO)
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::InvalidArgument);
+    // A stream that never sends its CallStart.
+    let (_tx, rx) = tokio::sync::mpsc::channel::<pb::CallInput>(1);
+    let e = s
+        .client("ingest")
+        .await
+        .stream_call(tokio_stream::wrappers::ReceiverStream::new(rx))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code(), Code::DeadlineExceeded, "{e:?}");
+    // 1,000 watchers: the first 100 (the limit here) get in, the rest are told.
+    let sup = s.client("supervisor").await;
+    let mut open = Vec::new();
+    let mut refused = 0;
+    for _ in 0..1000 {
+        match sup.clone().watch_floor(pb::WatchFloorRequest {}).await {
+            Ok(r) => open.push(r.into_inner()),
+            Err(e) => {
+                assert_eq!(e.code(), Code::ResourceExhausted);
+                refused += 1;
+            }
+        }
+    }
+    assert_eq!((open.len(), refused), (100, 900));
+    drop(open);
+    // Places come back when watchers leave.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    sup.clone()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .expect("a place again");
+    // And an ordinary call still goes through, at real-time pace.
+    let ok = stream(
+        s.as_("ingest"),
+        start("fine", "a1", rate),
+        chunks[..100].to_vec(),
+        Duration::from_millis(50),
+    )
+    .await
+    .expect("a well-behaved call is stored");
+    assert!(matches!(ok.event, Some(pb::call_event::Event::Ended(_))));
+    // The fast call was stored as far as it got.
+    let mut listed = s
+        .client("admin")
+        .await
+        .list_calls(pb::ListCallsRequest::default())
+        .await
+        .unwrap()
+        .into_inner()
+        .calls;
+    listed.sort_by(|a, b| a.call_id.cmp(&b.call_id));
+    let ids: Vec<_> = listed
+        .iter()
+        .map(|c| (c.call_id.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(ids, [("fine", "complete"), ("too-fast", "interrupted")]);
+    s.shutdown().await;
+}
+
+#[test]
+fn serve_refuses_plain_tcp_or_no_auth_off_loopback() {
+    let (code, _, err) = callscope(&["serve", "--listen", "0.0.0.0:0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--tls-cert"), "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki(dir.path());
+    let (code, _, err) = callscope(&[
+        "serve",
+        "--listen",
+        "0.0.0.0:0",
+        "--tls-cert",
+        p.server_cert.to_str().unwrap(),
+        "--tls-key",
+        p.server_key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--auth"), "{err}");
+    // A key that does not belong to the certificate is named at start.
+    let (code, _, err) = callscope(&[
+        "serve",
+        "--tls-cert",
+        p.server_cert.to_str().unwrap(),
+        "--tls-key",
+        p.known.1.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("TLS"), "{err}");
+}
+
+#[test]
+fn auth_add_token_prints_it_once_and_keeps_its_hash() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("access.toml");
+    let f = file.to_str().unwrap();
+    let (code, out, err) = callscope(&[
+        "auth",
+        "add-token",
+        "--role",
+        "agent",
+        "--agent-id",
+        "a7",
+        "--file",
+        f,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let token = out.trim();
+    assert!(token.starts_with("cs_") && token.len() == 67, "{token}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(!text.contains(token));
+    let (code, _, err) = callscope(&["auth", "add-token", "--role", "agent", "--file", f]);
+    assert_ne!(code, 0, "an agent token needs --agent-id: {err}");
+    let (code, out, _) = callscope(&["auth", "list", "--file", f]);
+    assert_eq!(code, 0);
+    assert!(out.contains("agent-a7") && !out.contains(token));
+    let (code, _, _) = callscope(&["auth", "revoke", "agent-a7", "--file", f]);
+    assert_eq!(code, 0);
+}
+
+/// The Python with grpcio-tools, -reflection and -health-checking:
+/// `CALLSCOPE_PYTHON`, or the venv scripts/test.sh makes.
+fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CALLSCOPE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    PathBuf::from(home).join(".cache/callscope/venv/bin/python")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stock_python_health_and_reflection_clients_work_over_tls() {
+    let s = setup(Limits::default()).await;
+    let mut cmd = std::process::Command::new(python());
+    cmd.arg("tests/python/reflect_tls.py")
+        .arg(s.url.trim_start_matches("https://"))
+        .arg(&s.pki.ca)
+        .arg(&s.tokens["qa"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output())
+        .await
+        .unwrap()
+        .expect("run python (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(got["health:"], "SERVING", "{got}");
+    assert_eq!(got["health:callscope.v1.CallScope"], "SERVING", "{got}");
+    let services: Vec<&str> = got["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v.as_str())
+        .collect();
+    for want in [
+        "callscope.v1.CallScope",
+        "grpc.health.v1.Health",
+        "grpc.reflection.v1alpha.ServerReflection",
+    ] {
+        assert!(services.contains(&want), "{want} not listed: {services:?}");
+    }
+    assert!(
+        got["methods"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m == "GetAuditTrail"),
+        "{got}"
+    );
+    assert_eq!(got["anonymous"], "UNAUTHENTICATED", "{got}");
+    assert_eq!(got["with_token"], "OK", "{got}");
+    s.shutdown().await;
+}
+
+/// Panics on the first utterance handed to it, inside the call's task
+/// (submitting runs on the actor): a stand-in for any bug in a call.
+struct PanicsOnce(std::sync::atomic::AtomicBool);
+
+impl AsrPool for PanicsOnce {
+    fn try_submit_with(&self, u: Utterance, reply: Reply) -> Result<(), (AsrError, Utterance)> {
+        if !self.0.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            panic!("a bug in the call's analysis");
+        }
+        Polite.try_submit_with(u, reply)
+    }
+
+    fn submit_with(&self, u: Utterance, reply: Reply) -> Result<(), AsrError> {
+        self.try_submit_with(u, reply).map_err(|(e, _)| e)
+    }
+
+    fn waiting(&self) -> usize {
+        0
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panicking_call_is_stored_interrupted_at_once_and_the_server_goes_on() {
+    let s = setup_with(
+        Limits::unpaced(),
+        Arc::new(PanicsOnce(std::sync::atomic::AtomicBool::new(false))),
+    )
+    .await;
+    let (rate, chunks) = chunks_of("dev-002", 20.0);
+    let e = stream(
+        s.as_("ingest"),
+        start("broken", "a1", rate),
+        chunks.clone(),
+        Duration::from_millis(2),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::Internal, "{e:?}");
+    assert!(e.message().contains("interrupted"), "{}", e.message());
+    assert!(
+        !e.message().contains("bug"),
+        "the panic's text stays in the server"
+    );
+    // Stored as interrupted without a restart, within moments.
+    let mut admin = s.client("admin").await;
+    let mut status = None;
+    for _ in 0..50 {
+        let calls = admin
+            .list_calls(pb::ListCallsRequest::default())
+            .await
+            .unwrap()
+            .into_inner()
+            .calls;
+        if let Some(c) = calls.iter().find(|c| c.call_id == "broken") {
+            status = Some(c.status.clone());
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status.as_deref(), Some("interrupted"));
+    assert!(
+        !callscope::store::open::journal_path(&s.data, "broken").exists(),
+        "the journal is closed"
+    );
+    // The next call is served normally, and shutdown does not wait for the broken one.
+    let ok = stream(
+        s.as_("ingest"),
+        start("after", "a1", rate),
+        chunks,
+        Duration::from_millis(2),
+    )
+    .await
+    .expect("the next call is stored");
+    assert!(matches!(ok.event, Some(pb::call_event::Event::Ended(_))));
+    tokio::time::timeout(Duration::from_secs(10), s.shutdown())
+        .await
+        .expect("shutdown is not held up");
+}
