@@ -813,3 +813,145 @@ async fn a_panicking_call_is_stored_interrupted_at_once_and_the_server_goes_on()
         .await
         .expect("shutdown is not held up");
 }
+
+/// A free local port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Runs `callscope` with extra environment; (exit code, stdout, stderr).
+fn callscope_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .expect("run callscope");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_serves_and_replays_over_tls_with_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki(dir.path());
+    let access = dir.path().join("access.toml");
+    let a = access.to_str().unwrap();
+    let (code, ingest, err) = callscope(&["auth", "add-token", "--role", "ingest", "--file", a]);
+    assert_eq!(code, 0, "{err}");
+    let ingest = ingest.trim().to_string();
+    // A 3 s stereo call: a tone on each leg in turn.
+    let wav = dir.path().join("short.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..24_000 {
+        let v = ((i as f32 * 0.1).sin() * 6000.0) as i16;
+        let (l, r) = if i < 12_000 { (v, 0) } else { (0, v) };
+        w.write_sample(l).unwrap();
+        w.write_sample(r).unwrap();
+    }
+    w.finalize().unwrap();
+    let (port, mport) = (free_port(), free_port());
+    let data = dir.path().join("data");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .args(["--metrics", &format!("127.0.0.1:{mport}")])
+        .arg("--tls-cert")
+        .arg(&p.server_cert)
+        .arg("--tls-key")
+        .arg(&p.server_key)
+        .arg("--auth")
+        .arg(&access)
+        .arg("--data-dir")
+        .arg(&data)
+        // No sentence model: it only slows the start here.
+        .arg("--keywords-only")
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start callscope serve");
+    let url = format!("https://127.0.0.1:{port}");
+    let ep = Endpoint {
+        url: url.clone(),
+        tls: ClientTlsFiles {
+            ca: Some(p.ca.clone()),
+            ..Default::default()
+        },
+        token: Some(ingest.clone()),
+    };
+    let mut up = false;
+    for _ in 0..300 {
+        if connect(ep.clone()).await.is_ok() {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(up, "serve came up over TLS");
+    let ca = p.ca.to_str().unwrap();
+    let w = wav.to_str().unwrap();
+    let replay = |token: Option<&str>| {
+        let env: Vec<(&str, &str)> = token.map(|t| ("CALLSCOPE_TOKEN", t)).into_iter().collect();
+        callscope_env(
+            &[
+                "replay",
+                w,
+                "--server",
+                &url,
+                "--ca",
+                ca,
+                "--call-id",
+                "cli-tls",
+            ],
+            &env,
+        )
+    };
+    let (code, _, err) = replay(None);
+    assert_eq!(code, 1);
+    assert!(err.contains("no credential"), "{err}");
+    let (code, out, err) = replay(Some(&ingest));
+    assert_eq!(code, 0, "{out}\n{err}");
+    // Without --ca the private CA is not trusted.
+    let (code, _, err) = callscope_env(
+        &["replay", w, "--server", &url, "--call-id", "x"],
+        &[("CALLSCOPE_TOKEN", &ingest)],
+    );
+    assert_eq!(code, 1, "{err}");
+    // The metrics listener speaks TLS too.
+    let scrape = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import ssl,sys,urllib.request;\
+             c=ssl.create_default_context(cafile=sys.argv[1]);\
+             print(urllib.request.urlopen(sys.argv[2],context=c).read().decode())",
+        )
+        .arg(ca)
+        .arg(format!("https://127.0.0.1:{mport}/metrics"))
+        .output()
+        .unwrap();
+    let body = String::from_utf8_lossy(&scrape.stdout);
+    assert!(
+        scrape.status.success(),
+        "{}",
+        String::from_utf8_lossy(&scrape.stderr)
+    );
+    assert!(body.contains("callscope_calls_total"), "{body}");
+    assert!(
+        body.contains("callscope_requests_denied_total{reason=\"unauthenticated\"}"),
+        "{body}"
+    );
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}
