@@ -145,7 +145,8 @@ pub struct ReplayArgs {
         env = "CALLSCOPE_SERVER"
     )]
     pub server: String,
-    /// 1 = real time, 2 = twice as fast, 0 = as fast as the server reads.
+    /// 1 = real time, 2 = twice as fast, 0 = as fast as the server reads
+    /// (a server refuses streams past its --max-speed, 10x by default).
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// Call id (default: the file name without extension).
