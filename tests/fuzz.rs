@@ -11,6 +11,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
+use callscope::analyze::{AnalyzeOptions, analyze_file};
 use callscope::convert::LegConverter;
 use callscope::frame::{FRAME_LEN, Leg, SAMPLE_RATE};
 use callscope::redact::numbers::{
@@ -352,6 +353,27 @@ fn check_wav(dir: &Path, bytes: &[u8], block: usize) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// Analyses `bytes` as `callscope analyze` does (signals only): a report,
+/// or an error that names the file.
+fn check_analyze(dir: &Path, bytes: &[u8]) -> Result<(), TestCaseError> {
+    let path: PathBuf = dir.join("call.wav");
+    std::fs::write(&path, bytes).unwrap();
+    match analyze_file(&path, &AnalyzeOptions::default()) {
+        Ok(result) => {
+            let report = result.report.get();
+            prop_assert!(report.duration_s.is_finite() && report.duration_s > 0.0);
+        }
+        Err(e) => {
+            let msg = e.to_string();
+            prop_assert!(
+                msg.contains(&path.display().to_string()),
+                "error does not name the file: {msg}"
+            );
+        }
+    }
+    Ok(())
+}
+
 thread_local! {
     static WAV_DIR: tempfile::TempDir = scratch_dir();
 }
@@ -365,6 +387,15 @@ proptest! {
         block in prop_oneof![1usize..64, 64usize..5_000],
     ) {
         WAV_DIR.with(|d| check_wav(d.path(), &bytes, block))?;
+    }
+}
+
+proptest! {
+    #![proptest_config(config(500))]
+
+    #[test]
+    fn wav_files_analyse_or_fail_cleanly(bytes in wav_plan().prop_map(|p| p.build())) {
+        WAV_DIR.with(|d| check_analyze(d.path(), &bytes))?;
     }
 }
 
