@@ -580,3 +580,23 @@ fn the_digit_check_sees_a_card_number_read_out() {
     assert_eq!(longest_digit_run("call 0800 123 456, at 12:30"), 10);
     assert_eq!(longest_digit_run("[card number]"), 0);
 }
+
+/// Found by fuzzing: a `StreamCall` whose client opens the stream and never
+/// sends its first message is never answered — the server awaits the
+/// `CallStart` with no time limit (the idle timeout starts only after it),
+/// so each such stream holds a handler for ever. The fix belongs in
+/// `src/grpc/server.rs` (`stream_call`: await the first message under the
+/// same idle timeout and answer `DEADLINE_EXCEEDED`); until then this test
+/// is ignored, and the generator keeps at least one message per sequence.
+#[test]
+#[ignore = "needs the first-message timeout in src/grpc/server.rs (see docs/fuzzing.md)"]
+fn regression_stream_without_a_first_message_is_answered() {
+    let seq = Sequence {
+        steps: Vec::new(),
+        hold_open: true,
+        read_limit: None,
+    };
+    if let Err(e) = check_sequence(&seq) {
+        panic!("{e}");
+    }
+}
