@@ -38,7 +38,7 @@ struct Shared {
     server: InProcess,
     /// The first minute of a dev call, PCM16 mono 8 kHz, for real speech.
     speech: Vec<u8>,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
 }
 
 fn shared() -> &'static Shared {
@@ -79,7 +79,7 @@ fn shared() -> &'static Shared {
             rt,
             server,
             speech: speech(),
-            _data: data,
+            data,
         }
     })
 }
@@ -571,6 +571,8 @@ fn grpc_intake_answers_any_sequence_and_keeps_serving() {
         TALLY.lock().unwrap()
     );
     check_good_call();
+    // The shared server lives in a static, never dropped: remove what it stored.
+    let _ = std::fs::remove_dir_all(shared().data.path());
 }
 
 #[test]
