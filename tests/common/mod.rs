@@ -2,6 +2,8 @@
 //! and the scoring rules of `../shared/corpus/README.md`.
 #![allow(dead_code)]
 
+pub mod grpc;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -150,5 +152,16 @@ pub fn start_msg(call_id: &str, rate: u32) -> callscope::grpc::pb::CallStart {
         separate_legs: false,
         caller_id: String::new(),
         replace: false,
+    }
+}
+
+/// Cases per fuzz target: `default` (the CI bound), or
+/// `CALLSCOPE_FUZZ_CASES` for a long run (see `docs/fuzzing.md`).
+pub fn fuzz_cases(default: u32) -> u32 {
+    match std::env::var("CALLSCOPE_FUZZ_CASES") {
+        Ok(v) => v
+            .parse()
+            .unwrap_or_else(|_| panic!("CALLSCOPE_FUZZ_CASES={v:?} is not a number")),
+        Err(_) => default,
     }
 }
