@@ -16,8 +16,10 @@
 //!   a missing `end` line shows a truncated or unfinished trail. [`verify`]
 //!   checks all of this.
 //! * The chain is not keyed: someone able to rewrite the whole file can
-//!   recompute it. To detect that too, store [`VerifySummary::head_sha256`]
-//!   (the hash of the `end` line) somewhere the file's writer cannot reach.
+//!   recompute it. To detect that too, the store anchors
+//!   [`VerifySummary::head_sha256`] (the hash of the `end` line) in its
+//!   anchor chain when the call is stored ([`super::anchor`]), and
+//!   [`super::verify`] checks the trail against it.
 //!
 //! **The trail never holds call content.** An [`AuditEntry`] says *what*
 //! kind of card data was removed, *where* (leg and times) and *how*; never
@@ -30,10 +32,11 @@
 //! instead of failing every redaction of the call. Error messages never
 //! quote file or entry contents.
 //!
-//! The file is written as `<call_id>.jsonl.tmp`, fsynced and renamed into
-//! place by [`AuditWriter::finish`] (an existing trail of the same call is
-//! replaced), so a reader never sees a half-written trail under the final
-//! name.
+//! The file is written (mode 0600) as `<call_id>.jsonl.tmp`, fsynced and
+//! renamed into place by [`AuditWriter::finish`] (an existing trail of the
+//! same call is replaced: callers refuse an existing call id first, see
+//! [`crate::analyze::check_new_call`]), so a reader never sees a
+//! half-written trail under the final name.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
