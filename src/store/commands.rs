@@ -10,7 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use crate::report::Report;
 use crate::rules::CATEGORIES;
 use crate::store::db::{CallStore, Filter, StoreError};
-use crate::store::verify::{Verdict, VerifyReport, Which, verify};
+use crate::store::verify::{ChainCheck, Verdict, VerifyReport, Which, verify};
 
 /// `callscope calls …`
 #[derive(Debug, clap::Subcommand)]
@@ -463,14 +463,17 @@ fn verify_text(report: &VerifyReport) -> String {
         }
     }
     match &report.chain {
-        Ok(head) => {
+        ChainCheck::Ok(head) => {
             let _ = writeln!(
                 s,
                 "anchor chain: ok, {} record(s), head {}",
                 head.rows, head.hash
             );
         }
-        Err((b, call)) => {
+        ChainCheck::Broken {
+            at: b,
+            call_id: call,
+        } => {
             let _ = writeln!(
                 s,
                 "TAMPERED anchor chain: record {}{}: {}",
@@ -484,7 +487,7 @@ fn verify_text(report: &VerifyReport) -> String {
     let _ = writeln!(
         s,
         "{ok} call(s) ok, {purged} purged, {failed} tampered{}",
-        if report.chain.is_err() {
+        if matches!(report.chain, ChainCheck::Broken { .. }) {
             "; anchor chain broken"
         } else {
             ""

@@ -152,15 +152,32 @@ pub struct CallCheck {
 pub struct VerifyReport {
     /// One entry per call checked, by call id.
     pub calls: Vec<CallCheck>,
-    /// The anchor chain: its head, or where it breaks (and the call that
-    /// row names, if any).
-    pub chain: Result<ChainHead, (ChainBreak, Option<String>)>,
+    /// The anchor chain.
+    pub chain: ChainCheck,
+}
+
+/// The verdict on the anchor chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum ChainCheck {
+    /// Unbroken: its length and head hash (copy the head somewhere safe to
+    /// detect a rewrite of the whole chain later).
+    Ok(ChainHead),
+    /// Broken at a row.
+    Broken {
+        /// Where and why.
+        #[serde(flatten)]
+        at: ChainBreak,
+        /// The call that row names, if any.
+        call_id: Option<String>,
+    },
 }
 
 impl VerifyReport {
     /// Whether nothing was found wrong (purged calls are not wrong).
     pub fn ok(&self) -> bool {
-        self.chain.is_ok() && self.calls.iter().all(|c| c.verdict != Verdict::Failed)
+        matches!(self.chain, ChainCheck::Ok(_))
+            && self.calls.iter().all(|c| c.verdict != Verdict::Failed)
     }
 }
 
@@ -172,13 +189,16 @@ pub fn verify(data_dir: &Path, which: Which<'_>) -> Result<VerifyReport, StoreEr
     let db = CallStore::open_existing(data_dir)?;
     let rows = db.anchors()?;
     let stored = db.stored_files()?;
-    let chain = anchor::check_chain(&rows).map_err(|b| {
-        let call = rows
-            .iter()
-            .find(|a| a.seq == b.seq)
-            .and_then(|a| a.call_id.clone());
-        (b, call)
-    });
+    let chain = match anchor::check_chain(&rows) {
+        Ok(head) => ChainCheck::Ok(head),
+        Err(at) => ChainCheck::Broken {
+            call_id: rows
+                .iter()
+                .find(|a| a.seq == at.seq)
+                .and_then(|a| a.call_id.clone()),
+            at,
+        },
+    };
     let states = anchor::states(&rows);
     let mut ids: BTreeSet<&str> = states.keys().map(String::as_str).collect();
     ids.extend(stored.keys().map(String::as_str));
@@ -313,3 +333,57 @@ fn trail_problem(path: &Path, e: &AuditError) -> Problem {
 
 /// The recording hash each stored call's row holds, by call id.
 pub(crate) type StoredRows = BTreeMap<String, Option<String>>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::test_seal;
+    use crate::report::test_report;
+    use crate::store::audit::AuditWriter;
+    use crate::store::db::{IfExists, StoredFiles, db_path};
+
+    #[test]
+    fn calls_stored_before_the_anchor_chain_are_adopted_when_the_store_is_upgraded() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut db = CallStore::open(dir.path()).unwrap();
+        let trail = AuditWriter::create(dir.path(), "a")
+            .unwrap()
+            .finish(None)
+            .unwrap();
+        let files = StoredFiles {
+            audit: Some(trail),
+            recording: None,
+        };
+        db.put(
+            &test_seal(test_report("a", vec![])),
+            &files,
+            IfExists::Refuse,
+        )
+        .unwrap();
+        db.put(
+            &test_seal(test_report("b", vec![])),
+            &StoredFiles::default(),
+            IfExists::Refuse,
+        )
+        .unwrap();
+        drop(db);
+        // As a version-2 store was: no anchors.
+        let conn = rusqlite::Connection::open(db_path(dir.path())).unwrap();
+        conn.execute_batch("DROP TABLE anchors; PRAGMA user_version = 2;")
+            .unwrap();
+        drop(conn);
+        let r = verify(dir.path(), Which::All).unwrap();
+        assert!(r.ok(), "{r:?}");
+        assert!(matches!(&r.chain, ChainCheck::Ok(h) if h.rows == 2));
+        let db = CallStore::open_existing(dir.path()).unwrap();
+        let rows = db.anchors().unwrap();
+        assert!(
+            rows.iter()
+                .all(|a| a.kind == Some(anchor::EventKind::Adopt))
+        );
+        assert!(rows[0].trail_head.is_some() && rows[1].trail_head.is_none());
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["chain"]["verdict"], "ok");
+        assert_eq!(json["calls"][0]["verdict"], "ok");
+    }
+}
