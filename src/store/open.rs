@@ -332,3 +332,95 @@ fn recover_one(data_dir: &Path, journal: &Path) -> Result<String, String> {
     fs::remove_file(journal).map_err(|e| e.to_string())?;
     Ok(start.call_id)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::test_seal;
+    use crate::report::test_report;
+
+    fn start(id: &str) -> OpenStart {
+        OpenStart {
+            call_id: id.to_string(),
+            agent_id: None,
+            caller_id: None,
+            started_at: None,
+            source: SourceInfo {
+                name: "live".into(),
+                codec: "pcm16".into(),
+                sample_rate: 8_000,
+                channels: 1,
+                agent_channel: "mono".into(),
+            },
+            legs: 1,
+            agent_channel: 0,
+        }
+    }
+
+    fn kinds(dir: &Path) -> Vec<String> {
+        let db = CallStore::open_existing(dir).unwrap();
+        db.anchors()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{:?} {}",
+                    a.kind.unwrap(),
+                    a.call_id.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_crashed_call_is_closed_over_a_stored_one_only_if_it_asked_to_replace_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Open calls "x" and "y" that crash (dropped without finishing).
+        drop(OpenCall::create(d, &start("x")).unwrap());
+        // An open call's id is refused, replace or not.
+        for replace in [IfExists::Refuse, IfExists::Replace] {
+            assert!(matches!(
+                OpenCall::create_with(d, &start("x"), replace)
+                    .err()
+                    .unwrap(),
+                AnalyzeError::Db(super::super::db::StoreError::AlreadyExists { .. })
+            ));
+        }
+        // Meanwhile "x" is stored by something else; "y" is stored, then
+        // opened again with replace, and crashes too.
+        let mut db = CallStore::open(d).unwrap();
+        for id in ["x", "y"] {
+            db.put(
+                &test_seal(test_report(id, vec![])),
+                &StoredFiles::default(),
+                IfExists::Refuse,
+            )
+            .unwrap();
+        }
+        drop(OpenCall::create_with(d, &start("y"), IfExists::Replace).unwrap());
+        let closed = recover(d);
+        // "x" did not ask to replace: set aside, the stored call untouched.
+        assert_eq!(closed, ["y"]);
+        assert!(journal_path(d, "x").with_extension("jsonl.broken").exists());
+        assert!(!recording_path(d, "x").exists());
+        assert!(partial_path(d, "x").exists(), "kept as evidence");
+        assert_eq!(
+            kinds(d),
+            ["Store x", "Store y", "Replace y"],
+            "the replacement is in the chain"
+        );
+        let status: String = serde_json::from_str::<serde_json::Value>(
+            &CallStore::open_existing(d)
+                .unwrap()
+                .report_json("y")
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(status, "interrupted");
+    }
+}
