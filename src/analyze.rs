@@ -107,9 +107,9 @@ pub enum AnalyzeError {
     #[error("invalid call id {0:?}: use letters, digits, '.', '-' and '_' only")]
     CallId(String),
     /// The call store refused or failed the write. For
-    /// [`StoreError::AlreadyExists`] skip this call (nothing of the stored
-    /// call was changed; pick another call id or replace it explicitly);
-    /// otherwise stop.
+    /// [`StoreError::AlreadyExists`] and [`StoreError::Open`] skip this call
+    /// (nothing of the stored or open call was changed; pick another call id,
+    /// or replace a stored one explicitly); otherwise stop.
     #[error(transparent)]
     Db(#[from] StoreError),
 }
@@ -119,30 +119,34 @@ impl AnalyzeError {
     pub fn skip_and_continue(&self) -> bool {
         match self {
             AnalyzeError::Store { .. } | AnalyzeError::Output(_) => false,
-            AnalyzeError::Db(e) => matches!(e, StoreError::AlreadyExists { .. }),
+            AnalyzeError::Db(e) => matches!(
+                e,
+                StoreError::AlreadyExists { .. } | StoreError::Open { .. }
+            ),
             _ => true,
         }
     }
 }
 
-/// Refuses to start writing a call whose id is already stored, or open (a
-/// journal in `DIR/open/`: being written, or left by a crash), unless
-/// `replace` (a stored call; an open one is never replaced). Nothing is
-/// written either way. The store checks again when the call is committed
+/// Refuses to start writing a call whose id is already stored
+/// ([`StoreError::AlreadyExists`], unless `replace`), or open (a journal in
+/// `DIR/open/`: being written, or left by a crash; [`StoreError::Open`],
+/// replace or not). Nothing is written either way. The store checks again when the call is committed
 /// ([`CallStore::put`]); this check keeps a refused call from touching the
 /// stored call's recording, trail or report first.
 pub fn check_new_call(data_dir: &Path, call_id: &str, replace: bool) -> Result<(), StoreError> {
-    let refused = || StoreError::AlreadyExists {
-        call_id: call_id.to_string(),
-    };
     if crate::store::open::journal_path(data_dir, call_id).exists() {
-        return Err(refused());
+        return Err(StoreError::Open {
+            call_id: call_id.to_string(),
+        });
     }
     if replace || !crate::store::db::db_path(data_dir).exists() {
         return Ok(());
     }
     if CallStore::open_existing(data_dir)?.exists(call_id)? {
-        return Err(refused());
+        return Err(StoreError::AlreadyExists {
+            call_id: call_id.to_string(),
+        });
     }
     Ok(())
 }

@@ -77,10 +77,19 @@ pub enum StoreError {
     /// replace it. Skip this call: pick another call id, or replace the
     /// stored call explicitly ([`IfExists::Replace`], `analyze --replace`).
     /// Nothing of the stored call was changed.
-    #[error(
-        "call {call_id} is already stored (or being stored); pick another call id or replace it explicitly"
-    )]
+    #[error("call {call_id} is already stored; pick another call id or replace it explicitly")]
     AlreadyExists {
+        /// The call id.
+        call_id: String,
+    },
+    /// A call with this id is open: being written now, or left open by a
+    /// crash (`DIR/open/<call_id>.jsonl`; `callscope serve` closes such
+    /// calls as interrupted when it starts). Skip this call; it cannot be
+    /// replaced while open.
+    #[error(
+        "call {call_id} is open (being written, or left open by a crash: `callscope serve` closes it as interrupted when it starts); pick another call id"
+    )]
+    Open {
         /// The call id.
         call_id: String,
     },

@@ -78,7 +78,8 @@ impl OpenCall {
     /// Opens a call: an empty recording and a journal with its set-up. A
     /// call id already stored, or open, is refused before anything is
     /// written: [`AnalyzeError::Db`] holding
-    /// [`super::db::StoreError::AlreadyExists`].
+    /// [`super::db::StoreError::AlreadyExists`] or
+    /// [`super::db::StoreError::Open`].
     pub fn create(data_dir: &Path, start: &OpenStart) -> Result<Self, AnalyzeError> {
         Self::create_with(data_dir, start, IfExists::Refuse)
     }
@@ -384,7 +385,7 @@ mod tests {
                 OpenCall::create_with(d, &start("x"), replace)
                     .err()
                     .unwrap(),
-                AnalyzeError::Db(super::super::db::StoreError::AlreadyExists { .. })
+                AnalyzeError::Db(super::super::db::StoreError::Open { .. })
             ));
         }
         // Meanwhile "x" is stored by something else; "y" is stored, then
