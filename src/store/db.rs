@@ -107,7 +107,7 @@ pub enum StoreError {
     /// removed. Stop; the message says which.
     #[error("cannot use {path}: {source}")]
     Io {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
