@@ -18,7 +18,7 @@ use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
 use crate::store::audit::AuditWriter;
-use crate::store::db::{CallStore, StoredFiles};
+use crate::store::db::{CallStore, IfExists, StoreError, StoredFiles};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::store::recording::write_recording;
 
@@ -57,6 +57,9 @@ pub struct AnalyzeOptions {
     /// Transcribe and redact (and store the redacted recording and audit
     /// trail); `None` analyses signals only and stores no recording.
     pub transcription: Option<Transcription>,
+    /// Replace a call already stored under the same id (recorded in the
+    /// store's anchor chain) instead of refusing it.
+    pub replace: bool,
 }
 
 /// Why a call could not be analysed (or was only partly analysed).
@@ -103,13 +106,49 @@ pub enum AnalyzeError {
     /// A call id that cannot be used as a file name.
     #[error("invalid call id \"{0}\": use letters, digits, '.', '-' and '_' only")]
     CallId(String),
+    /// The call store refused or failed the write. For
+    /// [`StoreError::AlreadyExists`] and [`StoreError::Open`] skip this call
+    /// (nothing of the stored or open call was changed; pick another call id,
+    /// or replace a stored one explicitly); otherwise stop.
+    #[error(transparent)]
+    Db(#[from] StoreError),
 }
 
 impl AnalyzeError {
     /// Whether the batch should go on with the next file (`true`) or stop.
     pub fn skip_and_continue(&self) -> bool {
-        !matches!(self, AnalyzeError::Store { .. } | AnalyzeError::Output(_))
+        match self {
+            AnalyzeError::Store { .. } | AnalyzeError::Output(_) => false,
+            AnalyzeError::Db(e) => matches!(
+                e,
+                StoreError::AlreadyExists { .. } | StoreError::Open { .. }
+            ),
+            _ => true,
+        }
     }
+}
+
+/// Refuses to start writing a call whose id is already stored
+/// ([`StoreError::AlreadyExists`], unless `replace`), or open (a journal in
+/// `DIR/open/`: being written, or left by a crash; [`StoreError::Open`],
+/// replace or not). Nothing is written either way. The store checks again when the call is committed
+/// ([`CallStore::put`]); this check keeps a refused call from touching the
+/// stored call's recording, trail or report first.
+pub fn check_new_call(data_dir: &Path, call_id: &str, replace: bool) -> Result<(), StoreError> {
+    if crate::store::open::journal_path(data_dir, call_id).exists() {
+        return Err(StoreError::Open {
+            call_id: call_id.to_string(),
+        });
+    }
+    if replace || !crate::store::db::db_path(data_dir).exists() {
+        return Ok(());
+    }
+    if CallStore::open_existing(data_dir)?.exists(call_id)? {
+        return Err(StoreError::AlreadyExists {
+            call_id: call_id.to_string(),
+        });
+    }
+    Ok(())
 }
 
 /// The call id of a file: its name without the extension.
@@ -265,7 +304,7 @@ fn run_file(
     let source = source_info(name.clone(), &info, legs, opts.agent_channel);
     call.describe_source(name, meta.clone(), warnings);
     let mut open = match data_dir {
-        Some(dir) => Some(OpenCall::create(
+        Some(dir) => Some(OpenCall::create_with(
             dir,
             &OpenStart {
                 call_id: call_id.clone(),
@@ -279,6 +318,7 @@ fn run_file(
                 legs,
                 agent_channel: opts.agent_channel.index(),
             },
+            if_exists(opts.replace),
         )?),
         None => None,
     };
@@ -351,9 +391,17 @@ pub fn analyze_and_store(
     opts: &AnalyzeOptions,
     data_dir: &Path,
 ) -> Result<Report, AnalyzeError> {
+    let call_id = opts.call_id.clone().unwrap_or_else(|| call_id_for(path));
+    validate_call_id(&call_id)?;
+    check_new_call(data_dir, &call_id, opts.replace)?;
     let result = run_file(path, opts, Some(data_dir))?;
     if result.audio.is_none() {
-        store_result(data_dir, &result, opts.agent_channel.index())?;
+        store_result_with(
+            data_dir,
+            &result,
+            opts.agent_channel.index(),
+            if_exists(opts.replace),
+        )?;
     }
     let report = result.report.get().clone();
     match result.truncated {
@@ -367,14 +415,36 @@ pub fn analyze_and_store(
     }
 }
 
+fn if_exists(replace: bool) -> IfExists {
+    if replace {
+        IfExists::Replace
+    } else {
+        IfExists::Refuse
+    }
+}
+
 /// Stores an analysed call: the redacted recording (with the agent on
-/// channel `agent_channel`), its audit trail, then the report.
+/// channel `agent_channel`), its audit trail, then the report. A call id
+/// already stored is refused ([`StoreError::AlreadyExists`] in
+/// [`AnalyzeError::Db`]) before anything is written.
 pub fn store_result(
     data_dir: &Path,
     result: &CallResult,
     agent_channel: usize,
 ) -> Result<(), AnalyzeError> {
+    store_result_with(data_dir, result, agent_channel, IfExists::Refuse)
+}
+
+/// [`store_result`], replacing a call already stored under the same id when
+/// `if_exists` is [`IfExists::Replace`].
+pub fn store_result_with(
+    data_dir: &Path,
+    result: &CallResult,
+    agent_channel: usize,
+    if_exists: IfExists,
+) -> Result<(), AnalyzeError> {
     let call_id = &result.report.call_id;
+    check_new_call(data_dir, call_id, if_exists == IfExists::Replace)?;
     let out = |e: &dyn std::fmt::Display| AnalyzeError::Output(e.to_string());
     let mut files = StoredFiles::default();
     if let Some(audio) = &result.audio {
@@ -387,9 +457,7 @@ pub fn store_result(
         files.recording = Some((info.path, info.sha256));
     }
     write_report(data_dir, &result.report)?;
-    CallStore::open(data_dir)
-        .and_then(|mut db| db.put(&result.report, &files))
-        .map_err(|e| out(&e))?;
+    CallStore::open(data_dir).and_then(|mut db| db.put(&result.report, &files, if_exists))?;
     Ok(())
 }
 
@@ -413,10 +481,10 @@ pub fn write_report(data_dir: &Path, report: &Redacted<Report>) -> Result<PathBu
         move |source| AnalyzeError::Store { path: p, source }
     };
     let dir = path.parent().expect("report path has a parent");
-    fs::create_dir_all(dir).map_err(store_err(dir))?;
+    crate::store::create_private_dir(dir).map_err(store_err(dir))?;
     let tmp = path.with_extension("json.tmp");
     let json = serde_json::to_vec_pretty(report.get()).expect("reports always serialise");
-    let mut f = fs::File::create(&tmp).map_err(store_err(&tmp))?;
+    let mut f = crate::store::create_private_file(&tmp, false).map_err(store_err(&tmp))?;
     f.write_all(&json).map_err(store_err(&tmp))?;
     f.write_all(b"\n").map_err(store_err(&tmp))?;
     f.sync_all().map_err(store_err(&tmp))?;

@@ -18,6 +18,7 @@ use crate::model::install::KnownModel;
 use crate::pipeline::PipelineConfig;
 use crate::redact::audio::MaskMethod;
 use crate::redact::detect::DetectConfig;
+use crate::store::db::StoreError;
 use crate::utter::CutConfig;
 
 /// callscope: contact-centre speech analytics on your own machines.
@@ -60,6 +61,12 @@ pub enum Command {
     /// Make, list and revoke the tokens and client certificates `serve --auth` accepts.
     #[command(subcommand)]
     Auth(crate::security::commands::AuthCommand),
+    /// Check stored calls against their audit trails and the anchor chain.
+    #[command(subcommand)]
+    Audit(crate::store::commands::AuditCommand),
+    /// Remove calls stored more than DAYS ago (retention): recordings, audit
+    /// trails, reports and rows; the purge is recorded in the anchor chain.
+    Purge(crate::store::commands::PurgeArgs),
 }
 
 /// `callscope model …`
@@ -127,6 +134,11 @@ pub struct AnalyzeArgs {
     /// with a single file; default: the file's modification time less its length).
     #[arg(long, value_parser = rfc3339)]
     pub started_at: Option<std::time::SystemTime>,
+    /// Replace a call already stored under the same id (its recording,
+    /// audit trail, report and rows); the replacement is recorded in the
+    /// store's anchor chain. Without it such a call is refused.
+    #[arg(long)]
+    pub replace: bool,
 }
 
 fn rfc3339(s: &str) -> Result<std::time::SystemTime, String> {
@@ -301,6 +313,8 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Calls(cmd) => crate::store::commands::calls(cmd),
         Command::Trends(args) => crate::store::commands::trends(args),
         Command::Auth(cmd) => crate::security::commands::run(cmd),
+        Command::Audit(cmd) => crate::store::commands::audit(cmd),
+        Command::Purge(args) => crate::store::commands::purge(args),
         Command::Rules => {
             print!("{}", crate::rules::DEFAULT_RULES);
             ExitCode::SUCCESS
@@ -364,6 +378,7 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             started_at: args.started_at,
         },
         transcription,
+        replace: args.replace,
     };
     let batch = args.files.len() > 1;
     let bar = if batch && std::io::stderr().is_terminal() {
@@ -406,7 +421,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
         if let Some(e) = err {
             failed += 1;
             error!(file = %file.display(), "analysis failed");
-            bar.suspend(|| eprintln!("error: {e}"));
+            match &e {
+                AnalyzeError::Db(StoreError::AlreadyExists { call_id }) => bar.suspend(|| {
+                    eprintln!(
+                        "error: call {call_id} is already stored; pick another --call-id or pass --replace"
+                    )
+                }),
+                _ => bar.suspend(|| eprintln!("error: {e}")),
+            }
             if !e.skip_and_continue() {
                 bar.abandon();
                 return ExitCode::from(1);

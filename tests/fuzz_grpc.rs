@@ -191,7 +191,9 @@ fn call_start() -> impl Strategy<Value = pb::CallStart> {
                 agent_channel,
                 separate_legs,
                 caller_id,
-                replace: false,
+                // Ids repeat on purpose (is the last call's place given
+                // back?), so each replaces the stored one of its id.
+                replace: true,
             },
         )
 }
@@ -483,9 +485,12 @@ fn check_sequence(seq: &Sequence) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// A well-formed call; each gets its own id (a stored id is refused).
 fn good_call() -> Sequence {
+    static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let mut steps = vec![Step::Start(pb::CallStart {
-        call_id: "fz-good".into(),
+        call_id: format!("fz-good-{n}"),
         agent_id: "agent".into(),
         encoding: pb::AudioEncoding::Pcm16le as i32,
         sample_rate: 8_000,

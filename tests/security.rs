@@ -508,8 +508,47 @@ async fn each_role_sees_what_it_may_over_tls() {
     // Replacing a stored call is for admins only.
     let mut again = start("call-a1", "a1", rate);
     again.replace = true;
-    let r = stream(s.as_("ingest"), again, vec![], Duration::ZERO).await;
+    let r = stream(s.as_("ingest"), again.clone(), vec![], Duration::ZERO).await;
     assert_eq!(code(r), Code::PermissionDenied);
+    // A stored call id is refused, not overwritten...
+    let e = stream(
+        s.as_("ingest"),
+        start("call-a1", "a1", rate),
+        vec![],
+        Duration::ZERO,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.code(), Code::AlreadyExists, "{e:?}");
+    // ...unless an admin replaces it; the new call verifies.
+    stream(
+        s.as_("admin"),
+        again,
+        chunks[..40].to_vec(),
+        Duration::from_millis(5),
+    )
+    .await
+    .expect("an admin replaces the call");
+    let verify = || async {
+        s.client("compliance")
+            .await
+            .get_audit_trail(pb::GetAuditTrailRequest {
+                call_id: "call-a1".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+    };
+    let trail = verify().await;
+    assert!(trail.verified, "{}", trail.problem);
+    // One byte of the recording changed: compliance sees it named.
+    let rec = callscope::store::recording::recording_path(&s.data, "call-a1");
+    let mut bytes = std::fs::read(&rec).unwrap();
+    bytes[1000] ^= 0x01;
+    std::fs::write(&rec, bytes).unwrap();
+    let trail = verify().await;
+    assert!(!trail.verified);
+    assert!(trail.problem.contains("recording"), "{}", trail.problem);
     s.shutdown().await;
 }
 

@@ -149,7 +149,19 @@ fn a_crash_mid_write_loses_nothing_committed() {
         calls,
         "every stored call has its KPIs"
     );
+    // Those already stored are refused, the rest stored; with --replace all go.
     let out = analyze_signals(data.path(), &more).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("is already stored; pick another --call-id or pass --replace"),
+        "{stderr}"
+    );
+    assert_eq!(count(data.path(), "SELECT count(*) FROM calls"), 3 + 12);
+    let out = analyze_signals(data.path(), &more)
+        .arg("--replace")
+        .output()
+        .unwrap();
     assert!(
         out.status.success(),
         "{}",

@@ -240,6 +240,9 @@ impl From<crate::store::db::StoreError> for tonic::Status {
         match e {
             StoreError::Missing(_) => tonic::Status::not_found(e.to_string()),
             StoreError::BadFilter(_) => tonic::Status::invalid_argument(e.to_string()),
+            StoreError::AlreadyExists { .. } | StoreError::Open { .. } => {
+                tonic::Status::already_exists(e.to_string())
+            }
             _ => tonic::Status::internal(e.to_string()),
         }
     }

@@ -33,7 +33,7 @@ use crate::engine::kpi::{KpiSnapshot, LivePrompt};
 use crate::engine::seal::{CallResult, Transcription};
 use crate::redact::call::Cleared;
 use crate::security::auth::Action;
-use crate::store::db::{CallStore, Filter, StoreError};
+use crate::store::db::{CallStore, Filter, IfExists, StoreError};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::telemetry;
 
@@ -262,6 +262,7 @@ impl Hub {
 pub async fn run_call(
     hub: Arc<Hub>,
     start: LiveStart,
+    if_exists: IfExists,
     mut input: mpsc::Receiver<Input>,
     out: mpsc::Sender<Result<pb::CallEvent, Status>>,
 ) -> Result<pb::CallEvent, Status> {
@@ -297,7 +298,8 @@ pub async fn run_call(
     // the actor hands it over through a bounded channel.
     let (disk_tx, disk_rx) = mpsc::channel::<ToDisk>(DISK_BUFFER);
     let data_dir = hub.data_dir.clone();
-    let writer = tokio::task::spawn_blocking(move || write_call(&data_dir, &open_start, disk_rx));
+    let writer =
+        tokio::task::spawn_blocking(move || write_call(&data_dir, &open_start, if_exists, disk_rx));
     let pool = Arc::clone(&hub.transcription);
     let (res_tx, mut res_rx) = mpsc::unbounded_channel::<(u64, Result<Transcript, AsrError>)>();
     let mut backlog: VecDeque<AsrJob> = VecDeque::new();
@@ -510,9 +512,10 @@ const DISK_BUFFER: usize = 16;
 fn write_call(
     data_dir: &std::path::Path,
     start: &OpenStart,
+    if_exists: IfExists,
     mut rx: mpsc::Receiver<ToDisk>,
 ) -> Result<CallResult, AnalyzeError> {
-    let mut open = OpenCall::create(data_dir, start)?;
+    let mut open = OpenCall::create_with(data_dir, start, if_exists)?;
     while let Some(m) = rx.blocking_recv() {
         match m {
             ToDisk::Cleared(c) => open.append(&c)?,
@@ -729,6 +732,24 @@ impl CallScope for Service {
         if replace {
             who.require("StreamCall", Action::ReplaceCall)?;
         }
+        // A stored call is never overwritten by accident: ALREADY_EXISTS
+        // unless an admin asked to replace it (recorded in the anchor chain).
+        let (dir, id) = (self.hub.data_dir.clone(), start.call_id.clone());
+        tokio::task::spawn_blocking(move || crate::analyze::check_new_call(&dir, &id, replace))
+            .await
+            .map_err(|e| Status::internal(e.to_string()))?
+            .map_err(|e| {
+                telemetry::rejected("duplicate");
+                Status::from(e)
+            })?;
+        if replace {
+            warn!(call_id = %start.call_id, by = %who.name, "replacing a stored call");
+        }
+        let if_exists = if replace {
+            IfExists::Replace
+        } else {
+            IfExists::Refuse
+        };
         self.hub.register(&start.call_id, &start.agent_id)?;
         let span = info_span!("call", call_id = %start.call_id);
         span.in_scope(|| info!(agent = %start.agent_id, by = %who.name, rate = start.sample_rate, legs = start.legs, "live call started"));
@@ -828,8 +849,9 @@ impl CallScope for Service {
             hub: Arc::clone(&hub),
             call_id: start.call_id.clone(),
         };
-        let actor =
-            tokio::spawn(run_call(hub, start, in_rx, out_tx.clone()).instrument(span.clone()));
+        let actor = tokio::spawn(
+            run_call(hub, start, if_exists, in_rx, out_tx.clone()).instrument(span.clone()),
+        );
         tokio::spawn(
             async move {
                 let _registered = registered;
@@ -1059,25 +1081,17 @@ impl CallScope for Service {
     }
 }
 
-/// The trail's chain and the recording's hash against its `end` line.
+/// The trail's chain, the recording's hash and the anchor chain, as
+/// `callscope audit verify --call` checks them; the problems named.
 fn verify_trail(data_dir: &std::path::Path, call_id: &str) -> Result<(), String> {
-    let path = crate::store::audit::audit_path(data_dir, call_id);
-    let summary = crate::store::audit::verify(&path).map_err(|e| e.to_string())?;
-    let rec = crate::store::recording::recording_path(data_dir, call_id);
-    match (summary.recording_sha256, std::fs::File::open(&rec)) {
-        (Some(want), Ok(f)) => {
-            let got = crate::store::sha256_of(f).map_err(|e| e.to_string())?;
-            if got != want {
-                return Err(format!(
-                    "recording {} does not match the hash in its audit trail",
-                    rec.display()
-                ));
-            }
-        }
-        (Some(_), Err(_)) => return Err(format!("recording {} is missing", rec.display())),
-        (None, _) => {}
+    let report = crate::store::verify::verify(data_dir, crate::store::verify::Which::Call(call_id))
+        .map_err(|e| e.to_string())?;
+    if report.ok() {
+        return Ok(());
     }
-    Ok(())
+    Err(crate::store::commands::verify_text(&report)
+        .trim()
+        .to_string())
 }
 
 /// Bytes per `RecordingChunk`.

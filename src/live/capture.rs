@@ -224,6 +224,13 @@ pub fn run(args: CaptureArgs) -> ExitCode {
         codec: "sound device (f32)".to_string(),
         agent_channel: 0,
     };
+    // A stored call is never overwritten: refused now, not at the end.
+    if args.server.is_none()
+        && let Err(e) = crate::analyze::check_new_call(&args.data_dir, &start.call_id, false)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(2);
+    }
     // In-process needs the model here; streaming to a server does not.
     let transcription = match &args.server {
         Some(_) => None,
@@ -362,7 +369,13 @@ impl Sink {
                 let hub = Hub::new(args.data_dir.clone(), t, cfg, 1, stop_rx);
                 let (tx, in_rx) = mpsc::channel(64);
                 let (out_tx, mut out_rx) = mpsc::channel(1024);
-                let actor = tokio::spawn(run_call(hub, start, in_rx, out_tx));
+                let actor = tokio::spawn(run_call(
+                    hub,
+                    start,
+                    crate::store::db::IfExists::Refuse,
+                    in_rx,
+                    out_tx,
+                ));
                 let printer = tokio::spawn(async move {
                     while let Some(Ok(ev)) = out_rx.recv().await {
                         if let Some(line) = describe(&ev, false) {

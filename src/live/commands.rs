@@ -81,6 +81,11 @@ pub struct ServeArgs {
     /// Watchers of one call at once.
     #[arg(long, default_value_t = 32)]
     pub max_watchers_per_call: usize,
+    /// Retention: purge calls stored more than this many days ago, at start
+    /// and every hour, as `callscope purge --older-than DAYS` does (default:
+    /// keep every call).
+    #[arg(long, env = "CALLSCOPE_RETENTION_DAYS")]
+    pub retention_days: Option<f64>,
     /// Transcription and redaction.
     #[command(flatten)]
     pub asr: AsrArgs,
@@ -365,6 +370,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 }
             }
         }
+        if let Some(days) = args.retention_days {
+            tokio::spawn(retention(args.data_dir.clone(), days));
+        }
         let (stop_tx, stop_rx) = watch::channel(false);
         let hub = server::Hub::with_policy(
             args.data_dir.clone(),
@@ -388,6 +396,30 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Purges calls older than `days` now and every hour.
+async fn retention(data_dir: PathBuf, days: f64) {
+    let older_than = std::time::Duration::from_secs_f64(days.max(0.0) * 86_400.0);
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let dir = data_dir.clone();
+        match tokio::task::spawn_blocking(move || crate::store::purge::purge(&dir, older_than))
+            .await
+        {
+            Ok(Ok(s)) if !s.call_ids.is_empty() => tracing::info!(
+                calls = s.call_ids.len(),
+                files = s.files_removed,
+                "retention: purged calls older than {days} days"
+            ),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "retention: purge failed; will retry in an hour")
+            }
+            Err(e) => tracing::warn!(error = %e, "retention: purge task failed"),
+        }
+    }
 }
 
 /// `callscope replay`.

@@ -16,20 +16,27 @@
 //!   a missing `end` line shows a truncated or unfinished trail. [`verify`]
 //!   checks all of this.
 //! * The chain is not keyed: someone able to rewrite the whole file can
-//!   recompute it. To detect that too, store [`VerifySummary::head_sha256`]
-//!   (the hash of the `end` line) somewhere the file's writer cannot reach.
+//!   recompute it. To detect that too, the store anchors
+//!   [`VerifySummary::head_sha256`] (the hash of the `end` line) in its
+//!   anchor chain when the call is stored ([`super::anchor`]), and
+//!   [`super::verify`] checks the trail against it.
 //!
 //! **The trail never holds call content.** An [`AuditEntry`] says *what*
 //! kind of card data was removed, *where* (leg and times) and *how*; never
-//! the digits, the words or any transcript text. As a guard, any string
-//! field with three or more consecutive ASCII digits is refused
-//! ([`AuditError::DigitsInField`]), and error messages never quote file or
-//! entry contents.
+//! the digits, the words or any transcript text. As a guard, the free-text
+//! field `method` is refused when it holds three or more consecutive ASCII
+//! digits ([`AuditError::DigitsInField`]); the `model` field is not free
+//! text but the model's file name, written as a [`model_label`] (every run
+//! of three or more digits masked as `#`), so a model file named
+//! `ggml-large-v3-20240101.bin` is recorded as `ggml-large-v3-########.bin`
+//! instead of failing every redaction of the call. Error messages never
+//! quote file or entry contents.
 //!
-//! The file is written as `<call_id>.jsonl.tmp`, fsynced and renamed into
-//! place by [`AuditWriter::finish`] (an existing trail of the same call is
-//! replaced), so a reader never sees a half-written trail under the final
-//! name.
+//! The file is written (mode 0600) as `<call_id>.jsonl.tmp`, fsynced and
+//! renamed into place by [`AuditWriter::finish`] (an existing trail of the
+//! same call is replaced: callers refuse an existing call id first, see
+//! [`crate::analyze::check_new_call`]), so a reader never sees a
+//! half-written trail under the final name.
 
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
@@ -66,7 +73,7 @@ pub struct AuditEntry {
     /// How sure the detector was.
     pub confidence: Confidence,
     /// What found it: the whisper model file name (e.g. `"ggml-base.bin"`)
-    /// or `"dtmf-spectral"`.
+    /// or `"dtmf-spectral"`. The trail records it as its [`model_label`].
     pub model: String,
     /// Which detector rule found it (older trails lack it).
     #[serde(default)]
@@ -78,14 +85,17 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// Checks that the entry can go into the trail: no string field with
-    /// three or more consecutive ASCII digits, and `0 <= start <= end`, both
-    /// finite. `seq` only labels the error.
+    /// Checks that the entry can go into the trail: no three or more
+    /// consecutive ASCII digits in `method` (free text, judged by content),
+    /// and `0 <= start <= end`, both finite. `model` is not judged here: it
+    /// names a model file and is written as its [`model_label`], which
+    /// holds no digit run. `seq` only labels the error.
     pub fn validate(&self, seq: u64) -> Result<(), AuditError> {
-        for (field, value) in [("method", &self.method), ("model", &self.model)] {
-            if has_digit_run(value, 3) {
-                return Err(AuditError::DigitsInField { seq, field });
-            }
+        if has_digit_run(&self.method, 3) {
+            return Err(AuditError::DigitsInField {
+                seq,
+                field: "method",
+            });
         }
         let reason = if !self.start.is_finite() || !self.end.is_finite() {
             "start and end must be finite"
@@ -98,6 +108,46 @@ impl AuditEntry {
         };
         Err(AuditError::InvalidEntry { seq, reason })
     }
+}
+
+/// Longest model label written, characters.
+const MODEL_LABEL_MAX: usize = 128;
+
+/// How a model's file name is recorded in the trail: ASCII letters, digits,
+/// `.`, `-`, `_` and `#` kept, any other character replaced by `_`, every run of
+/// three or more digits masked digit by digit as `#`, and at most 128
+/// characters. A model name is configuration, not call content, but the
+/// trail holds no digit run of any origin: `ggml-large-v3-20240101.bin`
+/// becomes `ggml-large-v3-########.bin`, `whisper-1000h.bin` becomes
+/// `whisper-####h.bin`, and `ggml-base-q8_0.bin` stays as it is.
+pub fn model_label(name: &str) -> String {
+    let kept: Vec<char> = name
+        .chars()
+        .take(MODEL_LABEL_MAX)
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '#') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut out = String::with_capacity(kept.len());
+    let mut i = 0;
+    while i < kept.len() {
+        let run = kept[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if run >= 3 {
+            out.extend(std::iter::repeat_n('#', run));
+            i += run;
+        } else if run > 0 {
+            out.extend(&kept[i..i + run]);
+            i += run;
+        } else {
+            out.push(kept[i]);
+            i += 1;
+        }
+    }
+    out
 }
 
 /// Whether `s` holds `n` or more consecutive ASCII digits.
@@ -147,10 +197,10 @@ pub enum AuditError {
     /// '-' and '_' only (the same rule as reports).
     #[error("invalid call id {0:?}: use letters, digits, '.', '-' and '_' only")]
     InvalidCallId(String),
-    /// A string field of an entry holds three or more consecutive digits:
-    /// it may carry card data and was refused; nothing was written and the
-    /// writer can go on. This is a bug in the caller: put only the kind of
-    /// method and the model's file name in these fields.
+    /// The free-text field `method` of an entry holds three or more
+    /// consecutive digits: it may carry card data and was refused; nothing
+    /// was written and the writer can go on (skip the entry). This is a bug
+    /// in the caller: put only the kind of method there.
     #[error(
         "audit entry {seq}: field `{field}` holds 3 or more consecutive digits; refused (the trail must not hold card data)"
     )]
@@ -361,9 +411,9 @@ impl AuditWriter {
             .map_err(|_| AuditError::InvalidCallId(call_id.to_string()))?;
         let path = audit_path(data_dir, call_id);
         let dir = path.parent().expect("audit path has a parent");
-        fs::create_dir_all(dir).map_err(io_at(dir))?;
+        super::create_private_dir(dir).map_err(io_at(dir))?;
         let tmp = path.with_extension("jsonl.tmp");
-        let file = File::create(&tmp).map_err(io_at(&tmp))?;
+        let file = super::create_private_file(&tmp, false).map_err(io_at(&tmp))?;
         Ok(AuditWriter {
             file: BufWriter::new(file),
             tmp,
@@ -385,6 +435,7 @@ impl AuditWriter {
         self.check_usable()?;
         let entry = entry.get();
         entry.validate(self.seq)?;
+        let label = model_label(&entry.model);
         let AuditEntry {
             kind,
             leg,
@@ -392,7 +443,7 @@ impl AuditWriter {
             end,
             method,
             confidence,
-            model,
+            model: _,
             rule,
             echo,
         } = entry;
@@ -405,7 +456,7 @@ impl AuditWriter {
             end: *end,
             method,
             confidence: *confidence,
-            model,
+            model: &label,
             rule: *rule,
             echo: *echo,
             prev_sha256: &self.prev,
@@ -556,6 +607,13 @@ pub fn verify(path: &Path) -> Result<VerifySummary, AuditError> {
                     rule: r.rule,
                     echo: r.echo,
                 };
+                if model_label(&entry.model) != entry.model {
+                    return Err(malformed(
+                        line,
+                        "field `model` is not a model label (digit run or unexpected character)"
+                            .to_string(),
+                    ));
+                }
                 entry.validate(r.seq).map_err(|e| match e {
                     AuditError::DigitsInField { field, .. } => malformed(
                         line,
@@ -738,12 +796,6 @@ mod tests {
             }
         ));
         assert!(!err.to_string().contains("4111"));
-        e.method = "silence".to_string();
-        e.model = "model-4111111111111111".to_string();
-        assert!(matches!(
-            w.append(&test_seal(e)).unwrap_err(),
-            AuditError::DigitsInField { field: "model", .. }
-        ));
         // Short digit runs in model names are fine.
         let mut ok = entry(Kind::Pan, 1.0, 2.0);
         ok.model = "ggml-large-v3-turbo-q5_0.bin".to_string();
@@ -764,6 +816,68 @@ mod tests {
             w.finish(Some("not-a-hash")).unwrap_err(),
             AuditError::InvalidRecordingHash
         ));
+    }
+
+    /// Issue 18: `model` held the whisper model's file name, and the digit
+    /// guard refused it, so with a model file named with a date or a size
+    /// every redaction entry failed and every call with a redaction failed
+    /// to store.
+    #[test]
+    fn a_model_file_named_with_digits_no_longer_fails_every_redaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = AuditWriter::create(dir.path(), "dated-model").unwrap();
+        for (i, name) in [
+            "ggml-large-v3-20240101.bin",
+            "whisper-1000h.bin",
+            "model-4111111111111111",
+            "ggml base (v2).bin",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut e = entry(Kind::Pan, i as f64, i as f64 + 1.0);
+            e.model = name.to_string();
+            e.validate(i as u64).unwrap();
+            w.append(&test_seal(e)).unwrap();
+        }
+        let path = w.finish(Some(REC)).unwrap();
+        assert_eq!(verify(&path).unwrap().entries, 4);
+        let models: Vec<String> = lines(&path)
+            .iter()
+            .filter_map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l).unwrap();
+                v["model"].as_str().map(str::to_string)
+            })
+            .collect();
+        assert_eq!(
+            models,
+            [
+                "ggml-large-v3-########.bin",
+                "whisper-####h.bin",
+                "model-################",
+                "ggml_base__v2_.bin"
+            ]
+        );
+        assert_eq!(model_label("ggml-base-q8_0.bin"), "ggml-base-q8_0.bin");
+        assert_eq!(model_label("dtmf-spectral"), "dtmf-spectral");
+        // A label is its own label: what verify checks on reading back.
+        assert_eq!(model_label("whisper-####h.bin"), "whisper-####h.bin");
+    }
+
+    #[test]
+    fn digits_in_a_model_field_read_back_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = sample(dir.path());
+        let mut ls = lines(&path);
+        ls[0] = ls[0].replace("ggml-base.bin", "ggml-4111.bin");
+        rechain(&mut ls);
+        write_lines(&path, &ls);
+        let err = verify(&path).unwrap_err();
+        assert!(
+            matches!(err, AuditError::Malformed { line: 1, .. }),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("4111"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `callscope calls list|show|search` and `callscope trends`: queries over
-//! the call store, as tables or JSON.
+//! the call store, as tables or JSON; `callscope audit verify` and
+//! `callscope purge`: integrity and retention.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,6 +10,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 use crate::report::Report;
 use crate::rules::CATEGORIES;
 use crate::store::db::{CallStore, Filter, StoreError};
+use crate::store::verify::{ChainCheck, Verdict, VerifyReport, Which, verify};
 
 /// `callscope calls …`
 #[derive(Debug, clap::Subcommand)]
@@ -369,6 +371,154 @@ pub fn trends(args: TrendsArgs) -> ExitCode {
                 .collect(),
         );
         Ok(s)
+    });
+    finish(result)
+}
+
+/// `callscope audit …`
+#[derive(Debug, clap::Subcommand)]
+pub enum AuditCommand {
+    /// Check every stored call (or one): its audit trail's line chain, its
+    /// recording's SHA-256 against the trail, the trail's head against its
+    /// anchor, and the anchor chain. One line per call; exit 1 naming what
+    /// was tampered with.
+    Verify(VerifyArgs),
+}
+
+/// Arguments of `callscope audit verify`.
+#[derive(Debug, clap::Args)]
+pub struct VerifyArgs {
+    /// Only this call.
+    #[arg(long = "call", value_name = "ID", conflicts_with = "all")]
+    pub call: Option<String>,
+    /// Every call, stored or purged (the default).
+    #[arg(long)]
+    pub all: bool,
+    /// Output.
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+/// Arguments of `callscope purge`.
+#[derive(Debug, clap::Args)]
+pub struct PurgeArgs {
+    /// Remove calls stored more than this many days ago (at least 1).
+    #[arg(long, value_name = "DAYS", value_parser = clap::value_parser!(u64).range(1..=36_500))]
+    pub older_than: u64,
+    /// Output.
+    #[command(flatten)]
+    pub out: OutArgs,
+}
+
+/// Runs `callscope audit …`: 0 when everything verifies, 1 when something
+/// was tampered with (each problem named), 2 when there is no store or no
+/// such call.
+pub fn audit(cmd: AuditCommand) -> ExitCode {
+    let AuditCommand::Verify(args) = cmd;
+    let which = match &args.call {
+        Some(id) => Which::Call(id),
+        None => Which::All,
+    };
+    let report = match verify(&args.out.data_dir, which) {
+        Ok(r) => r,
+        Err(e) => return finish(Err(e)),
+    };
+    if args.out.json {
+        print!("{}", json(&report));
+    } else {
+        print!("{}", verify_text(&report));
+    }
+    if report.ok() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+/// The verify report for people: a line per call, the chain, a tally.
+pub fn verify_text(report: &VerifyReport) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let (mut ok, mut purged, mut failed) = (0, 0, 0);
+    for c in &report.calls {
+        match c.verdict {
+            Verdict::Ok => {
+                ok += 1;
+                let _ = writeln!(s, "ok       {}", c.call_id);
+            }
+            Verdict::Purged => {
+                purged += 1;
+                let _ = writeln!(
+                    s,
+                    "purged   {} (purge record {})",
+                    c.call_id,
+                    c.purged_by.unwrap_or_default()
+                );
+            }
+            Verdict::Failed => {
+                failed += 1;
+                let problems: Vec<String> = c.problems.iter().map(ToString::to_string).collect();
+                let _ = writeln!(s, "TAMPERED {}: {}", c.call_id, problems.join("; "));
+            }
+        }
+    }
+    match &report.chain {
+        ChainCheck::Ok(head) => {
+            let _ = writeln!(
+                s,
+                "anchor chain: ok, {} record(s), head {}",
+                head.rows, head.hash
+            );
+        }
+        ChainCheck::Broken {
+            at: b,
+            call_id: call,
+        } => {
+            let _ = writeln!(
+                s,
+                "TAMPERED anchor chain: record {}{}: {}",
+                b.seq,
+                call.as_deref()
+                    .map_or(String::new(), |c| format!(" (call {c})")),
+                b.reason
+            );
+        }
+    }
+    let _ = writeln!(
+        s,
+        "{ok} call(s) ok, {purged} purged, {failed} tampered{}",
+        if matches!(report.chain, ChainCheck::Broken { .. }) {
+            "; anchor chain broken"
+        } else {
+            ""
+        }
+    );
+    s
+}
+
+/// Runs `callscope purge`.
+pub fn purge(args: PurgeArgs) -> ExitCode {
+    let older = std::time::Duration::from_secs(args.older_than * 86_400);
+    let result = crate::store::purge::purge(&args.out.data_dir, older).map(|p| {
+        if args.out.json {
+            return json(&p);
+        }
+        let mut s = format!(
+            "purged {} call(s) stored more than {} day(s) ago; {} file(s) removed\n",
+            p.call_ids.len(),
+            args.older_than,
+            p.files_removed
+        );
+        for id in &p.call_ids {
+            s += &format!("  {id}\n");
+        }
+        for f in &p.files_left {
+            s += &format!("  could not remove {} (the next purge retries)\n", f.display());
+        }
+        if !p.wal_checkpointed {
+            s += "  note: a reader kept the WAL checkpoint from finishing; deleted pages leave the -wal file at the next checkpoint\n";
+        }
+        s
     });
     finish(result)
 }

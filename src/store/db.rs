@@ -29,7 +29,12 @@ pub const DB_FILE: &str = "callscope.db";
 const MIGRATIONS: &[&str] = &[
     include_str!("migrations/0001_calls.sql"),
     include_str!("migrations/0002_segment_embeddings.sql"),
+    include_str!("migrations/0003_anchors.sql"),
 ];
+
+/// The schema version that adds the anchor chain: calls stored before it
+/// are adopted into the chain when the store is upgraded.
+const ANCHORS_VERSION: usize = 3;
 
 /// How long a write waits for another process's write to finish.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -68,14 +73,55 @@ pub enum StoreError {
         /// The cause.
         source: rusqlite::Error,
     },
-    /// The data directory could not be created. Stop.
-    #[error("cannot create {path}: {source}")]
+    /// A call with this id is already stored, and the write did not ask to
+    /// replace it. Skip this call: pick another call id, or replace the
+    /// stored call explicitly ([`IfExists::Replace`], `analyze --replace`).
+    /// Nothing of the stored call was changed.
+    #[error("call {call_id} is already stored; pick another call id or replace it explicitly")]
+    AlreadyExists {
+        /// The call id.
+        call_id: String,
+    },
+    /// A call with this id is open: being written now, or left open by a
+    /// crash (`DIR/open/<call_id>.jsonl`; `callscope serve` closes such
+    /// calls as interrupted when it starts). Skip this call; it cannot be
+    /// replaced while open.
+    #[error(
+        "call {call_id} is open (being written, or left open by a crash: `callscope serve` closes it as interrupted when it starts); pick another call id"
+    )]
+    Open {
+        /// The call id.
+        call_id: String,
+    },
+    /// The call's audit trail did not verify as it was about to be
+    /// anchored. Stop: the trail just written is damaged (disk) or being
+    /// tampered with; the call was not stored.
+    #[error("call {call_id}: {source}")]
+    Trail {
+        /// The call.
+        call_id: String,
+        /// What is wrong with the trail.
+        source: super::audit::AuditError,
+    },
+    /// The data directory (or a file in it) could not be created, read or
+    /// removed. Stop; the message says which.
+    #[error("cannot use {path}: {source}")]
     Io {
-        /// The directory.
+        /// The directory or file.
         path: PathBuf,
         /// The cause.
         source: std::io::Error,
     },
+}
+
+/// What [`CallStore::put`] does when the call id is already stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IfExists {
+    /// Refuse with [`StoreError::AlreadyExists`], changing nothing.
+    #[default]
+    Refuse,
+    /// Replace the stored call; the anchor chain records a `replace` event.
+    Replace,
 }
 
 /// Files stored beside the database for one call.
@@ -274,11 +320,27 @@ impl CallStore {
     /// Opens (creating if needed) `DIR/callscope.db` and brings its schema
     /// up to date.
     pub fn open(data_dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(data_dir).map_err(|source| StoreError::Io {
+        super::create_private_dir(data_dir).map_err(|source| StoreError::Io {
             path: data_dir.to_path_buf(),
             source,
         })?;
-        Self::connect(db_path(data_dir))
+        let path = db_path(data_dir);
+        // Created 0600 before SQLite opens it: SQLite gives the -wal and
+        // -shm files the database's mode.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(super::FILE_MODE)
+                .open(&path)
+                .map_err(|source| StoreError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+        }
+        Self::connect(path)
     }
 
     /// Opens an existing store for queries; [`StoreError::Missing`] when
@@ -298,7 +360,31 @@ impl CallStore {
         })?;
         let mut store = CallStore { conn, path };
         store.setup()?;
+        store.narrow_modes();
         Ok(store)
+    }
+
+    /// Narrows the database, `-wal` and `-shm` files to 0600 (a store made
+    /// by an older callscope may have them wider). Best effort: a file owned
+    /// by another user is left as it is, with a warning.
+    fn narrow_modes(&self) {
+        use std::os::unix::fs::PermissionsExt;
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = self.path.as_os_str().to_owned();
+            name.push(suffix);
+            let path = Path::new(&name);
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            if meta.permissions().mode() & 0o077 == 0 {
+                continue;
+            }
+            if let Err(e) =
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(super::FILE_MODE))
+            {
+                tracing::warn!(file = %path.display(), error = %e, "cannot narrow the call store's file mode to 0600");
+            }
+        }
     }
 
     fn err(&self) -> impl Fn(rusqlite::Error) -> StoreError + '_ {
@@ -318,7 +404,9 @@ impl CallStore {
             tracing::warn!(mode, "the call store could not switch to WAL");
         }
         self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .execute_batch(
+                "PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+            )
             .map_err(self.err())?;
         let known = MIGRATIONS.len() as i64;
         let current = self.version()?;
@@ -347,11 +435,32 @@ impl CallStore {
             .map_err(e)?;
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(current.max(0) as usize) {
             tx.execute_batch(sql).map_err(e)?;
+            if i + 1 == ANCHORS_VERSION {
+                let dir = path.parent().unwrap_or(Path::new("."));
+                let adopted = adopt_stored_calls(&tx, dir).map_err(e)?;
+                if adopted > 0 {
+                    tracing::info!(
+                        calls = adopted,
+                        "calls stored before the anchor chain adopted into it"
+                    );
+                }
+            }
             tx.pragma_update(None, "user_version", i as i64 + 1)
                 .map_err(e)?;
             tracing::info!(version = i + 1, "call store migrated");
         }
         tx.commit().map_err(e)
+    }
+
+    /// Whether a call with this id is stored.
+    pub fn exists(&self, call_id: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT 1 FROM calls WHERE call_id = ?1", [call_id], |_| {
+                Ok(())
+            })
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(self.err())
     }
 
     /// The schema version of the open database.
@@ -361,14 +470,29 @@ impl CallStore {
             .map_err(self.err())
     }
 
-    /// Stores a call (replacing an earlier one with the same id) in one
-    /// transaction: all of it is committed, or nothing.
+    /// Stores a call in one transaction: all of it is committed, or
+    /// nothing. A call id already stored is refused
+    /// ([`StoreError::AlreadyExists`]) unless `if_exists` is
+    /// [`IfExists::Replace`]. The call's audit trail (if any) is verified
+    /// and its head hash and the recording's SHA-256 anchored
+    /// ([`super::anchor`]) in the same transaction.
     pub fn put(
         &mut self,
         report: &Redacted<Report>,
         files: &StoredFiles,
+        if_exists: IfExists,
     ) -> Result<(), StoreError> {
         let r = report.get();
+        let trail_head = match &files.audit {
+            Some(p) => {
+                let summary = super::audit::verify(p).map_err(|source| StoreError::Trail {
+                    call_id: r.call_id.clone(),
+                    source,
+                })?;
+                Some(summary.head_sha256)
+            }
+            None => None,
+        };
         let path = self.path.clone();
         let e = |source| StoreError::Sqlite {
             path: path.clone(),
@@ -393,8 +517,35 @@ impl CallStore {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(e)?;
-        tx.execute("DELETE FROM calls WHERE call_id = ?1", [&r.call_id])
-            .map_err(e)?;
+        let existed = tx
+            .execute("DELETE FROM calls WHERE call_id = ?1", [&r.call_id])
+            .map_err(e)?
+            > 0;
+        if existed && if_exists == IfExists::Refuse {
+            // Dropping the transaction rolls the delete back.
+            return Err(StoreError::AlreadyExists {
+                call_id: r.call_id.clone(),
+            });
+        }
+        super::anchor::append(
+            &tx,
+            if existed {
+                super::anchor::EventKind::Replace
+            } else {
+                super::anchor::EventKind::Store
+            },
+            stored_at,
+            &super::anchor::NewAnchor {
+                call_id: Some(&r.call_id),
+                trail_head: trail_head.as_deref(),
+                recording_sha256: files.recording.as_ref().map(|(_, h)| h.as_str()),
+                detail: None,
+            },
+        )
+        .map_err(e)?;
+        if existed {
+            tracing::info!(call_id = %r.call_id, "stored call replaced (recorded in the anchor chain)");
+        }
         tx.execute(
             "INSERT INTO calls (call_id, started_at, stored_at, agent_id, caller_id, status,
                 channel_layout, source_name, codec, duration_s, talk_listen_ratio, overtalk_s,
@@ -565,6 +716,91 @@ impl CallStore {
             }
         }
         tx.commit().map_err(e)
+    }
+
+    /// The connection, for tests that look under the API.
+    #[cfg(test)]
+    pub(crate) fn conn_for_tests(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Every row of the anchor chain, in order.
+    pub fn anchors(&self) -> Result<Vec<super::anchor::Anchor>, StoreError> {
+        super::anchor::read_all(&self.conn).map_err(self.err())
+    }
+
+    /// Each stored call's recording hash (as its row holds it), by call id.
+    pub(crate) fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT call_id, recording_sha256 FROM calls")
+            .map_err(self.err())?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(self.err())?;
+        rows.collect::<Result<_, _>>().map_err(self.err())
+    }
+
+    /// Deletes the rows of every call stored before `cutoff` (unix seconds)
+    /// and records their ids in a `purge` row of the anchor chain, in one
+    /// transaction; then checkpoints the WAL (so deleted pages, zeroed by
+    /// secure_delete, leave it too). Returns the call ids (oldest first)
+    /// and whether the checkpoint completed (a reader holding the WAL open
+    /// can keep it from finishing; the next write's checkpoint does).
+    pub(crate) fn purge_rows(
+        &mut self,
+        cutoff: i64,
+        older_than_s: u64,
+    ) -> Result<(Vec<String>, bool), StoreError> {
+        let path = self.path.clone();
+        let e = |source| StoreError::Sqlite {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(e)?;
+        let ids: Vec<String> = {
+            let mut stmt = tx
+                .prepare(
+                    "SELECT call_id FROM calls WHERE stored_at < ?1 ORDER BY stored_at, call_id",
+                )
+                .map_err(e)?;
+            stmt.query_map([cutoff], |r| r.get(0))
+                .map_err(e)?
+                .collect::<Result<_, _>>()
+                .map_err(e)?
+        };
+        if ids.is_empty() {
+            return Ok((ids, true));
+        }
+        for id in &ids {
+            tx.execute("DELETE FROM calls WHERE call_id = ?1", [id])
+                .map_err(e)?;
+        }
+        let detail = serde_json::to_string(&super::anchor::PurgeDetail {
+            call_ids: ids.clone(),
+            count: ids.len(),
+            older_than_s,
+        })
+        .expect("purge details serialise");
+        super::anchor::append(
+            &tx,
+            super::anchor::EventKind::Purge,
+            now_unix(),
+            &super::anchor::NewAnchor {
+                detail: Some(&detail),
+                ..Default::default()
+            },
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        let busy: i64 = self
+            .conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))
+            .map_err(self.err())?;
+        Ok((ids, busy == 0))
     }
 
     /// The stored report of a call, as JSON (`None` if there is no such call).
@@ -931,6 +1167,40 @@ fn search_hit(r: &rusqlite::Row<'_>) -> rusqlite::Result<SearchHit> {
     })
 }
 
+/// Anchors every call already stored, oldest first, as `adopt` events: its
+/// trail's head as the trail is now (none if it is missing or does not
+/// verify; `audit verify` then reports it) and the recording hash its row
+/// holds. Returns how many.
+fn adopt_stored_calls(tx: &rusqlite::Transaction<'_>, data_dir: &Path) -> rusqlite::Result<usize> {
+    let calls: Vec<(String, i64, Option<String>)> = {
+        let mut stmt = tx.prepare(
+            "SELECT call_id, stored_at, recording_sha256 FROM calls ORDER BY stored_at, call_id",
+        )?;
+        stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<_, _>>()?
+    };
+    for (call_id, stored_at, recording) in &calls {
+        let trail = super::audit::audit_path(data_dir, call_id);
+        let head = trail
+            .exists()
+            .then(|| super::audit::verify(&trail).ok())
+            .flatten()
+            .map(|s| s.head_sha256);
+        super::anchor::append(
+            tx,
+            super::anchor::EventKind::Adopt,
+            *stored_at,
+            &super::anchor::NewAnchor {
+                call_id: Some(call_id),
+                trail_head: head.as_deref(),
+                recording_sha256: recording.as_deref(),
+                detail: None,
+            },
+        )?;
+    }
+    Ok(calls.len())
+}
+
 fn limit(n: usize) -> String {
     if n == 0 {
         String::new()
@@ -1059,7 +1329,7 @@ mod tests {
                 "deflection",
             ),
         ] {
-            db.put(&c, &none).unwrap();
+            db.put(&c, &none, IfExists::Refuse).unwrap();
         }
         (dir, db)
     }
@@ -1077,7 +1347,8 @@ mod tests {
         for (i, seg) in r.segments.iter_mut().enumerate() {
             seg.embedding = Some(axis(i));
         }
-        db.put(&test_seal(r), &StoredFiles::default()).unwrap();
+        db.put(&test_seal(r), &StoredFiles::default(), IfExists::Refuse)
+            .unwrap();
         let mut q = vec![0.0f32; crate::embed::DIM];
         (q[1], q[2]) = (0.8, 0.6);
         let hits = db.search_like(&q, &Filter::default()).unwrap();
@@ -1109,11 +1380,16 @@ mod tests {
             80.0,
             "pace",
         );
+        let rec = "ab".repeat(32);
+        let trail = crate::store::audit::AuditWriter::create(dir.path(), "c1")
+            .unwrap()
+            .finish(Some(&rec))
+            .unwrap();
         let files = StoredFiles {
-            recording: Some((dir.path().join("recordings/c1.wav"), "ab".repeat(32))),
-            audit: Some(dir.path().join("audit/c1.jsonl")),
+            recording: Some((dir.path().join("recordings/c1.wav"), rec)),
+            audit: Some(trail),
         };
-        db.put(&c, &files).unwrap();
+        db.put(&c, &files, IfExists::Refuse).unwrap();
         let json = db.report_json("c1").unwrap().unwrap();
         let back: Report = serde_json::from_str(&json).unwrap();
         assert_eq!(&back, c.get());
@@ -1131,7 +1407,7 @@ mod tests {
     }
 
     #[test]
-    fn storing_a_call_again_replaces_it() {
+    fn storing_a_call_again_is_refused_unless_replaced() {
         let (_dir, mut db) = store_with_calls();
         let mut again = call(
             "c1",
@@ -1144,7 +1420,29 @@ mod tests {
         )
         .into_inner();
         again.segments = vec![test_segment(Leg::Agent, 1.0, "A different greeting")];
-        db.put(&test_seal(again), &StoredFiles::default()).unwrap();
+        let again = test_seal(again);
+        let e = db
+            .put(&again, &StoredFiles::default(), IfExists::Refuse)
+            .unwrap_err();
+        assert!(
+            matches!(&e, StoreError::AlreadyExists { call_id } if call_id == "c1"),
+            "{e}"
+        );
+        assert!(db.exists("c1").unwrap() && !db.exists("c9").unwrap());
+        // Refused: the stored call is untouched.
+        assert_eq!(db.search("call c1", &Filter::default()).unwrap().len(), 1);
+        db.put(&again, &StoredFiles::default(), IfExists::Replace)
+            .unwrap();
+        let kinds: Vec<(String, Option<String>)> = db
+            .conn
+            .prepare("SELECT kind, call_id FROM anchors ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(kinds.len(), 5);
+        assert_eq!(kinds[4], ("replace".to_string(), Some("c1".to_string())));
         assert_eq!(db.list(&Filter::default()).unwrap().len(), 4);
         let f = Filter::default();
         assert!(db.search("call c1", &f).unwrap().is_empty());
@@ -1367,7 +1665,8 @@ mod tests {
                         1.0,
                         "pace",
                     );
-                    db.put(&c, &StoredFiles::default()).unwrap();
+                    db.put(&c, &StoredFiles::default(), IfExists::Refuse)
+                        .unwrap();
                 });
             }
         });

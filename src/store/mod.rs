@@ -1,13 +1,25 @@
 //! Writers for everything a call leaves on disk. Each takes only
 //! [`crate::redact::Redacted`] values.
+//!
+//! Everything the store creates in the data directory is private to the
+//! user running callscope: directories mode 0700 ([`create_private_dir`]),
+//! files 0600 ([`create_private_file`]); the database is created 0600 before
+//! SQLite opens it, so its `-wal` and `-shm` files (which SQLite creates
+//! with the database's mode) are 0600 too. See `docs/storage-security.md`.
 
+pub mod anchor;
 pub mod audit;
 pub mod commands;
 pub mod db;
 pub mod open;
+pub mod purge;
 pub mod recording;
+pub mod verify;
 
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
@@ -28,4 +40,33 @@ pub fn sha256_of(mut reader: impl Read) -> io::Result<String> {
         h.update(&buf[..n]);
     }
     Ok(hex(&h.finalize()))
+}
+
+/// Mode of every directory the store creates: the owner only.
+pub const DIR_MODE: u32 = 0o700;
+/// Mode of every file the store creates: owner read and write only.
+pub const FILE_MODE: u32 = 0o600;
+
+/// Creates `dir` and any missing parents with mode 0700. Directories that
+/// already exist are left as they are.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    fs::DirBuilder::new()
+        .recursive(true)
+        .mode(DIR_MODE)
+        .create(dir)
+}
+
+/// Creates (or truncates) `path` for writing (and reading, with `read`) with
+/// mode 0600. A file left by an earlier attempt with a wider mode is
+/// narrowed to 0600 too.
+pub fn create_private_file(path: &Path, read: bool) -> io::Result<File> {
+    let file = OpenOptions::new()
+        .read(read)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(FILE_MODE)
+        .open(path)?;
+    file.set_permissions(fs::Permissions::from_mode(FILE_MODE))?;
+    Ok(file)
 }

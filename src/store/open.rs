@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::audit::{AuditEntry, AuditWriter};
-use super::db::{CallStore, StoredFiles};
+use super::db::{CallStore, IfExists, StoredFiles};
 use super::recording::{RecordingWriter, partial_path, recording_path, wav_header};
 use crate::analyze::{AnalyzeError, write_report};
 use crate::engine::seal::CallResult;
@@ -45,6 +45,16 @@ pub struct OpenStart {
     pub agent_channel: usize,
 }
 
+/// The journal's first line: the set-up, and whether the call replaces one
+/// already stored (absent in journals of older versions: it does not).
+#[derive(Serialize, Deserialize)]
+struct JournalStart {
+    #[serde(flatten)]
+    start: OpenStart,
+    #[serde(default)]
+    replace: bool,
+}
+
 /// Path of a call's journal while it is open.
 pub fn journal_path(data_dir: &Path, call_id: &str) -> PathBuf {
     data_dir.join("open").join(format!("{call_id}.jsonl"))
@@ -54,6 +64,7 @@ pub fn journal_path(data_dir: &Path, call_id: &str) -> PathBuf {
 pub struct OpenCall {
     data_dir: PathBuf,
     call_id: String,
+    if_exists: IfExists,
     writer: RecordingWriter,
     journal: File,
     journal_path: PathBuf,
@@ -64,9 +75,25 @@ fn out(e: impl std::fmt::Display) -> AnalyzeError {
 }
 
 impl OpenCall {
-    /// Opens a call: an empty recording and a journal with its set-up.
+    /// Opens a call: an empty recording and a journal with its set-up. A
+    /// call id already stored, or open, is refused before anything is
+    /// written: [`AnalyzeError::Db`] holding
+    /// [`super::db::StoreError::AlreadyExists`] or
+    /// [`super::db::StoreError::Open`].
     pub fn create(data_dir: &Path, start: &OpenStart) -> Result<Self, AnalyzeError> {
+        Self::create_with(data_dir, start, IfExists::Refuse)
+    }
+
+    /// [`OpenCall::create`], replacing a stored call of the same id when
+    /// the call is stored if `if_exists` is [`IfExists::Replace`] (a call
+    /// still open is refused either way).
+    pub fn create_with(
+        data_dir: &Path,
+        start: &OpenStart,
+        if_exists: IfExists,
+    ) -> Result<Self, AnalyzeError> {
         crate::analyze::validate_call_id(&start.call_id)?;
+        crate::analyze::check_new_call(data_dir, &start.call_id, if_exists == IfExists::Replace)?;
         let writer = RecordingWriter::create(
             data_dir,
             &start.call_id,
@@ -81,14 +108,20 @@ impl OpenCall {
             let p = p.to_path_buf();
             move |source| AnalyzeError::Store { path: p, source }
         };
-        fs::create_dir_all(dir).map_err(io(dir))?;
-        let mut journal = File::create(&journal_path).map_err(io(&journal_path))?;
-        let line = serde_json::to_string(start).expect("the set-up serialises");
+        super::create_private_dir(dir).map_err(io(dir))?;
+        let mut journal =
+            super::create_private_file(&journal_path, false).map_err(io(&journal_path))?;
+        let line = serde_json::to_string(&JournalStart {
+            start: start.clone(),
+            replace: if_exists == IfExists::Replace,
+        })
+        .expect("the set-up serialises");
         writeln!(journal, "{line}").map_err(io(&journal_path))?;
         journal.sync_data().map_err(io(&journal_path))?;
         Ok(OpenCall {
             data_dir: data_dir.to_path_buf(),
             call_id: start.call_id.clone(),
+            if_exists,
             writer,
             journal,
             journal_path,
@@ -153,8 +186,7 @@ impl OpenCall {
         };
         write_report(&self.data_dir, &result.report)?;
         CallStore::open(&self.data_dir)
-            .and_then(|mut db| db.put(&result.report, &files))
-            .map_err(out)?;
+            .and_then(|mut db| db.put(&result.report, &files, self.if_exists))?;
         let _ = fs::remove_file(&self.journal_path);
         Ok(())
     }
@@ -204,9 +236,26 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
         .next()
         .ok_or("empty journal")?
         .map_err(|e| e.to_string())?;
-    let start: OpenStart =
+    let JournalStart { start, replace } =
         serde_json::from_str(&first).map_err(|e| format!("unreadable set-up: {e}"))?;
     crate::analyze::validate_call_id(&start.call_id).map_err(|e| e.to_string())?;
+    let if_exists = if replace {
+        IfExists::Replace
+    } else {
+        IfExists::Refuse
+    };
+    // Before touching any file: a call stored under this id meanwhile is
+    // not overwritten by the remains of one that did not ask to replace it.
+    if !replace
+        && CallStore::open(data_dir)
+            .and_then(|db| db.exists(&start.call_id))
+            .map_err(|e| e.to_string())?
+    {
+        return Err(format!(
+            "call {} is already stored; the crashed call of the same id is set aside",
+            start.call_id
+        ));
+    }
     // Entries after the last complete line (a torn write) are dropped;
     // the audio they cover is past the last sync too.
     let entries: Vec<Redacted<AuditEntry>> = lines
@@ -288,8 +337,100 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     let report = crate::redact::seal_signal_report(report).map_err(|e| e.to_string())?;
     write_report(data_dir, &report).map_err(|e| e.to_string())?;
     CallStore::open(data_dir)
-        .and_then(|mut db| db.put(&report, &files))
+        .and_then(|mut db| db.put(&report, &files, if_exists))
         .map_err(|e| e.to_string())?;
     fs::remove_file(journal).map_err(|e| e.to_string())?;
     Ok(start.call_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::test_seal;
+    use crate::report::test_report;
+
+    fn start(id: &str) -> OpenStart {
+        OpenStart {
+            call_id: id.to_string(),
+            agent_id: None,
+            caller_id: None,
+            started_at: None,
+            source: SourceInfo {
+                name: "live".into(),
+                codec: "pcm16".into(),
+                sample_rate: 8_000,
+                channels: 1,
+                agent_channel: "mono".into(),
+            },
+            legs: 1,
+            agent_channel: 0,
+        }
+    }
+
+    fn kinds(dir: &Path) -> Vec<String> {
+        let db = CallStore::open_existing(dir).unwrap();
+        db.anchors()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                format!(
+                    "{:?} {}",
+                    a.kind.unwrap(),
+                    a.call_id.as_deref().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_crashed_call_is_closed_over_a_stored_one_only_if_it_asked_to_replace_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        // Open calls "x" and "y" that crash (dropped without finishing).
+        drop(OpenCall::create(d, &start("x")).unwrap());
+        // An open call's id is refused, replace or not.
+        for replace in [IfExists::Refuse, IfExists::Replace] {
+            assert!(matches!(
+                OpenCall::create_with(d, &start("x"), replace)
+                    .err()
+                    .unwrap(),
+                AnalyzeError::Db(super::super::db::StoreError::Open { .. })
+            ));
+        }
+        // Meanwhile "x" is stored by something else; "y" is stored, then
+        // opened again with replace, and crashes too.
+        let mut db = CallStore::open(d).unwrap();
+        for id in ["x", "y"] {
+            db.put(
+                &test_seal(test_report(id, vec![])),
+                &StoredFiles::default(),
+                IfExists::Refuse,
+            )
+            .unwrap();
+        }
+        drop(OpenCall::create_with(d, &start("y"), IfExists::Replace).unwrap());
+        let closed = recover(d);
+        // "x" did not ask to replace: set aside, the stored call untouched.
+        assert_eq!(closed, ["y"]);
+        assert!(journal_path(d, "x").with_extension("jsonl.broken").exists());
+        assert!(!recording_path(d, "x").exists());
+        assert!(partial_path(d, "x").exists(), "kept as evidence");
+        assert_eq!(
+            kinds(d),
+            ["Store x", "Store y", "Replace y"],
+            "the replacement is in the chain"
+        );
+        let status: String = serde_json::from_str::<serde_json::Value>(
+            &CallStore::open_existing(d)
+                .unwrap()
+                .report_json("y")
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap()["status"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(status, "interrupted");
+    }
 }

@@ -7,7 +7,7 @@
 //! seconds, so a crash leaves a valid WAV of what was synced) and renamed
 //! into place when the call is stored, so `<call_id>.wav` is always whole.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -183,14 +183,8 @@ impl RecordingWriter {
             .parent()
             .expect("recording path has a parent")
             .to_path_buf();
-        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&part)
-            .map_err(io_err(&part))?;
+        super::create_private_dir(&dir).map_err(io_err(&dir))?;
+        let file = super::create_private_file(&part, true).map_err(io_err(&part))?;
         let mut w = RecordingWriter {
             part,
             path,
