@@ -1175,31 +1175,12 @@ pub async fn serve_tls(
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-    serve_with(incoming, tls, hub, shutdown, stop).await
+    serve_incoming(incoming, tls, hub, shutdown, stop).await
 }
 
-/// [`serve`] over any stream of connections (e.g. in-memory
+/// [`serve_tls`] over any stream of connections (e.g. in-memory
 /// `tokio::io::duplex` pipes in tests).
 pub async fn serve_incoming<I, IO, IE>(
-    incoming: I,
-    hub: Arc<Hub>,
-    shutdown: watch::Sender<bool>,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
-) -> Result<(), tonic::transport::Error>
-where
-    I: tokio_stream::Stream<Item = Result<IO, IE>> + Send + 'static,
-    IO: tokio::io::AsyncRead
-        + tokio::io::AsyncWrite
-        + tonic::transport::server::Connected
-        + Unpin
-        + Send
-        + 'static,
-    IE: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
-{
-    serve_with(incoming, None, hub, shutdown, stop).await
-}
-
-async fn serve_with<I, IO, IE>(
     incoming: I,
     tls: Option<tonic::transport::ServerTlsConfig>,
     hub: Arc<Hub>,

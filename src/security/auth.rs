@@ -175,10 +175,11 @@ impl Principal {
     }
 }
 
-/// One `[[token]]` entry.
+/// One entry of the access file: a `[[token]]` (the hash of a bearer
+/// token) or a `[[cert]]` (the hash of a client certificate's DER bytes).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenEntry {
+pub struct Entry {
     /// A label for logs and `auth list` (e.g. `pbx-1`, `desk-17`).
     pub name: String,
     /// The role.
@@ -186,29 +187,31 @@ pub struct TokenEntry {
     /// For agents: the agent id whose calls they see.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub agent_id: Option<String>,
-    /// SHA-256 of the token, lower-case hex.
+    /// SHA-256 of the token or the certificate, lower-case hex.
     pub sha256: String,
     /// When it was made (RFC 3339).
     #[serde(default)]
     pub created: String,
 }
 
-/// One `[[cert]]` entry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CertEntry {
-    /// A label for logs and `auth list`.
-    pub name: String,
-    /// The role.
-    pub role: Role,
-    /// For agents: the agent id whose calls they see.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub agent_id: Option<String>,
-    /// SHA-256 of the certificate's DER bytes, lower-case hex.
-    pub sha256: String,
-    /// When it was added (RFC 3339).
-    #[serde(default)]
-    pub created: String,
+impl Entry {
+    fn new(name: &str, role: Role, agent_id: Option<String>, sha256: String) -> Self {
+        Entry {
+            name: name.into(),
+            role,
+            agent_id,
+            sha256,
+            created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+        }
+    }
+
+    fn principal(&self) -> Principal {
+        Principal {
+            name: self.name.clone(),
+            role: self.role,
+            agent_id: self.agent_id.clone(),
+        }
+    }
 }
 
 /// The access file.
@@ -217,10 +220,10 @@ pub struct CertEntry {
 pub struct AccessFile {
     /// Bearer tokens.
     #[serde(default, rename = "token")]
-    pub tokens: Vec<TokenEntry>,
+    pub tokens: Vec<Entry>,
     /// Client certificates.
     #[serde(default, rename = "cert")]
-    pub certs: Vec<CertEntry>,
+    pub certs: Vec<Entry>,
 }
 
 /// Why the access file cannot be used. Stop: fix the file named.
@@ -294,16 +297,8 @@ impl AccessFile {
             detail,
         };
         let mut names = std::collections::HashSet::new();
-        let entries = self
-            .tokens
-            .iter()
-            .map(|t| (&t.name, t.role, &t.agent_id, &t.sha256))
-            .chain(
-                self.certs
-                    .iter()
-                    .map(|c| (&c.name, c.role, &c.agent_id, &c.sha256)),
-            );
-        for (name, role, agent, hash) in entries {
+        for e in self.tokens.iter().chain(&self.certs) {
+            let (name, role, agent, hash) = (&e.name, e.role, &e.agent_id, &e.sha256);
             if !names.insert(name.clone()) {
                 return Err(AuthError::Duplicate {
                     path: path.to_path_buf(),
@@ -349,7 +344,7 @@ impl AccessFile {
     }
 
     fn taken(&self, name: &str) -> bool {
-        self.tokens.iter().any(|t| t.name == name) || self.certs.iter().any(|c| c.name == name)
+        self.tokens.iter().chain(&self.certs).any(|e| e.name == name)
     }
 
     /// Adds a new token and returns it (the only time it is seen).
@@ -372,13 +367,8 @@ impl AccessFile {
             detail: format!("no randomness from the OS: {e}"),
         })?;
         let token = format!("cs_{}", crate::store::hex(&secret));
-        self.tokens.push(TokenEntry {
-            name: name.into(),
-            role,
-            agent_id,
-            sha256: sha256_hex(token.as_bytes()),
-            created: now_rfc3339(),
-        });
+        self.tokens
+            .push(Entry::new(name, role, agent_id, sha256_hex(token.as_bytes())));
         self.check(path)?;
         Ok(token)
     }
@@ -403,13 +393,8 @@ impl AccessFile {
             detail: e.to_string(),
         })?;
         let sha256 = sha256_hex(&certs[0]);
-        self.certs.push(CertEntry {
-            name: name.into(),
-            role,
-            agent_id,
-            sha256: sha256.clone(),
-            created: now_rfc3339(),
-        });
+        self.certs
+            .push(Entry::new(name, role, agent_id, sha256.clone()));
         self.check(path)?;
         Ok(sha256)
     }
@@ -421,10 +406,6 @@ impl AccessFile {
         self.certs.retain(|c| c.name != name);
         before != self.tokens.len() + self.certs.len()
     }
-}
-
-fn now_rfc3339() -> String {
-    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
 }
 
 /// The server's view of the access file: who each credential is.
@@ -448,22 +429,15 @@ impl Access {
 
     /// From a loaded access file.
     pub fn from_file(file: &AccessFile) -> Self {
-        let p = |name: &str, role, agent_id: &Option<String>| Principal {
-            name: name.to_string(),
-            role,
-            agent_id: agent_id.clone(),
+        let by_hash = |entries: &[Entry]| {
+            entries
+                .iter()
+                .map(|e| (e.sha256.clone(), e.principal()))
+                .collect()
         };
         Access {
-            tokens: file
-                .tokens
-                .iter()
-                .map(|t| (t.sha256.clone(), p(&t.name, t.role, &t.agent_id)))
-                .collect(),
-            certs: file
-                .certs
-                .iter()
-                .map(|c| (c.sha256.clone(), p(&c.name, c.role, &c.agent_id)))
-                .collect(),
+            tokens: by_hash(&file.tokens),
+            certs: by_hash(&file.certs),
             open: false,
         }
     }

@@ -124,22 +124,14 @@ fn run_inner(cmd: AuthCommand) -> Result<(), Box<dyn std::error::Error>> {
         }
         AuthCommand::List { file } => {
             let f = AccessFile::load(&file.file)?;
-            for t in &f.tokens {
+            let entries = f.tokens.iter().map(|e| ("token", e));
+            for (kind, e) in entries.chain(f.certs.iter().map(|e| ("cert", e))) {
                 println!(
-                    "token  {:<20} {:<10} {:<12} {}",
-                    t.name,
-                    t.role,
-                    t.agent_id.as_deref().unwrap_or("-"),
-                    t.created
-                );
-            }
-            for c in &f.certs {
-                println!(
-                    "cert   {:<20} {:<10} {:<12} {}",
-                    c.name,
-                    c.role,
-                    c.agent_id.as_deref().unwrap_or("-"),
-                    c.created
+                    "{kind:<6} {:<20} {:<10} {:<12} {}",
+                    e.name,
+                    e.role,
+                    e.agent_id.as_deref().unwrap_or("-"),
+                    e.created
                 );
             }
         }
