@@ -578,7 +578,7 @@ async fn limits_end_the_offending_request_and_the_server_keeps_serving() {
     let e = r.unwrap_err();
     assert_eq!(e.code(), Code::ResourceExhausted, "{e:?}");
     assert!(e.message().contains("real time"), "{}", e.message());
-    // A 1 MiB agent id: the message is over the 1 MiB message limit.
+    // A 1 MiB agent id: the message is over the 256 KiB message limit.
     let mut huge = start("huge-id", "a1", rate);
     huge.agent_id = "x".repeat(1 << 20);
     let e = stream(s.as_("ingest"), huge, vec![], Duration::ZERO)

@@ -41,8 +41,12 @@ use crate::telemetry;
 const CALLER_BUFFER: usize = 1024;
 /// Events buffered per watcher before it skips ahead.
 const WATCH_BUFFER: usize = 256;
-/// Audio messages buffered between the gRPC stream and the actor.
-const INPUT_BUFFER: usize = 64;
+/// Audio messages buffered between the gRPC stream and the actor (with
+/// [`MAX_MESSAGE`], at most 16 MiB of decoded audio per call).
+const INPUT_BUFFER: usize = 16;
+/// Largest message a client may send: 256 KiB, over a second of 48 kHz
+/// stereo PCM (20–100 ms chunks are what the API asks for).
+pub const MAX_MESSAGE: usize = 256 << 10;
 /// One leg may run this far ahead of the other (separate legs) before the
 /// quiet one is padded with silence, seconds.
 const LEG_SKEW_S: f64 = 2.0;
@@ -1225,7 +1229,7 @@ where
     let service = CallScopeServer::new(Service {
         hub: Arc::clone(&hub),
     })
-    .max_decoding_message_size(1 << 20);
+    .max_decoding_message_size(MAX_MESSAGE);
     let hub2 = Arc::clone(&hub);
     let stopping = async move {
         stop.await;
