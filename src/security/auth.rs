@@ -344,7 +344,10 @@ impl AccessFile {
     }
 
     fn taken(&self, name: &str) -> bool {
-        self.tokens.iter().chain(&self.certs).any(|e| e.name == name)
+        self.tokens
+            .iter()
+            .chain(&self.certs)
+            .any(|e| e.name == name)
     }
 
     /// Adds a new token and returns it (the only time it is seen).
@@ -367,8 +370,12 @@ impl AccessFile {
             detail: format!("no randomness from the OS: {e}"),
         })?;
         let token = format!("cs_{}", crate::store::hex(&secret));
-        self.tokens
-            .push(Entry::new(name, role, agent_id, sha256_hex(token.as_bytes())));
+        self.tokens.push(Entry::new(
+            name,
+            role,
+            agent_id,
+            sha256_hex(token.as_bytes()),
+        ));
         self.check(path)?;
         Ok(token)
     }

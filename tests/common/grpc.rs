@@ -115,9 +115,15 @@ impl InProcess {
         use tokio_stream::StreamExt;
         let incoming =
             tokio_stream::once(Ok::<_, std::io::Error>(server_io)).chain(tokio_stream::pending());
-        let server = tokio::spawn(serve_incoming(incoming, None, Arc::clone(&hub), down_tx, async {
-            let _ = stop_rx.await;
-        }));
+        let server = tokio::spawn(serve_incoming(
+            incoming,
+            None,
+            Arc::clone(&hub),
+            down_tx,
+            async {
+                let _ = stop_rx.await;
+            },
+        ));
         let mut client_io = Some(client_io);
         let channel = tonic::transport::Endpoint::try_from("http://in-memory")
             .unwrap()
