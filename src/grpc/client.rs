@@ -133,10 +133,17 @@ pub async fn connect(ep: impl Into<Endpoint>) -> Result<Client, ClientError> {
         ),
         None => None,
     };
-    let channel = endpoint
-        .connect()
-        .await
-        .map_err(|e| fail(error_chain(&e)))?;
+    let channel = endpoint.connect().await.map_err(|e| {
+        let mut detail = error_chain(&e);
+        if detail.contains("CaUsedAsEndEntity") {
+            detail.push_str(
+                " (the server's certificate is a CA certificate, e.g. made by `openssl req -x509`: give serve a certificate issued by a CA, and that CA to --ca; see docs/security.md)",
+            );
+        } else if detail.contains("UnknownIssuer") {
+            detail.push_str(" (give the CA that issued the server's certificate with --ca)");
+        }
+        fail(detail)
+    })?;
     Ok(CallScopeClient::with_interceptor(channel, Bearer(bearer)))
 }
 
