@@ -989,6 +989,22 @@ async fn the_command_line_serves_and_replays_over_tls_with_tokens() {
         body.contains("callscope_requests_denied_total{reason=\"unauthenticated\"}"),
         "{body}"
     );
+    // Revoked, then SIGHUP: the token stops working without a restart.
+    let (code, _, err) = callscope(&["auth", "revoke", "ingest-1", "--file", a]);
+    assert_eq!(code, 0, "{err}");
+    let _ = std::process::Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    let mut refused = false;
+    for _ in 0..50 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let (code, _, err) = replay(Some(&ingest));
+        if code == 1 && err.contains("revoked") {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "a revoked token is refused after SIGHUP");
     let _ = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();

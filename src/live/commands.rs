@@ -370,6 +370,9 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 }
             }
         }
+        if let Some(path) = args.auth.clone() {
+            tokio::spawn(reload_on_hangup(path, policy.access.clone()));
+        }
         if let Some(days) = args.retention_days {
             tokio::spawn(retention(args.data_dir.clone(), days));
         }
@@ -396,6 +399,33 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         }
     })
+}
+
+/// Re-reads the access file on SIGHUP (after `callscope auth add-token` or
+/// `revoke`); a file that no longer loads leaves the last one in force.
+async fn reload_on_hangup(path: PathBuf, access: crate::security::auth::Access) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            match crate::security::auth::AccessFile::load(&path) {
+                Ok(f) => {
+                    access.reload(&f);
+                    tracing::warn!(
+                        tokens = f.tokens.len(),
+                        certs = f.certs.len(),
+                        "access file reloaded"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "access file not reloaded; the previous one stays in force")
+                }
+            }
+        }
+    }
 }
 
 /// Purges calls older than `days` now and every hour.

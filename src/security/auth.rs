@@ -12,6 +12,7 @@ use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -415,11 +416,33 @@ impl AccessFile {
     }
 }
 
-/// The server's view of the access file: who each credential is.
-#[derive(Debug, Clone)]
-pub struct Access {
+/// Credentials by hash.
+#[derive(Debug, Default)]
+struct Known {
     tokens: HashMap<String, Principal>,
     certs: HashMap<String, Principal>,
+}
+
+impl Known {
+    fn from_file(file: &AccessFile) -> Self {
+        let by_hash = |entries: &[Entry]| {
+            entries
+                .iter()
+                .map(|e| (e.sha256.clone(), e.principal()))
+                .collect()
+        };
+        Known {
+            tokens: by_hash(&file.tokens),
+            certs: by_hash(&file.certs),
+        }
+    }
+}
+
+/// The server's view of the access file: who each credential is. Clones
+/// share it, so [`Access::reload`] (on SIGHUP) reaches every request.
+#[derive(Debug, Clone)]
+pub struct Access {
+    known: Arc<RwLock<Known>>,
     open: bool,
 }
 
@@ -428,25 +451,23 @@ impl Access {
     /// loopback address (the caller of this checks), with a warning.
     pub fn open() -> Self {
         Access {
-            tokens: HashMap::new(),
-            certs: HashMap::new(),
+            known: Arc::default(),
             open: true,
         }
     }
 
     /// From a loaded access file.
     pub fn from_file(file: &AccessFile) -> Self {
-        let by_hash = |entries: &[Entry]| {
-            entries
-                .iter()
-                .map(|e| (e.sha256.clone(), e.principal()))
-                .collect()
-        };
         Access {
-            tokens: by_hash(&file.tokens),
-            certs: by_hash(&file.certs),
+            known: Arc::new(RwLock::new(Known::from_file(file))),
             open: false,
         }
+    }
+
+    /// Takes the entries of `file` from now on (new tokens work, revoked
+    /// ones stop at their next request; streams already open go on).
+    pub fn reload(&self, file: &AccessFile) {
+        *self.known.write().unwrap_or_else(PoisonError::into_inner) = Known::from_file(file);
     }
 
     /// Whether every caller is let in (no access file).
@@ -477,8 +498,15 @@ impl Access {
                     "the authorization header must be `Bearer <token>`",
                 );
             };
-            return match self.tokens.get(&sha256_hex(token.trim().as_bytes())) {
-                Some(p) => Ok(p.clone()),
+            let found = self
+                .known
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .tokens
+                .get(&sha256_hex(token.trim().as_bytes()))
+                .cloned();
+            return match found {
+                Some(p) => Ok(p),
                 None => deny(
                     "unknown token",
                     "unknown or revoked token; ask an admin for one (`callscope auth add-token`)",
@@ -488,8 +516,15 @@ impl Access {
         if let Some(certs) = req.peer_certs()
             && let Some(first) = certs.first()
         {
-            return match self.certs.get(&sha256_hex(first)) {
-                Some(p) => Ok(p.clone()),
+            let found = self
+                .known
+                .read()
+                .unwrap_or_else(PoisonError::into_inner)
+                .certs
+                .get(&sha256_hex(first))
+                .cloned();
+            return match found {
+                Some(p) => Ok(p),
                 None => deny(
                     "unknown certificate",
                     "this client certificate is not in the access file (`callscope auth add-cert`)",
@@ -579,7 +614,19 @@ mod tests {
         assert!(!e.message().contains("cs_nope"));
         let e = access.identify("test", &Request::new(())).unwrap_err();
         assert_eq!(e.code(), tonic::Code::Unauthenticated);
+        // Revoked and reloaded (as serve does on SIGHUP): refused from the
+        // next request, through every clone.
+        let shared = access.clone();
+        f.revoke("desk-1");
+        access.reload(&f);
+        let mut again = Request::new(());
+        again
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
+        let e = shared.identify("test", &again).unwrap_err();
+        assert_eq!(e.code(), tonic::Code::Unauthenticated);
         // Names are unique; an agent needs an id.
+        f.add_token(&path, "desk-1", Role::Qa, None).unwrap();
         assert!(f.add_token(&path, "desk-1", Role::Qa, None).is_err());
         assert!(f.add_token(&path, "desk-2", Role::Agent, None).is_err());
     }

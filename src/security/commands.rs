@@ -65,7 +65,7 @@ pub enum AuthCommand {
         #[command(flatten)]
         file: FileArg,
     },
-    /// Remove an entry by name (restart `serve` to apply).
+    /// Remove an entry by name (then SIGHUP `serve`, or restart it).
     Revoke {
         /// The entry's name.
         name: String,
