@@ -648,14 +648,6 @@ async fn spawn_server(data: &std::path::Path, extra: &[&str]) -> (std::process::
     panic!("callscope serve did not come up on {url}");
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// `GET /metrics` from a Prometheus endpoint, the body.
 fn scrape(addr: &str) -> String {
     use std::io::{Read, Write};
@@ -904,22 +896,6 @@ fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
         }
     }
     out
-}
-
-/// The Python that has grpcio-tools: `CALLSCOPE_PYTHON`, or the venv
-/// scripts/test.sh makes.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("CALLSCOPE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME");
-    let p = PathBuf::from(home).join(".cache/callscope/venv/bin/python");
-    assert!(
-        p.is_file(),
-        "no Python with grpcio-tools: run scripts/test.sh (it makes {}) or set CALLSCOPE_PYTHON",
-        p.display()
-    );
-    p
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

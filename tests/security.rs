@@ -718,16 +718,6 @@ fn auth_add_token_prints_it_once_and_keeps_its_hash() {
     assert_eq!(code, 0);
 }
 
-/// The Python with grpcio-tools, -reflection and -health-checking:
-/// `CALLSCOPE_PYTHON`, or the venv scripts/test.sh makes.
-fn python() -> PathBuf {
-    if let Some(p) = std::env::var_os("CALLSCOPE_PYTHON") {
-        return PathBuf::from(p);
-    }
-    let home = std::env::var_os("HOME").expect("HOME");
-    PathBuf::from(home).join(".cache/callscope/venv/bin/python")
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stock_python_health_and_reflection_clients_work_over_tls() {
     let s = setup(Limits::default()).await;
@@ -851,29 +841,6 @@ async fn a_panicking_call_is_stored_interrupted_at_once_and_the_server_goes_on()
     tokio::time::timeout(Duration::from_secs(10), s.shutdown())
         .await
         .expect("shutdown is not held up");
-}
-
-/// A free local port.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Runs `callscope` with extra environment; (exit code, stdout, stderr).
-fn callscope_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .expect("run callscope");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -486,6 +486,11 @@ impl Access {
             });
         }
         let peer = req.remote_addr();
+        let known = |hash: &str, pick: fn(&Known) -> &HashMap<String, Principal>| {
+            pick(&self.known.read().unwrap_or_else(PoisonError::into_inner))
+                .get(hash)
+                .cloned()
+        };
         let deny = |why: &'static str, msg: &'static str| {
             warn!(rpc, peer = ?peer, why, "unauthenticated request refused");
             crate::telemetry::denied("unauthenticated");
@@ -498,14 +503,7 @@ impl Access {
                     "the authorization header must be `Bearer <token>`",
                 );
             };
-            let found = self
-                .known
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .tokens
-                .get(&sha256_hex(token.trim().as_bytes()))
-                .cloned();
-            return match found {
+            return match known(&sha256_hex(token.trim().as_bytes()), |k| &k.tokens) {
                 Some(p) => Ok(p),
                 None => deny(
                     "unknown token",
@@ -516,14 +514,7 @@ impl Access {
         if let Some(certs) = req.peer_certs()
             && let Some(first) = certs.first()
         {
-            let found = self
-                .known
-                .read()
-                .unwrap_or_else(PoisonError::into_inner)
-                .certs
-                .get(&sha256_hex(first))
-                .cloned();
-            return match found {
+            return match known(&sha256_hex(first), |k| &k.certs) {
                 Some(p) => Ok(p),
                 None => deny(
                     "unknown certificate",

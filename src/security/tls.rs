@@ -62,8 +62,16 @@ fn read(flag: &'static str, path: &Path) -> Result<Vec<u8>, TlsError> {
 
 /// Reads every certificate in a PEM file.
 pub fn certs(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let pem = read(flag, path)?;
-    let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
+    certs_in(flag, path, &read(flag, path)?)
+}
+
+/// The certificates in `pem`, read from `path`.
+fn certs_in(
+    flag: &'static str,
+    path: &Path,
+    pem: &[u8],
+) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs: Vec<_> = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<_, _>>()
         .map_err(|e| TlsError::Pem {
             flag,
@@ -80,9 +88,9 @@ pub fn certs(flag: &'static str, path: &Path) -> Result<Vec<CertificateDer<'stat
     Ok(certs)
 }
 
-fn key(flag: &'static str, path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    let pem = read(flag, path)?;
-    PrivateKeyDer::from_pem_slice(&pem).map_err(|e| TlsError::Pem {
+/// The private key in `pem`, read from `path`.
+fn key_in(flag: &'static str, path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(pem).map_err(|e| TlsError::Pem {
         flag,
         path: path.to_path_buf(),
         detail: format!("no usable PRIVATE KEY block in it ({e})"),
@@ -101,43 +109,55 @@ pub fn plain_allowed(what: &'static str, addr: SocketAddr) -> Result<(), TlsErro
 impl ServerTlsFiles {
     /// The gRPC server's TLS settings.
     pub fn grpc(&self) -> Result<tonic::transport::ServerTlsConfig, TlsError> {
-        // Read here too so a bad file is named before tonic's own error.
-        certs("--tls-cert", &self.cert)?;
-        key("--tls-key", &self.key)?;
-        let identity = tonic::transport::Identity::from_pem(
-            read("--tls-cert", &self.cert)?,
-            read("--tls-key", &self.key)?,
-        );
+        // Loaded and checked (the pair too) now, not at the first
+        // connection, so a bad file is named before tonic's own error.
+        let loaded = self.load()?;
+        let identity = tonic::transport::Identity::from_pem(loaded.cert_pem, loaded.key_pem);
         let mut cfg = tonic::transport::ServerTlsConfig::new().identity(identity);
         if let Some(ca) = &self.client_ca {
-            certs("--client-ca", ca)?;
+            let pem = read("--client-ca", ca)?;
+            certs_in("--client-ca", ca, &pem)?;
             cfg = cfg
-                .client_ca_root(tonic::transport::Certificate::from_pem(read(
-                    "--client-ca",
-                    ca,
-                )?))
+                .client_ca_root(tonic::transport::Certificate::from_pem(pem))
                 // Tokens remain a way in; a certificate is one more.
                 .client_auth_optional(true);
         }
-        // Checks the pair now, not at the first connection.
-        self.rustls()?;
         Ok(cfg)
     }
 
     /// A rustls server configuration for the other listeners (metrics).
     pub fn rustls(&self) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+        self.load().map(|l| l.config)
+    }
+
+    /// Reads the certificate and key once: their PEM text, and a rustls
+    /// configuration built from them (which checks that they belong together).
+    fn load(&self) -> Result<Loaded, TlsError> {
+        let cert_pem = read("--tls-cert", &self.cert)?;
+        let key_pem = read("--tls-key", &self.key)?;
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let cfg = rustls::ServerConfig::builder_with_provider(provider)
             .with_safe_default_protocol_versions()
             .map_err(|e| TlsError::Config(e.to_string()))?
             .with_no_client_auth()
             .with_single_cert(
-                certs("--tls-cert", &self.cert)?,
-                key("--tls-key", &self.key)?,
+                certs_in("--tls-cert", &self.cert, &cert_pem)?,
+                key_in("--tls-key", &self.key, &key_pem)?,
             )
             .map_err(|e| TlsError::Config(e.to_string()))?;
-        Ok(Arc::new(cfg))
+        Ok(Loaded {
+            cert_pem,
+            key_pem,
+            config: Arc::new(cfg),
+        })
     }
+}
+
+/// The server's certificate and key as read, and checked as a pair.
+struct Loaded {
+    cert_pem: Vec<u8>,
+    key_pem: Vec<u8>,
+    config: Arc<rustls::ServerConfig>,
 }
 
 /// How a client trusts and identifies to the server (`--ca`, `--cert`, `--key`).
@@ -158,17 +178,16 @@ impl ClientTlsFiles {
     pub fn channel(&self, host: &str) -> Result<tonic::transport::ClientTlsConfig, TlsError> {
         let mut cfg = tonic::transport::ClientTlsConfig::new().domain_name(host.to_string());
         if let Some(ca) = &self.ca {
-            certs("--ca", ca)?;
-            cfg = cfg.ca_certificate(tonic::transport::Certificate::from_pem(read("--ca", ca)?));
+            let pem = read("--ca", ca)?;
+            certs_in("--ca", ca, &pem)?;
+            cfg = cfg.ca_certificate(tonic::transport::Certificate::from_pem(pem));
         }
         match (&self.cert, &self.key) {
             (Some(c), Some(k)) => {
-                certs("--cert", c)?;
-                key("--key", k)?;
-                cfg = cfg.identity(tonic::transport::Identity::from_pem(
-                    read("--cert", c)?,
-                    read("--key", k)?,
-                ));
+                let (cert_pem, key_pem) = (read("--cert", c)?, read("--key", k)?);
+                certs_in("--cert", c, &cert_pem)?;
+                key_in("--key", k, &key_pem)?;
+                cfg = cfg.identity(tonic::transport::Identity::from_pem(cert_pem, key_pem));
             }
             (None, None) => {}
             _ => return Err(TlsError::HalfIdentity),

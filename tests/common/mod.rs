@@ -48,8 +48,14 @@ pub fn truth(call: &str) -> Value {
 
 /// Runs the `callscope` binary with `args`; returns (exit code, stdout, stderr).
 pub fn callscope(args: &[&str]) -> (i32, String, String) {
+    callscope_env(args, &[])
+}
+
+/// [`callscope`] with extra environment variables.
+pub fn callscope_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_callscope"))
         .args(args)
+        .envs(env.iter().copied())
         .output()
         .expect("run callscope");
     (
@@ -59,7 +65,32 @@ pub fn callscope(args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// A free local TCP port.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 pub use callscope::eval::Counts;
+
+/// The Python with grpcio-tools, -reflection and -health-checking:
+/// `CALLSCOPE_PYTHON`, or the venv scripts/test.sh makes.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("CALLSCOPE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let home = std::env::var_os("HOME").expect("HOME");
+    let p = PathBuf::from(home).join(".cache/callscope/venv/bin/python");
+    assert!(
+        p.is_file(),
+        "no Python with grpcio-tools: run scripts/test.sh (it makes {}) or set CALLSCOPE_PYTHON",
+        p.display()
+    );
+    p
+}
 
 /// Interruptions matched within 0.5 s of `t` with the same interrupter, one to one.
 pub fn score_interruptions(truth: &[Value], found: &[Value]) -> Counts {
