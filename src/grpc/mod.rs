@@ -2,8 +2,10 @@
 //! the server ([`server`]) and the command-line clients ([`client`]).
 
 pub mod client;
+pub mod console;
 pub mod policy;
 pub mod server;
+pub mod web;
 
 use crate::engine::call::LiveEvent;
 use crate::engine::kpi::{KpiSnapshot, LivePrompt};

@@ -22,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
+use super::console::{self, FloorLog, Mood, unix_ms};
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
 use super::policy::Meter;
 pub use super::policy::Policy;
@@ -70,6 +71,10 @@ struct Entry {
     events: broadcast::Sender<pb::CallEvent>,
     snapshot: KpiSnapshot,
     prompts: VecDeque<LivePrompt>,
+    /// The customer's sentiment over their last final turns.
+    mood: Mood,
+    /// Wall clock at the start, unix seconds.
+    started_at: i64,
 }
 
 impl Entry {
@@ -80,6 +85,11 @@ impl Entry {
             agent_id: self.agent_id.clone(),
             kpi: Some(kpi(&self.snapshot)),
             latest_prompts: self.prompts.iter().map(prompt).collect(),
+            sentiment: self.mood.now(),
+            sentiment_turns: self.mood.turns(),
+            started_at: self.started_at,
+            stats: None,
+            sent_unix_ms: unix_ms(),
         }
     }
 }
@@ -95,6 +105,9 @@ pub struct Hub {
     shutdown: watch::Receiver<bool>,
     policy: Policy,
     watchers: Arc<AtomicUsize>,
+    /// Prompts and ended calls, for the floor's figures (locked after
+    /// `calls` when both are).
+    floor_log: Mutex<FloorLog>,
 }
 
 impl Hub {
@@ -151,6 +164,7 @@ impl Hub {
             shutdown,
             policy,
             watchers: Arc::new(AtomicUsize::new(0)),
+            floor_log: Mutex::new(FloorLog::default()),
         })
     }
 
@@ -189,6 +203,34 @@ impl Hub {
         let _ = self.floor.send(e.floor_message(kind, call_id));
     }
 
+    /// The floor's figures over `calls` (the locked live calls).
+    fn floor_stats(&self, calls: &HashMap<String, Entry>) -> pb::FloorUpdate {
+        let stats = self
+            .floor_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .stats(calls.values().map(|e| e.snapshot.duration_s));
+        pb::FloorUpdate {
+            kind: pb::floor_update::Kind::FloorStats as i32,
+            stats: Some(stats),
+            sent_unix_ms: unix_ms(),
+            ..Default::default()
+        }
+    }
+
+    /// Sends the floor's figures when due (at most once a second unless
+    /// `force`: a call started or ended).
+    fn send_floor_stats(&self, calls: &HashMap<String, Entry>, force: bool) {
+        let due = self
+            .floor_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .due(force);
+        if due {
+            let _ = self.floor.send(self.floor_stats(calls));
+        }
+    }
+
     /// Registers a call; refused when it is already live or the floor is full.
     fn register(&self, call_id: &str, agent_id: &str) -> Result<(), Status> {
         let mut calls = self.calls.lock().expect("hub lock");
@@ -211,29 +253,42 @@ impl Hub {
             events: broadcast::channel(WATCH_BUFFER).0,
             snapshot: KpiSnapshot::default(),
             prompts: VecDeque::new(),
+            mood: Mood::default(),
+            started_at: unix_ms() / 1000,
         };
         self.floor_update(pb::floor_update::Kind::CallStarted, call_id, &e);
         calls.insert(call_id.to_string(), e);
+        self.send_floor_stats(&calls, true);
         Ok(())
     }
 
     /// Tells a call's watchers it ended and takes it off the floor.
     fn finish(&self, call_id: &str, ended: &pb::CallEvent) {
-        if let Some(e) = self.calls.lock().expect("hub lock").remove(call_id) {
+        let mut calls = self.calls.lock().expect("hub lock");
+        if let Some(e) = calls.remove(call_id) {
             let _ = e.events.send(ended.clone());
-            self.floor_update(pb::floor_update::Kind::CallEnded, call_id, &e);
+            self.call_ended(&calls, call_id, &e);
         }
+    }
+
+    /// Takes an ended call off the floor and counts it in the figures.
+    fn call_ended(&self, calls: &HashMap<String, Entry>, call_id: &str, e: &Entry) {
+        self.floor_update(pb::floor_update::Kind::CallEnded, call_id, e);
+        self.floor_log
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .ended(e.snapshot.duration_s);
+        self.send_floor_stats(calls, true);
     }
 
     fn unregister(&self, call_id: &str) {
         // Also while a panicking actor unwinds: a poisoned lock still frees the place.
-        let removed = self
+        let mut calls = self
             .calls
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(call_id);
-        if let Some(e) = removed {
-            self.floor_update(pb::floor_update::Kind::CallEnded, call_id, &e);
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(e) = calls.remove(call_id) {
+            self.call_ended(&calls, call_id, &e);
         }
     }
 
@@ -248,12 +303,24 @@ impl Hub {
             LiveEvent::Kpi(s) => {
                 e.snapshot = s.clone();
                 self.floor_update(pb::floor_update::Kind::CallUpdate, call_id, e);
+                self.send_floor_stats(&calls, false);
             }
             LiveEvent::Prompt(p) => {
                 e.prompts.push_back(p.clone());
                 while e.prompts.len() > 3 {
                     e.prompts.pop_front();
                 }
+                self.floor_log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .prompt(&p.kind);
+            }
+            LiveEvent::Transcript {
+                segment,
+                is_final: true,
+                ..
+            } if segment.get().speaker == crate::frame::Leg::Customer => {
+                e.mood.add(&self.transcription.rules, &segment.get().text);
             }
             _ => {}
         }
@@ -709,6 +776,7 @@ impl CallScope for Service {
     type WatchCallStream = EventStream;
     type WatchFloorStream = FloorStream;
     type GetRecordingStream = ReceiverStream<Result<pb::RecordingChunk, Status>>;
+    type ExportCallStream = ReceiverStream<Result<pb::ExportChunk, Status>>;
 
     async fn stream_call(
         &self,
@@ -924,9 +992,12 @@ impl CallScope for Service {
         let (rx, now) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let rx = self.hub.floor.subscribe();
-            let now: Vec<pb::FloorUpdate> = calls
-                .iter()
-                .map(|(id, e)| e.floor_message(pb::floor_update::Kind::CallUpdate, id))
+            let now: Vec<pb::FloorUpdate> = std::iter::once(self.hub.floor_stats(&calls))
+                .chain(
+                    calls
+                        .iter()
+                        .map(|(id, e)| e.floor_message(pb::floor_update::Kind::CallUpdate, id)),
+                )
                 .collect();
             (rx, now)
         };
@@ -1083,6 +1154,98 @@ impl CallScope for Service {
             .map_err(|e| Status::internal(e.to_string()))??;
         Ok(Response::new(found))
     }
+
+    async fn search_segments(
+        &self,
+        request: Request<pb::SearchSegmentsRequest>,
+    ) -> Result<Response<pb::SearchSegmentsResponse>, Status> {
+        let who = self
+            .hub
+            .policy
+            .access
+            .identify("SearchSegments", &request)?;
+        who.require("SearchSegments", Action::ListCalls)?;
+        let r = request.into_inner();
+        let filter = console::filter(r.filter.unwrap_or_default(), &who, 50);
+        let embedder = self
+            .hub
+            .transcription
+            .rules
+            .model
+            .as_ref()
+            .map(|m| Arc::clone(m.embedder()));
+        let dir = self.hub.data_dir.clone();
+        let hits =
+            blocking(move || console::search(&dir, embedder.as_deref(), filter, &r.like)).await?;
+        Ok(Response::new(pb::SearchSegmentsResponse { hits }))
+    }
+
+    async fn get_trends(
+        &self,
+        request: Request<pb::GetTrendsRequest>,
+    ) -> Result<Response<pb::GetTrendsResponse>, Status> {
+        let who = self.hub.policy.access.identify("GetTrends", &request)?;
+        who.require("GetTrends", Action::Trends)?;
+        let filter = console::filter(request.into_inner().filter.unwrap_or_default(), &who, 0);
+        let dir = self.hub.data_dir.clone();
+        let trends_json = blocking(move || console::trends(&dir, filter)).await?;
+        Ok(Response::new(pb::GetTrendsResponse { trends_json }))
+    }
+
+    async fn export_call(
+        &self,
+        request: Request<pb::ExportCallRequest>,
+    ) -> Result<Response<Self::ExportCallStream>, Status> {
+        let who = self.hub.policy.access.identify("ExportCall", &request)?;
+        who.require("ExportCall", Action::Recording)?;
+        who.require("ExportCall", Action::AuditTrail)?;
+        let call_id = request.into_inner().call_id;
+        validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let dir = self.hub.data_dir.clone();
+        let id = call_id.clone();
+        let archive = blocking(move || console::export(&dir, &id)).await?;
+        info!(call_id = %call_id, by = %who.name, bytes = archive.len(), "call exported");
+        let (tx, rx) = mpsc::channel(4);
+        tokio::spawn(async move {
+            for piece in archive.chunks(RECORDING_CHUNK) {
+                let chunk = pb::ExportChunk {
+                    data: piece.to_vec(),
+                };
+                if tx.send(Ok(chunk)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn list_purges(
+        &self,
+        request: Request<pb::ListPurgesRequest>,
+    ) -> Result<Response<pb::ListPurgesResponse>, Status> {
+        let who = self.hub.policy.access.identify("ListPurges", &request)?;
+        who.require("ListPurges", Action::AuditTrail)?;
+        let dir = self.hub.data_dir.clone();
+        let found = blocking(move || console::purges(&dir)).await?;
+        Ok(Response::new(found))
+    }
+
+    async fn who_am_i(
+        &self,
+        request: Request<pb::WhoAmIRequest>,
+    ) -> Result<Response<pb::WhoAmIResponse>, Status> {
+        let who = self.hub.policy.access.identify("WhoAmI", &request)?;
+        Ok(Response::new(console::whoami(&who)))
+    }
+}
+
+/// Runs store work off the runtime; a panic in it is INTERNAL.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Status> + Send + 'static,
+) -> Result<T, Status> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| Status::internal("the query failed; see the server log"))?
 }
 
 /// The trail's chain, the recording's hash and the anchor chain, as
@@ -1243,15 +1406,24 @@ where
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
         }
     };
-    let mut builder = tonic::transport::Server::builder();
+    // gRPC-Web (the console in a browser) on the API and health services
+    // only: wrapping everything would turn the page's plain GETs into 400s.
+    // No CORS layer: only the console's own origin can call with a token.
+    use tower_layer::Layer as _;
+    let grpc_web = tonic_web::GrpcWebLayer::new();
+    let routes = tonic::service::Routes::new(grpc_web.layer(health_service))
+        .add_service(grpc_web.layer(service))
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .into_axum_router();
+    let routes = tonic::service::Routes::from(super::web::with_console(routes));
+    // HTTP/1.1 for browsers on a plain loopback server (TLS is h2 only).
+    let mut builder = tonic::transport::Server::builder().accept_http1(true);
     if let Some(tls) = tls {
         builder = builder.tls_config(tls)?;
     }
     builder
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming_shutdown(incoming, stopping)
         .await
 }

@@ -377,6 +377,11 @@ pub enum Of<'a> {
 const BATCH: usize = 32;
 
 impl MeaningModel {
+    /// The sentence-embedding model it scores with.
+    pub fn embedder(&self) -> &Arc<Embedder> {
+        &self.embedder
+    }
+
     /// Embeds every description, example, counter-example and ordinary
     /// sentence of `rules` (a few seconds for the built-in rules).
     pub fn build(rules: &MeaningRules, embedder: Arc<Embedder>) -> Result<Self, EmbedError> {

@@ -100,6 +100,8 @@ pub enum Action<'a> {
     Recording,
     /// Read and verify an audit trail.
     AuditTrail,
+    /// Read trends over stored calls (every agent's figures).
+    Trends,
 }
 
 impl Action<'_> {
@@ -113,6 +115,7 @@ impl Action<'_> {
             Action::ListCalls => "list calls",
             Action::Recording => "fetch recordings",
             Action::AuditTrail => "read audit trails",
+            Action::Trends => "read trends",
         }
     }
 }
@@ -137,7 +140,7 @@ impl Principal {
             (Admin, _) => true,
             (Ingest, Action::StreamCall) => true,
             (Supervisor, Action::WatchFloor | Action::WatchCall(_) | Action::ListCalls) => true,
-            (Supervisor | Qa | Compliance, Action::ReadReport(_)) => true,
+            (Supervisor | Qa | Compliance, Action::ReadReport(_) | Action::Trends) => true,
             (Qa | Compliance, Action::ListCalls) => true,
             (Compliance, Action::Recording | Action::AuditTrail) => true,
             (Agent, Action::WatchCall(a) | Action::ReadReport(a)) => own(a),

@@ -267,6 +267,15 @@ fn like_query(
     let dir = dir.map_or_else(crate::embed::default_dir, std::path::Path::to_path_buf);
     let embedder = crate::embed::Embedder::load(&dir)
         .map_err(|e| StoreError::BadFilter(format!("--like needs the model: {e}")))?;
+    like_embedding(&embedder, text)
+}
+
+/// The embedding of a "calls like this" sentence by `embedder`, made as a
+/// stored segment's is (numbers and dates left out).
+pub fn like_embedding(
+    embedder: &crate::embed::Embedder,
+    text: &str,
+) -> Result<crate::embed::Embedding, StoreError> {
     let c = crate::redact::meaning::context(text.split_whitespace()).ok_or_else(|| {
         StoreError::BadFilter("--like needs some words (numbers and dates are left out)".into())
     })?;

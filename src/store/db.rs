@@ -283,7 +283,7 @@ pub struct AgentKpis {
 }
 
 /// What `callscope trends` shows.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Trends {
     /// Calls covered.
     pub calls: i64,
