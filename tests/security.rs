@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +22,7 @@ use callscope::redact::detect::DetectConfig;
 use callscope::rules::Rules;
 use callscope::security::auth::{Access, AccessFile, Role};
 use callscope::security::tls::{ClientTlsFiles, ServerTlsFiles};
+use common::pki::{Pki, pki};
 use common::*;
 use tonic::Code;
 
@@ -57,54 +58,6 @@ impl AsrPool for Polite {
 
     fn waiting(&self) -> usize {
         0
-    }
-}
-
-/// A CA, a server certificate for 127.0.0.1/localhost and two client
-/// certificates, as PEM files in `dir`.
-struct Pki {
-    ca: PathBuf,
-    server_cert: PathBuf,
-    server_key: PathBuf,
-    /// (cert, key) of a client the access file knows.
-    known: (PathBuf, PathBuf),
-    /// (cert, key) of a client signed by the CA but not registered.
-    stranger: (PathBuf, PathBuf),
-}
-
-fn pki(dir: &Path) -> Pki {
-    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "callscope test CA");
-    let ca_key = KeyPair::generate().unwrap();
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = Issuer::new(ca_params, ca_key);
-    let write = |name: &str, pem: String| {
-        let p = dir.join(name);
-        std::fs::write(&p, pem).unwrap();
-        p
-    };
-    let leaf = |names: Vec<String>, file: &str| {
-        let key = KeyPair::generate().unwrap();
-        let cert = CertificateParams::new(names)
-            .unwrap()
-            .signed_by(&key, &issuer)
-            .unwrap();
-        (
-            write(&format!("{file}.pem"), cert.pem()),
-            write(&format!("{file}.key"), key.serialize_pem()),
-        )
-    };
-    let (server_cert, server_key) = leaf(vec!["localhost".into(), "127.0.0.1".into()], "server");
-    Pki {
-        ca: write("ca.pem", ca_cert.pem()),
-        server_cert,
-        server_key,
-        known: leaf(vec!["floor-wall".into()], "known"),
-        stranger: leaf(vec!["stranger".into()], "stranger"),
     }
 }
 
@@ -976,4 +929,242 @@ async fn the_command_line_serves_and_replays_over_tls_with_tokens() {
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// A gRPC-Web unary call over TLS (HTTP/2) as a browser makes it, with
+/// curl: (HTTP headers, body bytes).
+fn grpc_web(s: &Setup, method: &str, who: &str) -> (String, Vec<u8>) {
+    let mut cmd = std::process::Command::new("curl");
+    cmd.args(["-s", "--http2", "-D", "-", "-o", "-", "--cacert"])
+        .arg(&s.pki.ca)
+        .args(["-H", "content-type: application/grpc-web+proto"])
+        .args(["-H", "x-grpc-web: 1"]);
+    if !who.is_empty() {
+        cmd.args(["-H", &format!("authorization: Bearer {}", s.tokens[who])]);
+    }
+    // An empty request message: flag 0, length 0.
+    let out = cmd
+        .args(["--data-binary", "@-"])
+        .arg(format!("{}/callscope.v1.CallScope/{method}", s.url))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(&[0, 0, 0, 0, 0])?;
+            c.wait_with_output()
+        })
+        .expect("curl runs");
+    let split = out
+        .stdout
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("headers end");
+    (
+        String::from_utf8_lossy(&out.stdout[..split]).to_lowercase(),
+        out.stdout[split + 4..].to_vec(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_api_answers_each_role_and_browsers_reach_it_over_grpc_web() {
+    let s = setup(Limits::unpaced()).await;
+    let (rate, chunks) = chunks_of("dev-002", 20.0);
+    let done = stream(
+        s.as_("ingest"),
+        pb::CallStart {
+            caller_id: "+15550100".into(),
+            ..start("web-1", "a1", rate)
+        },
+        chunks,
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    assert!(matches!(done.event, Some(pb::call_event::Event::Ended(_))));
+
+    // WhoAmI: the console's views per role.
+    for (who, views) in [
+        ("supervisor", vec!["floor", "call", "review"]),
+        ("a1", vec!["call", "review"]),
+        ("qa", vec!["review"]),
+        ("compliance", vec!["review", "compliance"]),
+        ("ingest", vec![]),
+    ] {
+        let me = s
+            .client(who)
+            .await
+            .who_am_i(pb::WhoAmIRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(me.views, views, "{who}");
+        assert_eq!(me.name, who);
+    }
+    // The floor starts with its figures.
+    let mut floor = s
+        .client("supervisor")
+        .await
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let first = floor.message().await.unwrap().unwrap();
+    assert_eq!(first.kind, pb::floor_update::Kind::FloorStats as i32);
+    let stats = first.stats.unwrap();
+    assert_eq!(stats.calls_live, 0);
+    assert_eq!(stats.ended_last_hour, 1);
+    assert!(first.sent_unix_ms > 0);
+    drop(floor);
+
+    // Search by phrase: QA finds the call; agent a2 searches only its own.
+    let phrase = |who: &'static str| {
+        let s = &s;
+        async move {
+            s.client(who)
+                .await
+                .search_segments(pb::SearchSegmentsRequest {
+                    filter: Some(pb::ListCallsRequest {
+                        phrase: "thank you for calling".into(),
+                        ..Default::default()
+                    }),
+                    like: String::new(),
+                })
+                .await
+        }
+    };
+    let hits = phrase("qa").await.unwrap().into_inner().hits;
+    assert!(!hits.is_empty());
+    assert!(hits.iter().all(|h| h.call_id == "web-1"));
+    assert!(phrase("a2").await.unwrap().into_inner().hits.is_empty());
+    assert_eq!(code(phrase("ingest").await), Code::PermissionDenied);
+    // Meaning needs the sentence model, which this server was not given.
+    let like = s
+        .client("qa")
+        .await
+        .search_segments(pb::SearchSegmentsRequest {
+            filter: None,
+            like: "the customer wants a refund".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(like.code(), Code::FailedPrecondition, "{}", like.message());
+
+    // Trends: every agent's figures, so not for agents.
+    let trends = s
+        .client("qa")
+        .await
+        .get_trends(pb::GetTrendsRequest::default())
+        .await
+        .unwrap()
+        .into_inner();
+    let v: serde_json::Value = serde_json::from_str(&trends.trends_json).unwrap();
+    assert_eq!(v["calls"], 1);
+    let denied = s
+        .client("a1")
+        .await
+        .get_trends(pb::GetTrendsRequest::default())
+        .await;
+    assert_eq!(code(denied), Code::PermissionDenied);
+
+    // Export: compliance only; the archive holds the stored files.
+    let export = |who: &'static str| {
+        let s = &s;
+        async move {
+            let mut st = s
+                .client(who)
+                .await
+                .export_call(pb::ExportCallRequest {
+                    call_id: "web-1".into(),
+                })
+                .await?
+                .into_inner();
+            let mut bytes = Vec::new();
+            while let Some(c) = st.message().await? {
+                bytes.extend(c.data);
+            }
+            Ok::<_, tonic::Status>(bytes)
+        }
+    };
+    assert_eq!(code(export("qa").await), Code::PermissionDenied);
+    let zip_bytes = export("compliance").await.unwrap();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(zip_bytes)).unwrap();
+    let mut names: Vec<String> = zip.file_names().map(str::to_string).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "web-1/audit.jsonl",
+            "web-1/recording.wav",
+            "web-1/report.json",
+            "web-1/verification.json"
+        ]
+    );
+    let mut wav = Vec::new();
+    std::io::Read::read_to_end(&mut zip.by_name("web-1/recording.wav").unwrap(), &mut wav).unwrap();
+    let stored = std::fs::read(s.data.join("recordings/web-1.wav")).unwrap();
+    assert!(wav == stored, "the archive's recording is the stored one");
+    let mut verification = String::new();
+    std::io::Read::read_to_string(
+        &mut zip.by_name("web-1/verification.json").unwrap(),
+        &mut verification,
+    )
+    .unwrap();
+    assert!(
+        verification.contains("\"verified\": true"),
+        "{verification}"
+    );
+
+    // The purge log: compliance sees the purge that removed the call.
+    callscope::store::purge::purge(&s.data, Duration::ZERO).unwrap();
+    let purges = |who: &'static str| {
+        let s = &s;
+        async move {
+            s.client(who)
+                .await
+                .list_purges(pb::ListPurgesRequest {})
+                .await
+        }
+    };
+    assert_eq!(code(purges("supervisor").await), Code::PermissionDenied);
+    let log = purges("compliance").await.unwrap().into_inner();
+    assert!(log.chain_verified, "{}", log.problem);
+    assert_eq!(log.purges.len(), 1);
+    assert_eq!(log.purges[0].call_ids, ["web-1"]);
+
+    // A browser's gRPC-Web over the same TLS port, with the same roles.
+    let (head, body) = grpc_web(&s, "WhoAmI", "qa");
+    assert!(head.starts_with("http/2 200"), "{head}");
+    assert!(head.contains("application/grpc-web"), "{head}");
+    assert!(body.windows(2).any(|w| w == b"qa"), "{body:?}");
+    assert!(
+        String::from_utf8_lossy(&body).contains("grpc-status:0"),
+        "{body:?}"
+    );
+    let (head, _) = grpc_web(&s, "ListPurges", "");
+    assert!(head.contains("grpc-status: 16"), "{head}");
+    let (head, _) = grpc_web(&s, "ListPurges", "qa");
+    assert!(head.contains("grpc-status: 7"), "{head}");
+    // The page itself, with its content security policy.
+    let page = std::process::Command::new("curl")
+        .args(["-s", "-D", "-", "--cacert"])
+        .arg(&s.pki.ca)
+        .arg(format!("{}/", s.url))
+        .output()
+        .unwrap();
+    let page = String::from_utf8_lossy(&page.stdout).to_lowercase();
+    assert!(page.starts_with("http/2 200"), "{page}");
+    assert!(
+        page.contains("content-security-policy: default-src 'self'"),
+        "{page}"
+    );
+    assert!(page.contains("/assets/app.js"), "{page}");
+    let missing = std::process::Command::new("curl")
+        .args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert"])
+        .arg(&s.pki.ca)
+        .arg(format!("{}/etc/passwd", s.url))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&missing.stdout), "404");
+    s.shutdown().await;
 }

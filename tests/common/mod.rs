@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod grpc;
+pub mod pki;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
