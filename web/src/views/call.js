@@ -162,7 +162,7 @@ function live(ctx) {
       h(
         "div",
         { class: "call-grid" },
-        h("section", { class: "panel transcript-panel" }, h("h2", null, "Transcript ", h("span", { class: "muted small" }, "(redacted; grey italic = provisional)")), lagEl, transcriptEl),
+        h("section", { class: "panel transcript-panel" }, h("h2", null, "Transcript ", h("span", { class: "muted small" }, "(redacted, from when you opened the call; grey italic = provisional)")), lagEl, transcriptEl),
         h("div", { class: "call-side" }, h("section", { class: "panel" }, h("h2", null, "Now"), gaugesEl), h("section", { class: "panel" }, h("h2", null, "Timeline"), timelineEl)),
       ),
     ),

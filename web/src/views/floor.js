@@ -19,8 +19,8 @@ const COLUMNS = [
   { key: "duration", label: "Duration", cls: "c-num c-dur" },
   { key: "speaking", label: "Speaking", cls: "c-speaking" },
   { key: "ratio", label: "Talk ratio", cls: "c-num" },
-  { key: "pace", label: "Pace (wpm)", cls: "c-num" },
-  { key: "interruptions", label: "Interrupts A/C", cls: "c-num" },
+  { key: "pace", label: "Pace wpm", cls: "c-num" },
+  { key: "interruptions", label: "Interr. A/C", cls: "c-num" },
   { key: "silence", label: "Silence", cls: "c-num" },
   { key: "sentiment", label: "Sentiment", cls: "c-sent" },
   { key: "prompt", label: "Latest prompt", cls: "c-prompt" },
@@ -188,7 +188,7 @@ export function render(ctx) {
     if (!r.spark) {
       r.spark = new Chart(r.canvas, {
         type: "line",
-        data: { datasets: [{ data, borderColor: COLORS.customer, borderWidth: 1.5, pointRadius: 0, tension: 0.3 }] },
+        data: { datasets: [{ data, borderColor: COLORS.customer, borderWidth: 1.5, pointRadius: 1.5, pointBackgroundColor: COLORS.customer, tension: 0.3 }] },
         options: {
           responsive: false,
           events: [],
@@ -239,6 +239,7 @@ export function render(ctx) {
   function setStats(st) {
     if (!st) return;
     setText(sLive, String(st.callsLive));
+    statsEl.dataset.callsLive = String(st.callsLive);
     setText(sAvg, st.callsLive ? mmss(st.avgLiveS) : "—");
     setText(sAht, st.endedLastHour ? mmss(st.avgHandleS) : "—");
     setText(sEnded, String(st.endedLastHour));
