@@ -5,6 +5,7 @@ import { api, stream, unary } from "../api.js";
 import { h, fill, setText, mmss, num, speakerName, utc, linkRow } from "../dom.js";
 import { guard, section, emptyBox, redactionKind, table } from "./common.js";
 import { Chart, COLORS } from "../charts.js";
+import { agentOfCall } from "../known.js";
 
 // SignalEvent.Kind
 const SPEAKING_STARTED = 1;
@@ -94,7 +95,7 @@ function landing(ctx) {
 function live(ctx) {
   const { root, scope, id, who, allowed } = ctx;
   const st = {
-    agentId: who.role === "agent" ? who.agentId : "",
+    agentId: who.role === "agent" ? who.agentId : agentOfCall.get(id) || "",
     duration: 0,
     ended: null,
     utter: new Map(), // "speaker:utterance" → element
@@ -162,7 +163,7 @@ function live(ctx) {
       h(
         "div",
         { class: "call-grid" },
-        h("section", { class: "panel transcript-panel" }, h("h2", null, "Transcript ", h("span", { class: "muted small" }, "(redacted, from when you opened the call; grey italic = provisional)")), lagEl, transcriptEl),
+        h("section", { class: "panel transcript-panel" }, h("h2", null, "Transcript ", h("span", { class: "muted small" }, "(redacted; grey italic … = provisional)")), lagEl, transcriptEl),
         h("div", { class: "call-side" }, h("section", { class: "panel" }, h("h2", null, "Now"), gaugesEl), h("section", { class: "panel" }, h("h2", null, "Timeline"), timelineEl)),
       ),
     ),

@@ -3,6 +3,7 @@ import { api, stream } from "../api.js";
 import { h, fill, setText, mmss, num, speakerName, linkRow, sleep } from "../dom.js";
 import { guard, section } from "./common.js";
 import { Chart, COLORS } from "../charts.js";
+import { agentOfCall } from "../known.js";
 
 // FloorUpdate.Kind
 const STARTED = 1;
@@ -266,6 +267,7 @@ export function render(ctx) {
       case STARTED:
       case UPDATE: {
         if (!u.callId) break;
+        if (u.agentId) agentOfCall.set(u.callId, u.agentId);
         let r = rows.get(u.callId);
         if (!r) {
           r = newRow(u);

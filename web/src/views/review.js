@@ -466,7 +466,7 @@ function report(ctx) {
       backgroundColor: color,
       pointRadius: 2,
       borderWidth: 1.5,
-      tension: 0.2,
+      tension: 0,
     });
     return new Chart(sentCanvas, {
       type: "line",
