@@ -292,7 +292,8 @@ async fn each_role_sees_what_it_may_over_tls() {
         .into_inner();
     let seen = tokio::time::timeout(Duration::from_secs(10), async {
         while let Some(u) = floor.message().await.unwrap() {
-            if u.call_id == "call-a1" {
+            // Three media seconds in, so the call has a history.
+            if u.call_id == "call-a1" && u.kpi.is_some_and(|k| k.duration_s >= 3.0) {
                 return true;
             }
         }
@@ -311,7 +312,15 @@ async fn each_role_sees_what_it_may_over_tls() {
         .await
         .expect("a1 watches its own call")
         .into_inner();
-    assert!(own.message().await.unwrap().is_some());
+    // Opened late, it gets the call so far (signals at least), then the KPIs.
+    let mut before_kpi = 0;
+    while let Some(ev) = own.message().await.unwrap() {
+        if matches!(ev.event, Some(pb::call_event::Event::Kpi(_))) {
+            break;
+        }
+        before_kpi += 1;
+    }
+    assert!(before_kpi > 0, "a late watcher gets the call's history");
     let e = s
         .client("a2")
         .await

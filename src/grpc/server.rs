@@ -40,6 +40,9 @@ use crate::telemetry;
 
 /// Events buffered per caller stream before events are dropped.
 const CALLER_BUFFER: usize = 1024;
+/// Events a live call keeps for late watchers (finals, prompts, signals,
+/// redactions; at most a few hundred KiB).
+const HISTORY: usize = 4096;
 /// Events buffered per watcher before it skips ahead.
 const WATCH_BUFFER: usize = 256;
 /// Audio messages buffered between the gRPC stream and the actor (with
@@ -75,6 +78,9 @@ struct Entry {
     mood: Mood,
     /// Wall clock at the start, unix seconds.
     started_at: i64,
+    /// The call's events so far but KPIs and partials (newest
+    /// [`HISTORY`]), for a watcher who opens the call late.
+    history: VecDeque<pb::CallEvent>,
 }
 
 impl Entry {
@@ -255,6 +261,7 @@ impl Hub {
             prompts: VecDeque::new(),
             mood: Mood::default(),
             started_at: unix_ms() / 1000,
+            history: VecDeque::new(),
         };
         self.floor_update(pb::floor_update::Kind::CallStarted, call_id, &e);
         calls.insert(call_id.to_string(), e);
@@ -299,6 +306,20 @@ impl Hub {
             return;
         };
         let _ = e.events.send(ev.clone());
+        let kept = !matches!(
+            live,
+            LiveEvent::Kpi(_)
+                | LiveEvent::Transcript {
+                    is_final: false,
+                    ..
+                }
+        );
+        if kept {
+            if e.history.len() == HISTORY {
+                e.history.pop_front();
+            }
+            e.history.push_back(ev.clone());
+        }
         match live {
             LiveEvent::Kpi(s) => {
                 e.snapshot = s.clone();
@@ -966,16 +987,18 @@ impl CallScope for Service {
                 ));
             };
             let slot = self.hub.watch_slot(Some(&e.watchers))?;
-            let first = pb::CallEvent {
+            // The call so far, then its KPIs now, then what happens next.
+            let mut first: Vec<pb::CallEvent> = e.history.iter().cloned().collect();
+            first.push(pb::CallEvent {
                 call_id: call_id.clone(),
                 t: e.snapshot.duration_s,
                 emitted_at: e.snapshot.duration_s,
                 event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
-            };
+            });
             (e.events.subscribe(), first, slot)
         };
         Ok(Response::new(Box::pin(follow(
-            vec![first],
+            first,
             rx,
             self.hub.shutdown.clone(),
             slot,
