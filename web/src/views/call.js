@@ -111,13 +111,14 @@ function live(ctx) {
   const hAgent = h("span", { class: "hv" }, st.agentId || "—");
   const hDur = h("span", { class: "hv tnum" }, "0:00");
   const hStatus = h("span", { class: "status status-live" }, "connecting");
+  const endedSlot = h("div", { class: "ended-slot" });
   const head = h(
     "div",
     { class: "view-head call-head" },
     h("h1", null, "Call ", h("span", { class: "mono" }, id)),
+    endedSlot,
     h("dl", { class: "facts" }, h("dt", null, "Agent"), h("dd", null, hAgent), h("dt", null, "Duration"), h("dd", null, hDur), h("dt", null, "Status"), h("dd", null, hStatus)),
   );
-  const endedSlot = h("div", { class: "ended-slot" });
 
   // ---- prompts
   const promptsEl = h("div", { class: "prompts", "aria-live": "polite", "aria-label": "Prompts" }, h("p", { class: "muted prompts-none" }, "No prompts yet."));
@@ -158,7 +159,6 @@ function live(ctx) {
       "div",
       { class: "call-view" },
       head,
-      endedSlot,
       promptsEl,
       h(
         "div",
@@ -203,7 +203,7 @@ function live(ctx) {
     chart.data.datasets.forEach((ds, i) => {
       ds.data = spans[i].map(([a, b]) => ({ x: [a, b], y: LANES[i] }));
     });
-    chart.options.scales.x.max = Math.max(60, Math.ceil(now / 30) * 30);
+    chart.options.scales.x.max = st.ended !== null ? Math.max(10, Math.ceil(now / 10) * 10) : Math.max(60, Math.ceil(now / 30) * 30);
     chart.update("none");
   }
   const timer = setInterval(redrawTimeline, 1000);
@@ -217,19 +217,24 @@ function live(ctx) {
       const label = h("span", { class: "utt-who" }, `${spk} · ${seg.start.toFixed(1)} s`);
       const text = h("span", { class: "utt-text" });
       el = h("div", { class: `utt ${spk}` }, label, text);
-      el.dataset.start = String(seg.start);
-      // keep utterances in order of start time
-      let before = null;
-      for (let n = transcriptEl.lastElementChild; n; n = n.previousElementSibling) {
-        if (Number(n.dataset.start) <= seg.start) break;
-        before = n;
-      }
-      const stick = transcriptEl.scrollHeight - transcriptEl.scrollTop - transcriptEl.clientHeight < 40;
-      transcriptEl.insertBefore(el, before);
+      insertSorted(el, seg.start);
       st.utter.set(key, el);
-      if (stick) transcriptEl.scrollTop = transcriptEl.scrollHeight;
     }
     return el;
+  }
+
+  // Keeps the transcript in order of start time, following the bottom if the
+  // reader is there.
+  function insertSorted(el, start) {
+    el.dataset.start = String(start);
+    let before = null;
+    for (let n = transcriptEl.lastElementChild; n; n = n.previousElementSibling) {
+      if (Number(n.dataset.start) <= start) break;
+      before = n;
+    }
+    const stick = transcriptEl.scrollHeight - transcriptEl.scrollTop - transcriptEl.clientHeight < 40;
+    transcriptEl.insertBefore(el, before);
+    if (stick) transcriptEl.scrollTop = transcriptEl.scrollHeight;
   }
 
   function onTranscript(seg) {
@@ -385,8 +390,7 @@ function live(ctx) {
           h("span", { class: "utt-who" }, `${speakerName(r.speaker)} · ${r.start.toFixed(1)}–${r.end.toFixed(1)} s`),
           h("span", { class: "utt-text" }, `${redactionKind(r.kind)} redacted${r.keys ? ` (keypad entry, ${r.keys} keys)` : ""}`),
         );
-        note.dataset.start = String(r.start);
-        transcriptEl.appendChild(note);
+        insertSorted(note, r.start);
         break;
       }
       case "lagging": {
