@@ -34,9 +34,9 @@ function flagsOf(u) {
   const out = [];
   const kinds = new Set(u.latestPrompts.map((p) => p.kind));
   if (kinds.has("escalation_request")) out.push(["escalation", "ESCALATION"]);
-  if (kinds.has("cancellation_risk")) out.push(["cancel", "CANCEL RISK"]);
+  if (kinds.has("cancellation_risk")) out.push(["cancel", "CANCEL"]);
   if (k && k.silenceS >= DEAD_AIR_S) out.push(["deadair", "DEAD AIR"]);
-  if (k && k.transcriptionLagS >= LAG_S) out.push(["lag", "LAGGING"]);
+  if (k && k.transcriptionLagS >= LAG_S) out.push(["lag", "LAG"]);
   return out;
 }
 
@@ -194,13 +194,15 @@ export function render(ctx) {
           responsive: false,
           events: [],
           plugins: { legend: { display: false }, tooltip: { enabled: false } },
-          scales: { x: { type: "linear", display: false, min: 0, max: 9 }, y: { display: false, min: -1, max: 1 } },
+          scales: { x: { type: "linear", display: false, min: 0, max: 9 }, y: { display: false, min: -1.15, max: 1.15 } },
         },
       });
     } else {
       r.spark.data.datasets[0].data = data;
-      r.spark.update("none");
     }
+    // spread the turns over the whole sparkline
+    r.spark.options.scales.x.max = Math.max(1, data.length - 1);
+    r.spark.update("none");
   }
 
   function paint(r) {
