@@ -388,7 +388,7 @@ function live(ctx) {
           "div",
           { class: "utt note" },
           h("span", { class: "utt-who" }, `${speakerName(r.speaker)} · ${r.start.toFixed(1)}–${r.end.toFixed(1)} s`),
-          h("span", { class: "utt-text" }, `${redactionKind(r.kind)} redacted${r.keys ? ` (keypad entry, ${r.keys} keys)` : ""}`),
+          h("span", { class: "utt-text" }, `${redactionKind(r.kind)} redacted${r.keys ? ` (${r.keys} keys)` : ""}`),
         );
         insertSorted(note, r.start);
         break;
