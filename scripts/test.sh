@@ -20,4 +20,21 @@ if ! "$venv/bin/python" -c "import grpc_tools, grpc_reflection, grpc_health" 2>/
     "$venv/bin/pip" install -q "grpcio-tools==1.85.1" "grpcio-reflection==1.85.1" "grpcio-health-checking==1.85.1"
 fi
 export CALLSCOPE_PYTHON="$venv/bin/python"
+# The web console: headless Chromium (Debian package) driven by playwright-core,
+# and the page's toolchain from web/package-lock.json (npm). The committed bundle
+# (web/dist, embedded in the binary) must be what its sources build to.
+web_pkgs=()
+command -v chromium >/dev/null || web_pkgs+=(chromium chromium-driver fonts-liberation)
+{ command -v node && command -v npm; } >/dev/null || web_pkgs+=(nodejs npm)
+if ((${#web_pkgs[@]})); then
+    apt_install "${web_pkgs[@]}"
+fi
+(cd web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+bash web/build.sh >/dev/null
+if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
+    ! git diff --quiet -- web/dist web/src/gen; then
+    echo "test: web/dist differs from what web/build.sh builds from the sources; rebuild and commit it" >&2
+    git diff --stat -- web/dist web/src/gen >&2
+    exit 1
+fi
 cargo test --release --locked
