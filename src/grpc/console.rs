@@ -19,6 +19,9 @@ use crate::store::db::{CallStore, Filter, StoreError};
 
 /// How many of the customer's last final turns the floor's trend shows.
 const SENTIMENT_TURNS: usize = 10;
+/// How many of them the current mood averages (neutral turns count as 0,
+/// so one angry sentence among calm ones is not "−1").
+const MOOD_TURNS: usize = 5;
 /// How far back the floor counts prompts.
 const PROMPT_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// How far back the floor averages the length of ended calls.
@@ -39,7 +42,8 @@ pub fn unix_ms() -> i64 {
 /// WhoAmI's answer for `who`: the console views its role may open.
 pub fn whoami(who: &Principal) -> pb::WhoAmIResponse {
     let mut views = Vec::new();
-    if who.may(Action::WatchFloor) {
+    // An agent's floor is only its own calls: its call view lists them.
+    if who.may(Action::WatchFloor) && who.only_agent().is_none() {
         views.push("floor");
     }
     // An agent may open its own calls; a role that may watch any call may too.
@@ -251,25 +255,25 @@ pub struct Mood {
 }
 
 impl Mood {
-    /// Adds a final customer turn's redacted text, scored by `rules`
-    /// (turns without sentiment words are left out).
+    /// Adds a final customer turn's redacted text, scored by `rules` as
+    /// the report's sentiment scores it (0 without sentiment words).
     pub fn add(&mut self, rules: &crate::rules::Rules, text: &str) {
-        let score = crate::rules::insights::turn_score(rules, &crate::rules::normalise(text));
-        if score == 0.0 {
+        if text.trim().is_empty() {
             return;
         }
+        let score = crate::rules::insights::turn_score(rules, &crate::rules::normalise(text));
         self.turns.push_back((score * 100.0).round() / 100.0);
         while self.turns.len() > SENTIMENT_TURNS {
             self.turns.pop_front();
         }
     }
 
-    /// The mean of the last turns (0 with none).
+    /// The mean of the last [`MOOD_TURNS`] turns (0 with none).
     pub fn now(&self) -> f64 {
         if self.turns.is_empty() {
             return 0.0;
         }
-        let recent: Vec<f64> = self.turns.iter().rev().take(3).copied().collect();
+        let recent: Vec<f64> = self.turns.iter().rev().take(MOOD_TURNS).copied().collect();
         let mean = recent.iter().sum::<f64>() / recent.len() as f64;
         (mean * 100.0).round() / 100.0
     }
@@ -418,9 +422,10 @@ mod tests {
         let rules = crate::rules::Rules::builtin();
         let mut m = Mood::default();
         m.add(&rules, "The order number is on the email");
-        assert!(m.turns().is_empty());
+        assert_eq!(m.turns(), [0.0]);
         m.add(&rules, "This is ridiculous and unacceptable");
-        assert!(m.now() < 0.0);
+        // One angry turn after a calm one: negative, not the worst.
+        assert!(m.now() < 0.0 && m.now() > -1.0, "{}", m.now());
         for _ in 0..20 {
             m.add(&rules, "That's great, thank you so much");
         }

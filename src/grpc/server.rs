@@ -237,8 +237,14 @@ impl Hub {
         }
     }
 
-    /// Registers a call; refused when it is already live or the floor is full.
-    fn register(&self, call_id: &str, agent_id: &str) -> Result<(), Status> {
+    /// Registers a call; refused when it is already live or the floor is
+    /// full. `accepted` (the call's first event) starts its history.
+    fn register(&self, accepted: &pb::CallEvent) -> Result<(), Status> {
+        let call_id = accepted.call_id.as_str();
+        let agent_id = match &accepted.event {
+            Some(pb::call_event::Event::Accepted(a)) => a.agent_id.as_str(),
+            _ => "",
+        };
         let mut calls = self.calls.lock().expect("hub lock");
         if calls.contains_key(call_id) {
             telemetry::rejected("duplicate");
@@ -261,7 +267,7 @@ impl Hub {
             prompts: VecDeque::new(),
             mood: Mood::default(),
             started_at: unix_ms() / 1000,
-            history: VecDeque::new(),
+            history: VecDeque::from([accepted.clone()]),
         };
         self.floor_update(pb::floor_update::Kind::CallStarted, call_id, &e);
         calls.insert(call_id.to_string(), e);
@@ -843,22 +849,21 @@ impl CallScope for Service {
         } else {
             IfExists::Refuse
         };
-        self.hub.register(&start.call_id, &start.agent_id)?;
+        let accepted = pb::CallEvent {
+            call_id: start.call_id.clone(),
+            t: 0.0,
+            emitted_at: 0.0,
+            event: Some(pb::call_event::Event::Accepted(pb::CallAccepted {
+                agent_id: start.agent_id.clone(),
+                legs: start.legs as u32,
+            })),
+        };
+        self.hub.register(&accepted)?;
         let span = info_span!("call", call_id = %start.call_id);
         span.in_scope(|| info!(agent = %start.agent_id, by = %who.name, rate = start.sample_rate, legs = start.legs, "live call started"));
         let (out_tx, out_rx) = mpsc::channel(CALLER_BUFFER);
         let (in_tx, in_rx) = mpsc::channel(INPUT_BUFFER);
-        let _ = out_tx
-            .send(Ok(pb::CallEvent {
-                call_id: start.call_id.clone(),
-                t: 0.0,
-                emitted_at: 0.0,
-                event: Some(pb::call_event::Event::Accepted(pb::CallAccepted {
-                    agent_id: start.agent_id.clone(),
-                    legs: start.legs as u32,
-                })),
-            }))
-            .await;
+        let _ = out_tx.send(Ok(accepted)).await;
         let mut deframer = Deframer {
             enc,
             channels,
@@ -1002,6 +1007,7 @@ impl CallScope for Service {
             rx,
             self.hub.shutdown.clone(),
             slot,
+            |_| true,
         ))))
     }
 
@@ -1012,6 +1018,12 @@ impl CallScope for Service {
         let who = self.hub.policy.access.identify("WatchFloor", &request)?;
         who.require("WatchFloor", Action::WatchFloor)?;
         let slot = self.hub.watch_slot(None)?;
+        // An agent's floor is its own calls, without the floor's figures.
+        let own = who.only_agent().map(str::to_string);
+        let keep = move |u: &pb::FloorUpdate| match &own {
+            Some(own) => u.agent_id == *own && u.stats.is_none(),
+            None => true,
+        };
         let (rx, now) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let rx = self.hub.floor.subscribe();
@@ -1021,6 +1033,7 @@ impl CallScope for Service {
                         .iter()
                         .map(|(id, e)| e.floor_message(pb::floor_update::Kind::CallUpdate, id)),
                 )
+                .filter(|u| keep(u))
                 .collect();
             (rx, now)
         };
@@ -1029,6 +1042,7 @@ impl CallScope for Service {
             rx,
             self.hub.shutdown.clone(),
             slot,
+            keep,
         ))))
     }
 
@@ -1315,6 +1329,7 @@ fn follow<T: Clone + Send + 'static>(
     mut rx: broadcast::Receiver<T>,
     mut shutdown: watch::Receiver<bool>,
     slot: WatchSlot,
+    keep: impl Fn(&T) -> bool + Send + 'static,
 ) -> ReceiverStream<Result<T, Status>> {
     let (tx, out) = mpsc::channel(WATCH_BUFFER);
     tokio::spawn(async move {
@@ -1331,6 +1346,7 @@ fn follow<T: Clone + Send + 'static>(
                 _ = tx.closed() => return,
             };
             match next {
+                Ok(x) if !keep(&x) => continue,
                 Ok(x) => {
                     if tx.send(Ok(x)).await.is_err() {
                         return;

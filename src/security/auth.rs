@@ -88,7 +88,7 @@ pub enum Action<'a> {
     StreamCall,
     /// Replace a stored call with the same id.
     ReplaceCall,
-    /// Follow every live call (WatchFloor).
+    /// Follow every live call (WatchFloor; agents see their own only).
     WatchFloor,
     /// Follow one live call handled by this agent id.
     WatchCall(&'a str),
@@ -144,7 +144,8 @@ impl Principal {
             (Qa | Compliance, Action::ListCalls) => true,
             (Compliance, Action::Recording | Action::AuditTrail) => true,
             (Agent, Action::WatchCall(a) | Action::ReadReport(a)) => own(a),
-            (Agent, Action::ListCalls) => true,
+            // Listings and the floor are narrowed to the agent's own calls.
+            (Agent, Action::ListCalls | Action::WatchFloor) => true,
             _ => false,
         }
     }
@@ -551,7 +552,7 @@ mod tests {
         assert!(!agent.may(Action::WatchCall("a2")));
         assert!(agent.may(Action::ReadReport("a1")));
         assert!(!agent.may(Action::ReadReport("a2")));
-        assert!(!agent.may(Action::WatchFloor));
+        assert!(agent.may(Action::WatchFloor)); // narrowed to its own calls by the server
         assert!(!agent.may(Action::StreamCall));
         let ingest = who(Role::Ingest, None);
         assert!(ingest.may(Action::StreamCall));

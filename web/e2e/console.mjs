@@ -189,6 +189,14 @@ async function main() {
       if ((await ag.getByTestId("nav-floor").count()) > 0) fail("agent: the floor navigation is shown to an agent");
       const who = await ag.evaluate(() => window.__cs.role);
       if (who !== "agent") fail(`agent: WhoAmI role is ${who}, expected agent`);
+      // The agent's landing lists its own live call, and not the other agent's.
+      await ag.goto(`${url}/#/call`);
+      const own = ag.locator(`[data-testid=own-live] [data-call-id="${c1}"]`);
+      const ownSeen = await own.waitFor({ timeout: 15000 }).then(() => true, () => false);
+      if (!ownSeen) results.notes.push("agent: call 1 was not live any more on the agent's landing page");
+      if ((await ag.locator(`[data-testid=own-live] [data-call-id="${c2}"]`).count()) > 0)
+        fail(`agent: the other agent's live call ${c2} is listed on the agent's landing page`);
+      await shot(ag, "agent-landing.png");
       await ag.goto(`${url}/#/call/${encodeURIComponent(c1)}`);
       const seen = await Promise.race([
         ag.getByTestId("call-gauges").waitFor({ timeout: 15000 }).then(() => "live"),

@@ -42,6 +42,8 @@ function landing(ctx) {
     if (id) location.hash = `#/call/${encodeURIComponent(id)}`;
   });
   const list = h("div", { class: "landing-list" }, h("p", { class: "muted" }, "Loading…"));
+  // An agent's floor is its own live calls (the server narrows it).
+  const liveList = h("div", { class: "landing-list", "data-testid": "own-live" }, h("p", { class: "muted" }, "Loading…"));
   fill(
     root,
     h(
@@ -54,9 +56,44 @@ function landing(ctx) {
         h("p", { class: "help" }, who.role === "agent" ? "Your live call's id is shown by your telephony desktop." : "Live calls are listed on the floor view; or type a call id."),
         form,
       ),
+      who.role === "agent" ? section("Your live calls", null, liveList) : null,
       section("Stored calls", null, list),
     ),
   );
+  if (who.role === "agent") {
+    const liveCalls = new Map();
+    const paintLive = () => {
+      if (!liveCalls.size) {
+        fill(liveList, emptyBox("No live call right now."));
+        return;
+      }
+      const ids = [...liveCalls.keys()].sort();
+      fill(
+        liveList,
+        h(
+          "ul",
+          { class: "live-calls" },
+          ids.map((id) =>
+            h("li", { "data-call-id": id }, h("a", { href: `#/call/${encodeURIComponent(id)}` }, id), ` · ${mmss(liveCalls.get(id))}`),
+          ),
+        ),
+      );
+    };
+    paintLive();
+    guard(liveList, () =>
+      stream(
+        scope,
+        (signal) => api.watchFloor({}, { signal }),
+        (u) => {
+          if (!u.callId) return;
+          if (u.kind === 3) liveCalls.delete(u.callId);
+          else liveCalls.set(u.callId, u.kpi ? u.kpi.durationS : liveCalls.get(u.callId) || 0);
+          paintLive();
+        },
+        () => liveCalls.clear(),
+      ),
+    );
+  }
   guard(list, async () => {
     const res = await unary(scope, (signal) => api.listCalls({ limit: 50 }, { signal }));
     if (!res.calls.length) {
