@@ -34,7 +34,7 @@ use crate::engine::kpi::{KpiSnapshot, LivePrompt};
 use crate::engine::seal::{CallResult, Transcription};
 use crate::redact::call::Cleared;
 use crate::security::auth::Action;
-use crate::store::db::{CallStore, Filter, IfExists, StoreError};
+use crate::store::db::{CallStore, IfExists, StoreError};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::telemetry;
 
@@ -1086,27 +1086,8 @@ impl CallScope for Service {
     ) -> Result<Response<pb::ListCallsResponse>, Status> {
         let who = self.hub.policy.access.identify("ListCalls", &request)?;
         who.require("ListCalls", Action::ListCalls)?;
-        let r = request.into_inner();
-        let text = |s: String| (!s.is_empty()).then_some(s);
-        let filter = Filter {
-            since: text(r.since),
-            until: text(r.until),
-            // An agent lists its own calls, whatever it asks for.
-            agent: match who.only_agent() {
-                Some(own) => Some(own.to_string()),
-                None => text(r.agent_id),
-            },
-            caller: text(r.caller_id),
-            category: text(r.category),
-            prompt_kind: text(r.prompt_kind),
-            min_score: r.min_score,
-            max_score: r.max_score,
-            phrase: text(r.phrase),
-            limit: match r.limit {
-                0 => 100,
-                n => n as usize,
-            },
-        };
+        // An agent lists its own calls, whatever it asks for.
+        let filter = console::filter(request.into_inner(), &who, 100);
         let dir = self.hub.data_dir.clone();
         let rows = tokio::task::spawn_blocking(move || {
             CallStore::open_existing(&dir).and_then(|db| db.list(&filter))
