@@ -452,13 +452,24 @@ async fn late_watchers_get_the_state_and_a_vanished_caller_is_still_stored() {
         .await
         .unwrap()
         .into_inner();
+    // First the call so far (from CallAccepted on), then a KPI snapshot.
     let first = watch.message().await.unwrap().unwrap();
-    match first.event {
-        Some(pb::call_event::Event::Kpi(k)) => assert!(k.duration_s >= 5.0, "{k:?}"),
-        other => panic!("a late watcher first gets a KPI snapshot, got {other:?}"),
+    assert!(
+        matches!(first.event, Some(pb::call_event::Event::Accepted(_))),
+        "{first:?}"
+    );
+    loop {
+        let ev = watch.message().await.unwrap().unwrap();
+        if let Some(pb::call_event::Event::Kpi(k)) = ev.event {
+            assert!(k.duration_s >= 5.0, "{k:?}");
+            break;
+        }
     }
-    // The floor saw the call start.
-    let started = floor.message().await.unwrap().unwrap();
+    // The floor saw the call start (after the floor's figures).
+    let mut started = floor.message().await.unwrap().unwrap();
+    while started.kind == pb::floor_update::Kind::FloorStats as i32 {
+        started = floor.message().await.unwrap().unwrap();
+    }
     assert_eq!(started.call_id, call);
     assert_eq!(started.kind, pb::floor_update::Kind::CallStarted as i32);
     // The same id again while live is refused.

@@ -467,6 +467,26 @@ pub async fn watch_floor(url: impl Into<Endpoint>) -> Result<(), ClientError> {
             pb::floor_update::Kind::CallEnded => {
                 println!("{} ended after {:.0} s", u.call_id, k.duration_s)
             }
+            pb::floor_update::Kind::FloorStats => {
+                let st = u.stats.unwrap_or_default();
+                let prompts: Vec<String> = st
+                    .prompts_15m
+                    .iter()
+                    .map(|(kind, n)| format!("{kind} {n}"))
+                    .collect();
+                println!(
+                    "floor: {} live (mean {:.0} s so far), {} ended in the last hour (mean {:.0} s), prompts in 15 min: {}",
+                    st.calls_live,
+                    st.avg_live_s,
+                    st.ended_last_hour,
+                    st.avg_handle_s,
+                    if prompts.is_empty() {
+                        "none".to_string()
+                    } else {
+                        prompts.join(", ")
+                    }
+                )
+            }
             _ => println!(
                 "{:<20} {:<10} {}{prompt}",
                 u.call_id,

@@ -153,6 +153,13 @@ async function main() {
       results.floorLatencyMsP95 = percentile(lat, 95);
       if (!lat.length) fail("floor: no floor update latency was measured (sent_unix_ms missing?)");
       await shot(sup, "floor.png");
+      // Keyboard: a floor row takes focus and Enter opens its call.
+      const row = sup.locator(`[data-testid=floor-row][data-call-id="${c2}"]`);
+      await row.focus();
+      await sup.keyboard.press("Enter");
+      await sup.waitForURL(new RegExp(`#/call/${escapeRe(encodeURIComponent(c2))}$`), { timeout: 10000 }).catch(() => fail("floor: Enter on a focused row did not open its call"));
+      await sup.goto(`${url}/#/floor`);
+      await sup.locator(`[data-testid=floor-row][data-call-id="${c1}"]`).waitFor({ timeout: 15000 });
     });
 
     // ---------------------------------------------------------------- 2. call
@@ -257,6 +264,19 @@ async function main() {
       if (!/^\d+(\.\d+)?$/.test(score)) fail(`report: the scorecard shows no score (${JSON.stringify(score.slice(0, 20))})`);
       await qa.getByTestId("report-sentiment").locator("canvas").waitFor({ timeout: 5000 });
       await shot(qa, "report.png");
+      // "Calls like" a sentence (by meaning, the server's sentence model):
+      // segments come back nearest first, with a similarity.
+      await qa.goto(`${url}/#/review`);
+      await qa.getByTestId("review-phrase").fill("");
+      await qa.getByTestId("review-like").fill("the customer is unhappy that nobody called back");
+      await qa.getByTestId("review-submit").click();
+      await qa
+        .locator("[data-testid=review-results] [data-testid=review-row]")
+        .first()
+        .waitFor({ timeout: 20000 })
+        .catch(() => fail("review: a search by meaning found no segment"));
+      await shot(qa, "review-like.png");
+      await qa.getByTestId("review-like").fill("");
       // trends
       await qa.goto(`${url}/#/review`);
       const trends = qa.getByTestId("trends");
