@@ -23,6 +23,9 @@ export CALLSCOPE_PYTHON="$venv/bin/python"
 # The web console: headless Chromium (Debian package) driven by playwright-core,
 # and the page's toolchain from web/package-lock.json (npm). The committed bundle
 # (web/dist, embedded in the binary) must be what its sources build to.
+# The PostgreSQL store's tests start throwaway servers (initdb, pg_ctl) of
+# Debian's PostgreSQL; they run as the postgres user when the tests run as root.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
 web_pkgs=()
 command -v chromium >/dev/null || web_pkgs+=(chromium chromium-driver fonts-liberation)
 { command -v node && command -v npm; } >/dev/null || web_pkgs+=(nodejs npm)

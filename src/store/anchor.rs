@@ -133,6 +133,33 @@ fn row_hash(
 }
 
 impl Anchor {
+    /// A row as a store read it (the kind as stored).
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_stored(
+        seq: i64,
+        kind_text: String,
+        call_id: Option<String>,
+        at: i64,
+        trail_head: Option<String>,
+        recording_sha256: Option<String>,
+        detail: Option<String>,
+        prev_hash: String,
+        hash: String,
+    ) -> Self {
+        Anchor {
+            seq,
+            kind: EventKind::parse(&kind_text),
+            call_id,
+            at,
+            trail_head,
+            recording_sha256,
+            detail,
+            prev_hash,
+            hash,
+            kind_text,
+        }
+    }
+
     /// The hash this row should carry, from its fields.
     pub fn expected_hash(&self) -> String {
         row_hash(
@@ -161,6 +188,31 @@ pub struct NewAnchor<'a> {
     pub detail: Option<&'a str>,
 }
 
+/// The seq, previous hash and hash of the row after `last` (the chain's
+/// last `(seq, hash)`, `None` when empty): what every store backend writes.
+pub fn next_row(
+    last: Option<(i64, String)>,
+    kind: EventKind,
+    at: i64,
+    row: &NewAnchor<'_>,
+) -> (i64, String, String) {
+    let (seq, prev) = match last {
+        Some((s, h)) => (s + 1, h),
+        None => (1, GENESIS.to_string()),
+    };
+    let hash = row_hash(
+        seq,
+        kind.as_str(),
+        row.call_id,
+        at,
+        row.trail_head,
+        row.recording_sha256,
+        row.detail,
+        &prev,
+    );
+    (seq, prev, hash)
+}
+
 /// Appends a row to the chain inside `tx` (which must hold the write lock:
 /// an immediate transaction); returns its seq.
 pub(crate) fn append(
@@ -176,20 +228,7 @@ pub(crate) fn append(
             |r| Ok((r.get(0)?, r.get(1)?)),
         )
         .optional()?;
-    let (seq, prev) = match last {
-        Some((s, h)) => (s + 1, h),
-        None => (1, GENESIS.to_string()),
-    };
-    let hash = row_hash(
-        seq,
-        kind.as_str(),
-        row.call_id,
-        at,
-        row.trail_head,
-        row.recording_sha256,
-        row.detail,
-        &prev,
-    );
+    let (seq, prev, hash) = next_row(last, kind, at, row);
     tx.execute(
         "INSERT INTO anchors (seq, kind, call_id, at, trail_head, recording_sha256, detail,
             prev_hash, hash)
