@@ -18,7 +18,7 @@ use crate::redact::{Redacted, seal_signal_report};
 use crate::report::{Report, SourceInfo};
 use crate::source::{SourceError, WavSource};
 use crate::store::audit::AuditWriter;
-use crate::store::db::{CallStore, IfExists, StoreError, StoredFiles};
+use crate::store::db::{IfExists, StoreError, StoredFiles};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::store::recording::write_recording;
 
@@ -140,10 +140,10 @@ pub fn check_new_call(data_dir: &Path, call_id: &str, replace: bool) -> Result<(
             call_id: call_id.to_string(),
         });
     }
-    if replace || !crate::store::db::db_path(data_dir).exists() {
+    if replace || (!crate::store::shared() && !crate::store::db::db_path(data_dir).exists()) {
         return Ok(());
     }
-    if CallStore::open_existing(data_dir)?.exists(call_id)? {
+    if crate::store::open_existing(data_dir)?.exists(call_id)? {
         return Err(StoreError::AlreadyExists {
             call_id: call_id.to_string(),
         });
@@ -457,7 +457,7 @@ pub fn store_result_with(
         files.recording = Some((info.path, info.sha256));
     }
     write_report(data_dir, &result.report)?;
-    CallStore::open(data_dir).and_then(|mut db| db.put(&result.report, &files, if_exists))?;
+    crate::store::open(data_dir).and_then(|mut db| db.put(&result.report, &files, if_exists))?;
     Ok(())
 }
 

@@ -28,6 +28,13 @@ pub struct Cli {
     /// Log filter (also `RUST_LOG`), e.g. `info` or `callscope=debug`.
     #[arg(long, global = true, default_value = "warn")]
     pub log: String,
+    /// Where calls are indexed: the SQLite file in the data directory
+    /// (default), or a PostgreSQL store shared by a cluster of nodes
+    /// (`postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE`; also
+    /// `CALLSCOPE_STORE`). Recordings and audit trails stay in the data
+    /// directory.
+    #[arg(long, global = true, env = "CALLSCOPE_STORE", value_name = "URL")]
+    pub store: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -303,6 +310,23 @@ fn non_negative_seconds(s: &str) -> Result<f64, String> {
 /// Runs the parsed command line; the exit code is 0 when everything
 /// succeeded, 1 when some input failed, 2 on a usage error.
 pub fn run(cli: Cli) -> ExitCode {
+    if let Some(url) = cli
+        .store
+        .as_deref()
+        .filter(|u| !u.is_empty() && *u != "sqlite")
+    {
+        if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            eprintln!(
+                "error: --store {:?}: give a postgres:// URL, or leave it out for the data directory's SQLite store",
+                crate::store::pg::redact_url(url)
+            );
+            return ExitCode::from(2);
+        }
+        if let Err(e) = crate::store::use_postgres(url) {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    }
     match cli.command {
         Command::Analyze(args) => analyze(args),
         Command::Serve(args) => crate::live::commands::serve(args),

@@ -15,7 +15,7 @@ use tonic::Status;
 
 use super::pb;
 use crate::security::auth::{Action, Principal};
-use crate::store::db::{CallStore, Filter, StoreError};
+use crate::store::db::{Filter, StoreError};
 
 /// How many of the customer's last final turns the floor's trend shows.
 const SENTIMENT_TURNS: usize = 10;
@@ -89,8 +89,8 @@ pub fn filter(r: pb::ListCallsRequest, who: &Principal, default_limit: usize) ->
 }
 
 /// Opens the store; `None` when nothing was stored yet.
-fn open(data_dir: &Path) -> Result<Option<CallStore>, StoreError> {
-    match CallStore::open_existing(data_dir) {
+fn open(data_dir: &Path) -> Result<Option<Box<dyn crate::store::db::Store>>, StoreError> {
+    match crate::store::open_existing(data_dir) {
         Ok(db) => Ok(Some(db)),
         Err(StoreError::Missing(_)) => Ok(None),
         Err(e) => Err(e),

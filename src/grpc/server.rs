@@ -34,7 +34,7 @@ use crate::engine::kpi::{KpiSnapshot, LivePrompt};
 use crate::engine::seal::{CallResult, Transcription};
 use crate::redact::call::Cleared;
 use crate::security::auth::Action;
-use crate::store::db::{CallStore, IfExists, StoreError};
+use crate::store::db::{IfExists, StoreError};
 use crate::store::open::{OpenCall, OpenStart};
 use crate::telemetry;
 
@@ -1056,7 +1056,7 @@ impl CallScope for Service {
         let dir = self.hub.data_dir.clone();
         let id = call_id.clone();
         let found = tokio::task::spawn_blocking(move || {
-            CallStore::open_existing(&dir).and_then(|db| db.report_json(&id))
+            crate::store::open_existing(&dir).and_then(|db| db.report_json(&id))
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?;
@@ -1090,7 +1090,7 @@ impl CallScope for Service {
         let filter = console::filter(request.into_inner(), &who, 100);
         let dir = self.hub.data_dir.clone();
         let rows = tokio::task::spawn_blocking(move || {
-            CallStore::open_existing(&dir).and_then(|db| db.list(&filter))
+            crate::store::open_existing(&dir).and_then(|db| db.list(&filter))
         })
         .await
         .map_err(|e| Status::internal(e.to_string()))?;

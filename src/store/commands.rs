@@ -9,7 +9,7 @@ use comfy_table::{ContentArrangement, Table, presets::UTF8_BORDERS_ONLY};
 
 use crate::report::Report;
 use crate::rules::CATEGORIES;
-use crate::store::db::{CallStore, Filter, StoreError};
+use crate::store::db::{Filter, StoreError};
 use crate::store::verify::{ChainCheck, Verdict, VerifyReport, Which, verify};
 
 /// `callscope calls …`
@@ -155,7 +155,7 @@ pub fn calls(cmd: CallsCommand) -> ExitCode {
         | CallsCommand::Show { out, .. }
         | CallsCommand::Search { out, .. } => out,
     };
-    let result = CallStore::open_existing(&out.data_dir).and_then(|db| match &cmd {
+    let result = super::open_existing(&out.data_dir).and_then(|db| match &cmd {
         CallsCommand::List { filter, out } => {
             let rows = db.list(&filter.into())?;
             Ok(if out.json {
@@ -295,7 +295,7 @@ pub fn trends(args: TrendsArgs) -> ExitCode {
         agent: args.agent.clone(),
         ..Filter::default()
     };
-    let result = CallStore::open_existing(&args.out.data_dir).and_then(|db| {
+    let result = super::open_existing(&args.out.data_dir).and_then(|db| {
         let tr = db.trends(&filter)?;
         if args.out.json {
             return Ok(json(&tr));

@@ -24,6 +24,49 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
+use db::{CallStore, Store, StoreError};
+
+/// The PostgreSQL store this process uses instead of the data directory's
+/// SQLite store, when `--store postgres://…` chose one.
+static SHARED: std::sync::OnceLock<pg::PgStore> = std::sync::OnceLock::new();
+
+/// Connections one process keeps to a shared PostgreSQL store.
+const POOL: u32 = 8;
+
+/// Makes this process store calls in (and query) the PostgreSQL store at
+/// `url` instead of each data directory's SQLite file (`--store`; the
+/// recordings and audit trails stay in the data directory). Connects and
+/// creates or checks the schema now, so a wrong URL fails at start.
+pub fn use_postgres(url: &str) -> Result<(), StoreError> {
+    let store = pg::PgStore::connect(url, POOL)?;
+    let _ = SHARED.set(store);
+    Ok(())
+}
+
+/// Whether this process uses a shared PostgreSQL store.
+pub fn shared() -> bool {
+    SHARED.get().is_some()
+}
+
+/// The call store for `data_dir`: the shared PostgreSQL store when one was
+/// chosen ([`use_postgres`]), else the SQLite store in `data_dir` (created
+/// when missing).
+pub fn open(data_dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+    match SHARED.get() {
+        Some(pg) => Ok(Box::new(pg.clone())),
+        None => Ok(Box::new(CallStore::open(data_dir)?)),
+    }
+}
+
+/// [`open`], but a data directory without a SQLite store is
+/// [`StoreError::Missing`] (nothing stored yet).
+pub fn open_existing(data_dir: &Path) -> Result<Box<dyn Store>, StoreError> {
+    match SHARED.get() {
+        Some(pg) => Ok(Box::new(pg.clone())),
+        None => Ok(Box::new(CallStore::open_existing(data_dir)?)),
+    }
+}
+
 /// Lower-case hex of a byte string (e.g. a digest).
 pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{info, warn};
 
 use super::audit::{AuditEntry, AuditWriter};
-use super::db::{CallStore, IfExists, StoredFiles};
+use super::db::{IfExists, StoredFiles};
 use super::recording::{RecordingWriter, partial_path, recording_path, wav_header};
 use crate::analyze::{AnalyzeError, write_report};
 use crate::engine::seal::CallResult;
@@ -185,7 +185,7 @@ impl OpenCall {
             recording: Some((info.path, info.sha256)),
         };
         write_report(&self.data_dir, &result.report)?;
-        CallStore::open(&self.data_dir)
+        super::open(&self.data_dir)
             .and_then(|mut db| db.put(&result.report, &files, self.if_exists))?;
         let _ = fs::remove_file(&self.journal_path);
         Ok(())
@@ -247,7 +247,7 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     // Before touching any file: a call stored under this id meanwhile is
     // not overwritten by the remains of one that did not ask to replace it.
     if !replace
-        && CallStore::open(data_dir)
+        && super::open(data_dir)
             .and_then(|db| db.exists(&start.call_id))
             .map_err(|e| e.to_string())?
     {
@@ -336,7 +336,7 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     report.redactions = redactions;
     let report = crate::redact::seal_signal_report(report).map_err(|e| e.to_string())?;
     write_report(data_dir, &report).map_err(|e| e.to_string())?;
-    CallStore::open(data_dir)
+    super::open(data_dir)
         .and_then(|mut db| db.put(&report, &files, if_exists))
         .map_err(|e| e.to_string())?;
     fs::remove_file(journal).map_err(|e| e.to_string())?;
@@ -348,6 +348,7 @@ mod tests {
     use super::*;
     use crate::redact::test_seal;
     use crate::report::test_report;
+    use crate::store::db::CallStore;
 
     fn start(id: &str) -> OpenStart {
         OpenStart {

@@ -875,19 +875,20 @@ mod tests {
 }
 
 /// A throwaway PostgreSQL server for tests: `initdb` in a temporary
-/// directory, started on a free loopback port, stopped when dropped (as
-/// the `postgres` user when the tests run as root, since PostgreSQL
-/// refuses to run as root).
-#[cfg(test)]
-pub(crate) mod testing {
+/// directory, started on a free loopback port, stopped and removed when
+/// dropped (as the `postgres` user when the tests run as root, since
+/// PostgreSQL refuses to run as root). For callscope's own tests.
+#[doc(hidden)]
+pub mod testing {
     use std::path::PathBuf;
     use std::process::{Command, Stdio};
 
     /// A running test server.
-    pub(crate) struct TestPg {
-        dir: tempfile::TempDir,
+    pub struct TestPg {
+        dir: PathBuf,
         bin: PathBuf,
-        /// `postgres://callscope@127.0.0.1:PORT/callscope`.
+        root: bool,
+        /// `postgres://callscope@127.0.0.1:PORT/postgres`.
         pub url: String,
     }
 
@@ -901,18 +902,11 @@ pub(crate) mod testing {
         dirs.pop()
     }
 
-    fn is_root() -> bool {
-        Command::new("id")
-            .arg("-u")
-            .output()
-            .is_ok_and(|o| o.stdout.starts_with(b"0\n"))
-    }
-
     impl TestPg {
         /// Starts one; `None` (with a note) only when PostgreSQL is not
         /// installed and `CALLSCOPE_SKIP_POSTGRES` is set. Without that
         /// variable a missing PostgreSQL fails the test, saying what to do.
-        pub(crate) fn start() -> Option<Self> {
+        pub fn start() -> Option<Self> {
             let Some(bin) = bin_dir() else {
                 if std::env::var_os("CALLSCOPE_SKIP_POSTGRES").is_some() {
                     eprintln!("skipped: PostgreSQL is not installed (CALLSCOPE_SKIP_POSTGRES set)");
@@ -923,40 +917,36 @@ pub(crate) mod testing {
                      (scripts/test.sh does), or set CALLSCOPE_SKIP_POSTGRES=1 to skip them"
                 );
             };
-            let dir = tempfile::tempdir().unwrap();
-            let root = is_root();
-            let run = |args: &[&str]| {
-                let mut cmd = if root {
-                    let mut c = Command::new("runuser");
-                    c.args(["-u", "postgres", "--"]);
-                    c.arg(bin.join(args[0]));
-                    c
-                } else {
-                    Command::new(bin.join(args[0]))
-                };
-                let out = cmd
-                    .args(&args[1..])
-                    .stdin(Stdio::null())
-                    .output()
-                    .expect("run a PostgreSQL tool");
-                assert!(
-                    out.status.success(),
-                    "{} failed: {}",
-                    args[0],
-                    String::from_utf8_lossy(&out.stderr)
-                );
-            };
+            static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let dir = std::env::temp_dir().join(format!("callscope-pg-{}-{n}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("make the test cluster's directory");
+            let root = Command::new("id")
+                .arg("-u")
+                .output()
+                .is_ok_and(|o| o.stdout.starts_with(b"0\n"));
             if root {
                 let ok = Command::new("chown")
                     .arg("postgres:")
-                    .arg(dir.path())
+                    .arg(&dir)
                     .status()
                     .is_ok_and(|s| s.success());
                 assert!(ok, "chown the test cluster's directory to postgres");
             }
-            let data = dir.path().join("data");
-            let d = data.to_str().unwrap();
-            run(&[
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .expect("a free port")
+                .port();
+            let pg = TestPg {
+                url: format!("postgres://callscope@127.0.0.1:{port}/postgres"),
+                bin,
+                root,
+                dir,
+            };
+            let data = pg.dir.join("data");
+            let d = data.to_str().expect("a UTF-8 temp dir");
+            pg.run(&[
                 "initdb",
                 "-D",
                 d,
@@ -968,54 +958,62 @@ pub(crate) mod testing {
                 "--locale=C.UTF-8",
                 "--no-sync",
             ]);
-            let port = std::net::TcpListener::bind("127.0.0.1:0")
-                .unwrap()
-                .local_addr()
-                .unwrap()
-                .port();
             let opts = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-                dir.path().display()
+                pg.dir.display()
             );
-            let log = dir.path().join("log");
-            run(&[
+            let log = pg.dir.join("log");
+            pg.run(&[
                 "pg_ctl",
                 "-D",
                 d,
                 "-l",
-                log.to_str().unwrap(),
+                log.to_str().expect("UTF-8"),
                 "-w",
                 "-o",
                 &opts,
                 "start",
             ]);
-            let pg = TestPg {
-                url: format!("postgres://callscope@127.0.0.1:{port}/postgres"),
-                bin,
-                dir,
-            };
             Some(pg)
+        }
+
+        fn command(&self, tool: &str) -> Command {
+            if self.root {
+                let mut c = Command::new("runuser");
+                c.args(["-u", "postgres", "--"]).arg(self.bin.join(tool));
+                c
+            } else {
+                Command::new(self.bin.join(tool))
+            }
+        }
+
+        fn run(&self, args: &[&str]) {
+            let out = self
+                .command(args[0])
+                .args(&args[1..])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run a PostgreSQL tool");
+            assert!(
+                out.status.success(),
+                "{} failed: {}",
+                args[0],
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
     }
 
     impl Drop for TestPg {
         fn drop(&mut self) {
-            let data = self.dir.path().join("data");
-            let pg_ctl = self.bin.join("pg_ctl");
-            let mut cmd = if is_root() {
-                let mut c = Command::new("runuser");
-                c.args(["-u", "postgres", "--"]).arg(pg_ctl);
-                c
-            } else {
-                Command::new(pg_ctl)
-            };
-            let _ = cmd
+            let _ = self
+                .command("pg_ctl")
                 .arg("-D")
-                .arg(&data)
+                .arg(self.dir.join("data"))
                 .args(["-m", "immediate", "-w", "stop"])
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
                 .status();
+            let _ = std::fs::remove_dir_all(&self.dir);
         }
     }
 }
