@@ -465,6 +465,8 @@ pub trait Store {
     fn trends(&self, f: &Filter) -> Result<Trends, StoreError>;
     /// The anchor chain, in order.
     fn anchors(&self) -> Result<Vec<super::anchor::Anchor>, StoreError>;
+    /// Each stored call's recording hash (as its row holds it), by call id.
+    fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError>;
 }
 
 /// [`Store`] for a type whose inherent methods have the trait's names.
@@ -499,6 +501,9 @@ macro_rules! store_by_inherent_methods {
             }
             fn anchors(&self) -> Result<Vec<super::anchor::Anchor>, StoreError> {
                 <$t>::anchors(self)
+            }
+            fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError> {
+                <$t>::stored_files(self)
             }
         }
     };
@@ -878,7 +883,7 @@ impl CallStore {
     }
 
     /// Each stored call's recording hash (as its row holds it), by call id.
-    pub(crate) fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError> {
+    pub fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError> {
         let mut stmt = self
             .conn
             .prepare("SELECT call_id, recording_sha256 FROM calls")

@@ -459,6 +459,12 @@ impl PgStore {
             .collect())
     }
 
+    /// Each stored call's recording hash (as its row holds it), by call id.
+    pub fn stored_files(&self) -> Result<super::verify::StoredRows, StoreError> {
+        let rows = self.query("SELECT call_id, recording_sha256 FROM calls", &[])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     /// The stored report of a call, as JSON (`None` if there is no such call).
     pub fn report_json(&self, call_id: &str) -> Result<Option<String>, StoreError> {
         let mut c = self.conn()?;

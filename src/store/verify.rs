@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use super::anchor::{self, Anchor, CallState, ChainBreak, ChainHead};
 use super::audit::{self, AuditError};
-use super::db::{CallStore, StoreError};
+use super::db::StoreError;
 use super::recording::recording_path;
 
 /// Which calls to check.
@@ -186,7 +186,7 @@ impl VerifyReport {
 /// when one call is asked for and neither the database nor the chain knows
 /// it.
 pub fn verify(data_dir: &Path, which: Which<'_>) -> Result<VerifyReport, StoreError> {
-    let db = CallStore::open_existing(data_dir)?;
+    let db = super::open_existing(data_dir)?;
     let rows = db.anchors()?;
     let stored = db.stored_files()?;
     let chain = match anchor::check_chain(&rows) {
@@ -332,7 +332,7 @@ fn trail_problem(path: &Path, e: &AuditError) -> Problem {
 }
 
 /// The recording hash each stored call's row holds, by call id.
-pub(crate) type StoredRows = BTreeMap<String, Option<String>>;
+pub type StoredRows = BTreeMap<String, Option<String>>;
 
 #[cfg(test)]
 mod tests {
@@ -340,6 +340,7 @@ mod tests {
     use crate::redact::test_seal;
     use crate::report::test_report;
     use crate::store::audit::AuditWriter;
+    use crate::store::db::CallStore;
     use crate::store::db::{IfExists, StoredFiles, db_path};
 
     #[test]
