@@ -65,7 +65,14 @@ fn two_nodes_share_one_postgres_store() {
     assert_eq!(trends["calls"], 2, "{out}");
     // Node A's calls verify against the anchor chain in PostgreSQL.
     let (code, out, err) = callscope(&[
-        "audit", "verify", "--all", "--json", "--data-dir", a, "--store", &pg.url,
+        "audit",
+        "verify",
+        "--all",
+        "--json",
+        "--data-dir",
+        a,
+        "--store",
+        &pg.url,
     ]);
     assert_eq!(code, 0, "{out}\n{err}");
     // The same call id again is refused across nodes, as on one machine.
