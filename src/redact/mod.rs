@@ -43,6 +43,14 @@ impl<T> Redacted<T> {
 
 /// Seals anything, for unit tests of writers elsewhere in the crate.
 impl Redacted<crate::report::Report> {
+    /// The same sealed report under another call id (an id is not call
+    /// content): for storing copies, e.g. in the store benchmark.
+    pub fn with_call_id(&self, call_id: &str) -> Self {
+        let mut r = self.0.clone();
+        r.call_id = call_id.to_string();
+        Redacted(r)
+    }
+
     /// Adds the post-call analytics, derived only from the report's own
     /// redacted segments and measurements, and keeps it sealed.
     ///

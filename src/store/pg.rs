@@ -913,6 +913,12 @@ pub mod testing {
         /// installed and `CALLSCOPE_SKIP_POSTGRES` is set. Without that
         /// variable a missing PostgreSQL fails the test, saying what to do.
         pub fn start() -> Option<Self> {
+            Self::start_with(false)
+        }
+
+        /// [`Self::start`] with `fsync` on (durable commits, as in
+        /// production; for measuring write latency) or off (tests).
+        pub fn start_with(fsync: bool) -> Option<Self> {
             let Some(bin) = bin_dir() else {
                 if std::env::var_os("CALLSCOPE_SKIP_POSTGRES").is_some() {
                     eprintln!("skipped: PostgreSQL is not installed (CALLSCOPE_SKIP_POSTGRES set)");
@@ -965,8 +971,9 @@ pub mod testing {
                 "--no-sync",
             ]);
             let opts = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
-                pg.dir.display()
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
+                pg.dir.display(),
+                if fsync { "on" } else { "off" }
             );
             let log = pg.dir.join("log");
             pg.run(&[
