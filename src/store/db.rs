@@ -1381,7 +1381,8 @@ fn adopt_stored_calls(tx: &rusqlite::Transaction<'_>, data_dir: &Path) -> rusqli
     Ok(calls.len())
 }
 
-fn limit(n: usize) -> String {
+/// `LIMIT n` (nothing for 0: all).
+pub(crate) fn limit(n: usize) -> String {
     if n == 0 {
         String::new()
     } else {
@@ -1395,11 +1396,13 @@ fn now_unix() -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-fn round1(x: f64) -> f64 {
+/// Rounded to one decimal.
+pub(crate) fn round1(x: f64) -> f64 {
     (x * 10.0).round() / 10.0
 }
 
-fn round2(x: f64) -> f64 {
+/// Rounded to two decimals.
+pub(crate) fn round2(x: f64) -> f64 {
     (x * 100.0).round() / 100.0
 }
 

@@ -23,6 +23,7 @@ use super::db::{
     AgentKpis, CallRow, Filter, IfExists, Recurring, RepeatCaller, SearchHit, StoreError,
     StoredFiles, Trends, WeekCount,
 };
+use super::db::{limit, round1, round2};
 use crate::redact::Redacted;
 use crate::report::Report;
 
@@ -835,22 +836,6 @@ fn hit(r: &Row) -> SearchHit {
         text: r.get(6),
         similarity: None,
     }
-}
-
-fn limit(n: usize) -> String {
-    if n == 0 {
-        String::new()
-    } else {
-        format!("LIMIT {n}")
-    }
-}
-
-fn round1(x: f64) -> f64 {
-    (x * 10.0).round() / 10.0
-}
-
-fn round2(x: f64) -> f64 {
-    (x * 100.0).round() / 100.0
 }
 
 #[cfg(test)]
