@@ -273,8 +273,8 @@ impl Mood {
         if self.turns.is_empty() {
             return 0.0;
         }
-        let recent: Vec<f64> = self.turns.iter().rev().take(MOOD_TURNS).copied().collect();
-        let mean = recent.iter().sum::<f64>() / recent.len() as f64;
+        let n = self.turns.len().min(MOOD_TURNS);
+        let mean = self.turns.iter().rev().take(n).sum::<f64>() / n as f64;
         (mean * 100.0).round() / 100.0
     }
 
