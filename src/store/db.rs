@@ -511,6 +511,15 @@ macro_rules! store_by_inherent_methods {
 store_by_inherent_methods!(CallStore);
 store_by_inherent_methods!(super::pg::PgStore);
 
+/// Whether SQLite answered "busy" or "locked" (another connection holds
+/// the lock); such an error is worth retrying.
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
 /// Path of the database in `data_dir`.
 pub fn db_path(data_dir: &Path) -> PathBuf {
     data_dir.join(DB_FILE)
@@ -559,7 +568,24 @@ impl CallStore {
             source,
         })?;
         let mut store = CallStore { conn, path };
-        store.setup()?;
+        // Switching to WAL and the first read of a brand-new database can
+        // answer SQLITE_BUSY without waiting in the busy handler while other
+        // connections open the same file (SQLite avoids a lock-upgrade
+        // deadlock that way), so set-up is retried within the busy timeout.
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            match store.setup() {
+                Err(StoreError::Sqlite { source, .. })
+                    if is_busy(&source) && std::time::Instant::now() < deadline =>
+                {
+                    tracing::debug!(error = %source, "call store busy during set-up; retrying");
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(Duration::from_millis(200));
+                }
+                other => break other?,
+            }
+        }
         store.narrow_modes();
         Ok(store)
     }
