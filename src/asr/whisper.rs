@@ -226,6 +226,8 @@ pub struct WhisperPool {
     workers: Vec<JoinHandle<()>>,
     /// Jobs queued and not yet taken by a worker.
     waiting: Arc<std::sync::atomic::AtomicUsize>,
+    /// Queue places.
+    queue: usize,
 }
 
 static LOG_HOOKS: Once = Once::new();
@@ -325,6 +327,7 @@ impl WhisperPool {
             tx: Some(tx),
             workers,
             waiting,
+            queue: cfg.queue.max(1),
         })
     }
 
@@ -412,6 +415,10 @@ impl super::AsrPool for WhisperPool {
 
     fn waiting(&self) -> usize {
         WhisperPool::waiting(self)
+    }
+
+    fn capacity(&self) -> (usize, usize) {
+        (self.workers.len(), self.queue)
     }
 }
 

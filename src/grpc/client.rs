@@ -444,6 +444,72 @@ pub async fn watch_call(
     Ok(())
 }
 
+/// Prints the cluster's nodes (`callscope cluster status`): a table, or
+/// JSON with `json`.
+pub async fn cluster_status(url: impl Into<Endpoint>, json: bool) -> Result<(), ClientError> {
+    let mut client = connect(url).await?;
+    let nodes = client
+        .cluster_status(pb::ClusterStatusRequest {})
+        .await?
+        .into_inner()
+        .nodes;
+    if json {
+        let v: Vec<serde_json::Value> = nodes
+            .iter()
+            .map(|n| {
+                serde_json::json!({
+                    "node_id": n.node_id, "version": n.version, "listen": n.listen,
+                    "live_calls": n.live_calls, "max_calls": n.max_calls,
+                    "asr_workers": n.asr_workers, "asr_queue": n.asr_queue,
+                    "asr_queue_max": n.asr_queue_max, "ready": n.ready,
+                    "not_ready_reason": n.not_ready_reason, "load1": n.load1,
+                    "cores": n.cores, "call_ids": n.call_ids, "lost": n.lost,
+                    "last_seen_s": n.last_seen_s,
+                })
+            })
+            .collect();
+        println!("{}", serde_json::Value::Array(v));
+        return Ok(());
+    }
+    let mut t = crate::store::commands::table(&[
+        "node", "state", "calls", "whisper", "load", "listen", "seen",
+    ]);
+    for n in &nodes {
+        let state = if n.lost {
+            "LOST".to_string()
+        } else if n.ready {
+            "ready".to_string()
+        } else {
+            format!("full: {}", n.not_ready_reason)
+        };
+        t.add_row([
+            n.node_id.clone(),
+            state,
+            format!("{}/{}", n.live_calls, n.max_calls),
+            format!(
+                "{} workers, {}/{} queued",
+                n.asr_workers, n.asr_queue, n.asr_queue_max
+            ),
+            format!("{:.2} on {} cores", n.load1, n.cores),
+            n.listen.clone(),
+            format!("{:.1} s ago", n.last_seen_s),
+        ]);
+    }
+    println!("{t}");
+    let live: u32 = nodes.iter().filter(|n| !n.lost).map(|n| n.live_calls).sum();
+    let room: u32 = nodes
+        .iter()
+        .filter(|n| !n.lost && n.ready)
+        .map(|n| n.max_calls.saturating_sub(n.live_calls))
+        .sum();
+    println!(
+        "{} nodes ({} lost), {live} live calls, room for {room} more on ready nodes",
+        nodes.len(),
+        nodes.iter().filter(|n| n.lost).count()
+    );
+    Ok(())
+}
+
 /// Follows the whole floor, printing one line per call update.
 pub async fn watch_floor(url: impl Into<Endpoint>) -> Result<(), ClientError> {
     let mut client = connect(url).await?;
@@ -467,6 +533,10 @@ pub async fn watch_floor(url: impl Into<Endpoint>) -> Result<(), ClientError> {
             pb::floor_update::Kind::CallEnded => {
                 println!("{} ended after {:.0} s", u.call_id, k.duration_s)
             }
+            pb::floor_update::Kind::CallInterrupted => println!(
+                "{} INTERRUPTED after {:.0} s: node {} stopped answering",
+                u.call_id, k.duration_s, u.node_id
+            ),
             pb::floor_update::Kind::FloorStats => {
                 let st = u.stats.unwrap_or_default();
                 let prompts: Vec<String> = st

@@ -2,6 +2,7 @@
 //! the server ([`server`]) and the command-line clients ([`client`]).
 
 pub mod client;
+pub mod cluster;
 pub mod console;
 pub mod policy;
 pub mod server;

@@ -22,6 +22,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status, Streaming};
 use tracing::{Instrument, info, info_span, warn};
 
+use super::cluster::{BusConfig, BusError, Cluster};
 use super::console::{self, FloorLog, Mood, unix_ms};
 use super::pb::call_scope_server::{CallScope, CallScopeServer};
 use super::policy::Meter;
@@ -96,6 +97,7 @@ impl Entry {
             started_at: self.started_at,
             stats: None,
             sent_unix_ms: unix_ms(),
+            node_id: String::new(),
         }
     }
 }
@@ -114,6 +116,28 @@ pub struct Hub {
     /// Prompts and ended calls, for the floor's figures (locked after
     /// `calls` when both are).
     floor_log: Mutex<FloorLog>,
+    /// The cluster bus, when this node is one of many (`--bus`).
+    cluster: std::sync::OnceLock<Arc<Cluster>>,
+}
+
+/// Whether a node takes a new call now, and its figures (`GET /ready`,
+/// `cluster status`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Readiness {
+    /// Whether a new call would be taken.
+    pub ready: bool,
+    /// Why not, when not.
+    pub reason: String,
+    /// Live calls now.
+    pub live_calls: usize,
+    /// `--max-calls`.
+    pub max_calls: usize,
+    /// Whisper worker threads.
+    pub asr_workers: usize,
+    /// Utterances waiting for a whisper worker.
+    pub asr_queue: usize,
+    /// Room in whisper's queue.
+    pub asr_queue_max: usize,
 }
 
 impl Hub {
@@ -171,7 +195,134 @@ impl Hub {
             policy,
             watchers: Arc::new(AtomicUsize::new(0)),
             floor_log: Mutex::new(FloorLog::default()),
+            cluster: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Joins the cluster bus: from now on this node's calls are published
+    /// and the other nodes' calls are on its floor.
+    pub async fn join(self: &Arc<Self>, cfg: &BusConfig) -> Result<(), BusError> {
+        let client = super::cluster::connect(cfg).await?;
+        let cluster = Cluster::start(self, client, cfg).await?;
+        let _ = self.cluster.set(cluster);
+        Ok(())
+    }
+
+    /// Whether this node takes a new call now: room under `--max-calls`,
+    /// whisper's queue less than half full (else new calls would only add
+    /// lag), the bus connected (cluster mode), not shutting down.
+    pub fn readiness(&self) -> Readiness {
+        let live_calls = self.live_calls();
+        let (asr_workers, asr_queue_max) = self.transcription.pool.capacity();
+        let asr_queue = self.transcription.pool.waiting();
+        let reason = if *self.shutdown.borrow() {
+            "shutting down".to_string()
+        } else if live_calls >= self.max_calls {
+            format!("{live_calls} live calls, the limit (--max-calls)")
+        } else if asr_queue_max > 0 && asr_queue * 2 >= asr_queue_max {
+            format!("whisper is behind: {asr_queue} of {asr_queue_max} queue places taken")
+        } else if self.cluster.get().is_some_and(|c| !c.connected()) {
+            "the cluster bus is not connected".to_string()
+        } else {
+            String::new()
+        };
+        Readiness {
+            ready: reason.is_empty(),
+            reason,
+            live_calls,
+            max_calls: self.max_calls,
+            asr_workers,
+            asr_queue,
+            asr_queue_max,
+        }
+    }
+
+    /// This node's live call ids.
+    pub fn live_call_ids(&self) -> Vec<String> {
+        let calls = self.calls.lock().expect("hub lock");
+        let mut ids: Vec<String> = calls.keys().cloned().collect();
+        ids.sort();
+        ids
+    }
+
+    /// This node's id on the bus (empty without one).
+    fn node_id(&self) -> String {
+        self.cluster
+            .get()
+            .map_or_else(String::new, |c| c.node_id.clone())
+    }
+
+    /// A live call's events so far (for another node's late watcher).
+    pub(super) fn history(&self, call_id: &str) -> Option<Vec<pb::CallEvent>> {
+        let calls = self.calls.lock().expect("hub lock");
+        let e = calls.get(call_id)?;
+        let mut v: Vec<pb::CallEvent> = e.history.iter().cloned().collect();
+        v.push(pb::CallEvent {
+            call_id: call_id.to_string(),
+            t: e.snapshot.duration_s,
+            emitted_at: e.snapshot.duration_s,
+            event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
+        });
+        Some(v)
+    }
+
+    /// Another node's floor update, onto this node's floor; `ended` is the
+    /// length of a call that ended there.
+    pub(super) fn remote_floor_update(&self, u: pb::FloorUpdate, ended: Option<f64>) {
+        let calls = self.calls.lock().expect("hub lock");
+        let _ = self.floor.send(u);
+        match ended {
+            Some(d) => {
+                self.floor_log
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .ended(d);
+                self.send_floor_stats(&calls, true);
+            }
+            None => self.send_floor_stats(&calls, false),
+        }
+    }
+
+    /// A call of a lost node: off the floor as interrupted, and stored as
+    /// such with what the floor knew (shared store only; the first node to
+    /// store it wins, the others find it stored).
+    pub(super) fn remote_call_lost(&self, node: &str, u: pb::FloorUpdate) {
+        let duration = u.kpi.as_ref().map_or(0.0, |k| k.duration_s);
+        let note = pb::FloorUpdate {
+            kind: pb::floor_update::Kind::CallInterrupted as i32,
+            sent_unix_ms: unix_ms(),
+            ..u.clone()
+        };
+        self.remote_floor_update(note, Some(duration));
+        if !crate::store::shared() {
+            return;
+        }
+        let data_dir = self.data_dir.clone();
+        let node = node.to_string();
+        tokio::task::spawn_blocking(move || {
+            let report = match super::cluster::lost_call_report(&node, &u) {
+                Ok(r) => r,
+                Err(e) => {
+                    warn!(call_id = %u.call_id, error = %e, "cannot make the lost call's record");
+                    return;
+                }
+            };
+            match crate::store::open(&data_dir).and_then(|mut db| {
+                db.put(
+                    &report,
+                    &crate::store::db::StoredFiles::default(),
+                    IfExists::Refuse,
+                )
+            }) {
+                Ok(()) => {
+                    info!(call_id = %u.call_id, node = %node, "a lost node's call stored as interrupted")
+                }
+                Err(StoreError::AlreadyExists { .. }) => {}
+                Err(e) => {
+                    warn!(call_id = %u.call_id, error = %e, "cannot store the lost node's call")
+                }
+            }
+        });
     }
 
     /// Takes a watcher's place (for one call's `counter` too, if given),
@@ -206,7 +357,12 @@ impl Hub {
     }
 
     fn floor_update(&self, kind: pb::floor_update::Kind, call_id: &str, e: &Entry) {
-        let _ = self.floor.send(e.floor_message(kind, call_id));
+        let mut u = e.floor_message(kind, call_id);
+        if let Some(c) = self.cluster.get() {
+            u.node_id = c.node_id.clone();
+            c.floor(&u);
+        }
+        let _ = self.floor.send(u);
     }
 
     /// The floor's figures over `calls` (the locked live calls).
@@ -215,7 +371,14 @@ impl Hub {
             .floor_log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .stats(calls.values().map(|e| e.snapshot.duration_s));
+            .stats(
+                calls.values().map(|e| e.snapshot.duration_s).chain(
+                    self.cluster
+                        .get()
+                        .map(|c| c.remote_durations())
+                        .unwrap_or_default(),
+                ),
+            );
         pb::FloorUpdate {
             kind: pb::floor_update::Kind::FloorStats as i32,
             stats: Some(stats),
@@ -280,6 +443,9 @@ impl Hub {
         let mut calls = self.calls.lock().expect("hub lock");
         if let Some(e) = calls.remove(call_id) {
             let _ = e.events.send(ended.clone());
+            if let Some(c) = self.cluster.get() {
+                c.event(ended);
+            }
             self.call_ended(&calls, call_id, &e);
         }
     }
@@ -312,6 +478,9 @@ impl Hub {
             return;
         };
         let _ = e.events.send(ev.clone());
+        if let Some(c) = self.cluster.get() {
+            c.event(ev);
+        }
         let kept = !matches!(
             live,
             LiveEvent::Kpi(_)
@@ -977,6 +1146,30 @@ impl CallScope for Service {
     ) -> Result<Response<Self::WatchCallStream>, Status> {
         let who = self.hub.policy.access.identify("WatchCall", &request)?;
         let call_id = request.into_inner().call_id;
+        let remote = {
+            let calls = self.hub.calls.lock().expect("hub lock");
+            if calls.contains_key(&call_id) {
+                None
+            } else {
+                self.hub
+                    .cluster
+                    .get()
+                    .and_then(|c| Some((Arc::clone(c), c.remote_agent(&call_id)?)))
+            }
+        };
+        if let Some((cluster, agent)) = remote {
+            who.require("WatchCall", Action::WatchCall(&agent))?;
+            let slot = self.hub.watch_slot(None)?;
+            let rx = cluster
+                .follow_remote(&call_id)
+                .await
+                .map_err(Status::unavailable)?;
+            return Ok(Response::new(Box::pin(forward(
+                rx,
+                self.hub.shutdown.clone(),
+                slot,
+            ))));
+        }
         let (rx, first, slot) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let e = calls.get(&call_id);
@@ -1027,11 +1220,23 @@ impl CallScope for Service {
         let (rx, now) = {
             let calls = self.hub.calls.lock().expect("hub lock");
             let rx = self.hub.floor.subscribe();
+            let node = self.hub.node_id();
             let now: Vec<pb::FloorUpdate> = std::iter::once(self.hub.floor_stats(&calls))
+                .chain(calls.iter().map(|(id, e)| pb::FloorUpdate {
+                    node_id: node.clone(),
+                    ..e.floor_message(pb::floor_update::Kind::CallUpdate, id)
+                }))
                 .chain(
-                    calls
-                        .iter()
-                        .map(|(id, e)| e.floor_message(pb::floor_update::Kind::CallUpdate, id)),
+                    self.hub
+                        .cluster
+                        .get()
+                        .map(|c| c.remote_floor())
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|u| pb::FloorUpdate {
+                            kind: pb::floor_update::Kind::CallUpdate as i32,
+                            ..u
+                        }),
                 )
                 .filter(|u| keep(u))
                 .collect();
@@ -1255,6 +1460,37 @@ impl CallScope for Service {
         let who = self.hub.policy.access.identify("WhoAmI", &request)?;
         Ok(Response::new(console::whoami(&who)))
     }
+
+    async fn cluster_status(
+        &self,
+        request: Request<pb::ClusterStatusRequest>,
+    ) -> Result<Response<pb::ClusterStatusResponse>, Status> {
+        let who = self.hub.policy.access.identify("ClusterStatus", &request)?;
+        who.require("ClusterStatus", Action::Cluster)?;
+        let nodes = match self.hub.cluster.get() {
+            Some(c) => std::iter::once(c.own_status(&self.hub))
+                .chain(c.peers())
+                .collect(),
+            None => {
+                let r = self.hub.readiness();
+                vec![pb::NodeStatus {
+                    node_id: "local".into(),
+                    version: env!("CARGO_PKG_VERSION").into(),
+                    live_calls: r.live_calls as u32,
+                    max_calls: r.max_calls as u32,
+                    asr_workers: r.asr_workers as u32,
+                    asr_queue: r.asr_queue as u32,
+                    asr_queue_max: r.asr_queue_max as u32,
+                    ready: r.ready,
+                    not_ready_reason: r.reason,
+                    sent_unix_ms: unix_ms(),
+                    call_ids: self.hub.live_call_ids(),
+                    ..Default::default()
+                }]
+            }
+        };
+        Ok(Response::new(pb::ClusterStatusResponse { nodes }))
+    }
 }
 
 /// Runs store work off the runtime; a panic in it is INTERNAL.
@@ -1335,6 +1571,30 @@ fn follow<T: Clone + Send + 'static>(
                 }
                 Err(broadcast::error::RecvError::Lagged(_)) => continue,
                 Err(broadcast::error::RecvError::Closed) => return,
+            }
+        }
+    });
+    ReceiverStream::new(out)
+}
+
+/// A watcher's stream of another node's call (see [`follow`]).
+fn forward(
+    mut rx: mpsc::Receiver<pb::CallEvent>,
+    mut shutdown: watch::Receiver<bool>,
+    slot: WatchSlot,
+) -> ReceiverStream<Result<pb::CallEvent, Status>> {
+    let (tx, out) = mpsc::channel(WATCH_BUFFER);
+    tokio::spawn(async move {
+        let _slot = slot;
+        while !*shutdown.borrow() {
+            let next = tokio::select! {
+                r = rx.recv() => r,
+                _ = shutdown.changed() => return,
+                _ = tx.closed() => return,
+            };
+            let Some(ev) = next else { return };
+            if tx.send(Ok(ev)).await.is_err() {
+                return;
             }
         }
     });

@@ -86,6 +86,23 @@ pub struct ServeArgs {
     /// keep every call).
     #[arg(long, env = "CALLSCOPE_RETENTION_DAYS")]
     pub retention_days: Option<f64>,
+    /// Cluster mode: the NATS bus the nodes share (`tls://user:password@host:4222`;
+    /// plain `nats://` on loopback only). Every node's floor and watchers
+    /// then see every call of the cluster. Use with a shared `--store`.
+    #[arg(
+        long,
+        env = "CALLSCOPE_BUS",
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub bus: Option<String>,
+    /// CA certificate(s) (PEM) that signed the bus's certificate (default:
+    /// the system's roots).
+    #[arg(long, env = "CALLSCOPE_BUS_CA", requires = "bus")]
+    pub bus_ca: Option<PathBuf>,
+    /// This node's id on the bus (default: the host name).
+    #[arg(long, env = "CALLSCOPE_NODE_ID", requires = "bus")]
+    pub node_id: Option<String>,
     /// Transcription and redaction.
     #[command(flatten)]
     pub asr: AsrArgs,
@@ -349,6 +366,41 @@ pub fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::from(2);
             }
         };
+        let access = policy.access.clone();
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let hub = server::Hub::with_policy(
+            args.data_dir.clone(),
+            transcription,
+            cfg,
+            args.max_calls,
+            stop_rx,
+            policy,
+        );
+        if let Some(url) = &args.bus {
+            let bus = crate::grpc::cluster::BusConfig {
+                url: url.clone(),
+                ca: args.bus_ca.clone(),
+                node_id: args
+                    .node_id
+                    .clone()
+                    .unwrap_or_else(crate::grpc::cluster::default_node_id),
+                listen: args.listen.clone(),
+            };
+            match hub.join(&bus).await {
+                Ok(()) => eprintln!(
+                    "cluster node {} on the bus {}",
+                    bus.node_id,
+                    crate::grpc::cluster::redact_url(url)
+                ),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(match e {
+                        crate::grpc::cluster::BusError::Config { .. } => 2,
+                        _ => 1,
+                    });
+                }
+            }
+        }
         if let Some(m) = args.metrics {
             let metrics_tls = match tls.as_ref().map(|t| t.rustls()).transpose() {
                 Ok(t) => t,
@@ -362,7 +414,16 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             } else {
                 "http"
             };
-            match crate::telemetry::serve(m, metrics_tls).await {
+            let probe_hub = std::sync::Arc::downgrade(&hub);
+            let ready: crate::telemetry::ReadyProbe =
+                std::sync::Arc::new(move || match probe_hub.upgrade() {
+                    Some(h) => {
+                        let r = h.readiness();
+                        (r.ready, serde_json::to_string(&r).unwrap_or_default())
+                    }
+                    None => (false, "{\"ready\":false,\"reason\":\"stopped\"}".into()),
+                });
+            match crate::telemetry::serve(m, metrics_tls, ready).await {
                 Ok(bound) => eprintln!("metrics on {scheme}://{bound}/metrics"),
                 Err(e) => {
                     eprintln!("error: {e}");
@@ -371,20 +432,11 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         }
         if let Some(path) = args.auth.clone() {
-            tokio::spawn(reload_on_hangup(path, policy.access.clone()));
+            tokio::spawn(reload_on_hangup(path, access.clone()));
         }
         if let Some(days) = args.retention_days {
             tokio::spawn(retention(args.data_dir.clone(), days));
         }
-        let (stop_tx, stop_rx) = watch::channel(false);
-        let hub = server::Hub::with_policy(
-            args.data_dir.clone(),
-            transcription,
-            cfg,
-            args.max_calls,
-            stop_rx,
-            policy,
-        );
         let scheme = if grpc_tls.is_some() { "https" } else { "http" };
         eprintln!(
             "callscope serving on {scheme}://{} (data in {}); Ctrl-C to stop",
@@ -512,6 +564,53 @@ pub fn watch(args: WatchArgs) -> ExitCode {
             None => client::watch_floor(&ep).await,
         };
         match r {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        }
+    })
+}
+
+/// `callscope cluster …`.
+#[derive(Debug, clap::Subcommand)]
+pub enum ClusterCommand {
+    /// Lists the cluster's nodes as one of them hears them on the bus:
+    /// live calls, capacity, whisper queue, load, readiness; lost nodes too.
+    Status {
+        /// Any node of the cluster.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:50051",
+            env = "CALLSCOPE_SERVER"
+        )]
+        server: String,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// TLS and token (a supervisor's or an admin's).
+        #[command(flatten)]
+        creds: Credentials,
+    },
+}
+
+/// `callscope cluster status`.
+pub fn cluster(cmd: ClusterCommand) -> ExitCode {
+    let ClusterCommand::Status {
+        server,
+        json,
+        creds,
+    } = cmd;
+    let ep = match creds.endpoint(&server) {
+        Ok(ep) => ep,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    runtime().block_on(async move {
+        match client::cluster_status(&ep, json).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e}");

@@ -102,6 +102,8 @@ pub enum Action<'a> {
     AuditTrail,
     /// Read trends over stored calls (every agent's figures).
     Trends,
+    /// See the cluster's nodes, their calls and load (ClusterStatus).
+    Cluster,
 }
 
 impl Action<'_> {
@@ -116,6 +118,7 @@ impl Action<'_> {
             Action::Recording => "fetch recordings",
             Action::AuditTrail => "read audit trails",
             Action::Trends => "read trends",
+            Action::Cluster => "see the cluster's status",
         }
     }
 }
@@ -139,7 +142,10 @@ impl Principal {
         match (self.role, what) {
             (Admin, _) => true,
             (Ingest, Action::StreamCall) => true,
-            (Supervisor, Action::WatchFloor | Action::WatchCall(_) | Action::ListCalls) => true,
+            (
+                Supervisor,
+                Action::WatchFloor | Action::WatchCall(_) | Action::ListCalls | Action::Cluster,
+            ) => true,
             (Supervisor | Qa | Compliance, Action::ReadReport(_) | Action::Trends) => true,
             (Qa | Compliance, Action::ListCalls) => true,
             (Compliance, Action::Recording | Action::AuditTrail) => true,

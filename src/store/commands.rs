@@ -639,7 +639,8 @@ fn show(r: &Report) -> String {
     s
 }
 
-fn table(headers: &[&str]) -> Table {
+/// A table in the commands' style with these column headers.
+pub(crate) fn table(headers: &[&str]) -> Table {
     let mut t = Table::new();
     t.load_style(UTF8_BORDERS_ONLY)
         .set_content_arrangement(ContentArrangement::Dynamic)

@@ -229,6 +229,14 @@ pub fn recover(data_dir: &Path) -> Vec<String> {
     closed
 }
 
+/// Whether a stored report is the record cluster nodes store for a call
+/// whose node was lost ([`crate::grpc::cluster::lost_call_report`]).
+fn is_lost_node_record(report_json: &str) -> bool {
+    serde_json::from_str::<Report>(report_json).is_ok_and(|r| {
+        r.status == "interrupted" && r.source.name == crate::grpc::cluster::LOST_SOURCE
+    })
+}
+
 fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, String> {
     let f = File::open(journal).map_err(|e| e.to_string())?;
     let mut lines = BufReader::new(f).lines();
@@ -239,23 +247,25 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     let JournalStart { start, replace } =
         serde_json::from_str(&first).map_err(|e| format!("unreadable set-up: {e}"))?;
     crate::analyze::validate_call_id(&start.call_id).map_err(|e| e.to_string())?;
-    let if_exists = if replace {
-        IfExists::Replace
-    } else {
-        IfExists::Refuse
-    };
     // Before touching any file: a call stored under this id meanwhile is
-    // not overwritten by the remains of one that did not ask to replace it.
-    if !replace
-        && super::open(data_dir)
-            .and_then(|db| db.exists(&start.call_id))
-            .map_err(|e| e.to_string())?
-    {
+    // not overwritten by the remains of one that did not ask to replace it
+    // — unless what is stored is the record other cluster nodes made when
+    // this node was lost, which the recording and trail now replace.
+    let stored = super::open(data_dir)
+        .and_then(|db| db.report_json(&start.call_id))
+        .map_err(|e| e.to_string())?;
+    let lost_record = stored.as_deref().is_some_and(is_lost_node_record);
+    if !replace && stored.is_some() && !lost_record {
         return Err(format!(
             "call {} is already stored; the crashed call of the same id is set aside",
             start.call_id
         ));
     }
+    let if_exists = if replace || lost_record {
+        IfExists::Replace
+    } else {
+        IfExists::Refuse
+    };
     // Entries after the last complete line (a torn write) are dropped;
     // the audio they cover is past the last sync too.
     let entries: Vec<Redacted<AuditEntry>> = lines

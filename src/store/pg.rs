@@ -985,6 +985,23 @@ pub mod testing {
             }
         }
 
+        /// Everything in the database, as `pg_dump` writes it (for tests
+        /// that scan the store for what must not be there).
+        pub fn dump(&self) -> Vec<u8> {
+            let out = self
+                .command("pg_dump")
+                .args(["--no-owner", "-d", &self.url])
+                .stdin(Stdio::null())
+                .output()
+                .expect("run pg_dump");
+            assert!(
+                out.status.success(),
+                "pg_dump failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        }
+
         fn run(&self, args: &[&str]) {
             let out = self
                 .command(args[0])

@@ -10,6 +10,9 @@ const STARTED = 1;
 const UPDATE = 2;
 const ENDED = 3;
 const STATS = 4;
+// The node holding the call was lost: the row stays, marked, for a minute.
+const INTERRUPTED = 5;
+const INTERRUPTED_KEEP_MS = 60_000;
 
 const DEAD_AIR_S = 10;
 const LAG_S = 5;
@@ -32,6 +35,7 @@ const COLUMNS = [
 function flagsOf(u) {
   const k = u.kpi;
   const out = [];
+  if (u.interrupted) out.push(["interrupted", "INTERRUPTED"]);
   const kinds = new Set(u.latestPrompts.map((p) => p.kind));
   if (kinds.has("escalation_request")) out.push(["escalation", "ESCALATION"]);
   if (kinds.has("cancellation_risk")) out.push(["cancel", "CANCEL"]);
@@ -208,7 +212,7 @@ export function render(ctx) {
   function paint(r) {
     const u = r.u;
     const k = u.kpi;
-    setText(r.agent, u.agentId || "—");
+    setText(r.agent, u.nodeId ? `${u.agentId || "—"} · ${u.nodeId}` : u.agentId || "—");
     setText(r.cells.duration, mmss(k?.durationS));
     const spk = speakerName(k?.currentSpeaker);
     setText(r.cells.speaking, spk === "—" ? "nobody" : spk);
@@ -234,7 +238,7 @@ export function render(ctx) {
       r.flags = flags;
       fill(r.cells.flags, flags.map(([cls, label]) => h("span", { class: `badge badge-${cls}` }, label)));
       r.tr.classList.toggle("flagged", flags.length > 0);
-      for (const c of ["escalation", "cancel", "deadair", "lag"]) r.tr.classList.toggle(`flag-${c}`, flags.some((f) => f[0] === c));
+      for (const c of ["escalation", "cancel", "deadair", "lag", "interrupted"]) r.tr.classList.toggle(`flag-${c}`, flags.some((f) => f[0] === c));
       orderDirty = true;
     }
   }
@@ -266,6 +270,20 @@ export function render(ctx) {
       case ENDED:
         removeRow(u.callId);
         break;
+      case INTERRUPTED: {
+        const r = rows.get(u.callId);
+        if (!r) break;
+        r.u = { ...r.u, interrupted: true };
+        paint(r);
+        r.tr.title = `node ${u.nodeId || "?"} stopped answering; the call is stored as interrupted`;
+        setTimeout(() => {
+          if (rows.get(u.callId) === r) {
+            removeRow(u.callId);
+            showTableOrEmpty();
+          }
+        }, INTERRUPTED_KEEP_MS);
+        break;
+      }
       case STARTED:
       case UPDATE: {
         if (!u.callId) break;
