@@ -140,15 +140,31 @@ pub fn check_new_call(data_dir: &Path, call_id: &str, replace: bool) -> Result<(
             call_id: call_id.to_string(),
         });
     }
-    if replace || (!crate::store::shared() && !crate::store::db::db_path(data_dir).exists()) {
+    if replace {
         return Ok(());
     }
-    if crate::store::open_existing(data_dir)?.exists(call_id)? {
-        return Err(StoreError::AlreadyExists {
-            call_id: call_id.to_string(),
-        });
+    let taken = || StoreError::AlreadyExists {
+        call_id: call_id.to_string(),
+    };
+    // A call kept while the store was away is stored, as far as ids go.
+    if crate::store::pending::is_kept(data_dir, call_id) {
+        return Err(taken());
     }
-    Ok(())
+    if !crate::store::shared() && !crate::store::db::db_path(data_dir).exists() {
+        return Ok(());
+    }
+    match crate::store::open_existing(data_dir).and_then(|db| db.exists(call_id)) {
+        Ok(true) => Err(taken()),
+        Ok(false) => Ok(()),
+        // The store is away: take the call anyway; it is kept on local disk
+        // if the store is still away at its end, and a duplicate id is
+        // refused when it is stored.
+        Err(e) if e.is_transient() => {
+            tracing::warn!(call_id, error = %e, "cannot check the call id with the store now; taking the call");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// The call id of a file: its name without the extension.
@@ -457,7 +473,14 @@ pub fn store_result_with(
         files.recording = Some((info.path, info.sha256));
     }
     write_report(data_dir, &result.report)?;
-    crate::store::open(data_dir).and_then(|mut db| db.put(&result.report, &files, if_exists))?;
+    if crate::store::pending::put_or_keep(data_dir, &result.report, &files, if_exists)?
+        == crate::store::pending::Put::Kept
+    {
+        eprintln!(
+            "warning: {call_id}: the store cannot take it now; kept in {} and stored at the next analyze or by serve",
+            data_dir.join("pending").display()
+        );
+    }
     Ok(())
 }
 

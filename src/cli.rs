@@ -292,7 +292,8 @@ pub enum Mask {
     Tone,
 }
 
-fn positive_seconds(s: &str) -> Result<f64, String> {
+/// Parses a duration in seconds that must be more than zero.
+pub(crate) fn positive_seconds(s: &str) -> Result<f64, String> {
     let v: f64 = s.parse().map_err(|e| format!("{e}"))?;
     if v.is_finite() && v > 0.0 && v <= 3600.0 {
         Ok(v)
@@ -381,6 +382,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             );
             return ExitCode::from(2);
         }
+    }
+    let kept = crate::store::pending::retry(&args.data_dir);
+    if !kept.stored.is_empty() || kept.waiting > 0 {
+        eprintln!(
+            "calls kept while the store was away: {} stored now, {} still waiting",
+            kept.stored.len(),
+            kept.waiting
+        );
     }
     let mut pipeline = args.asr.pipeline();
     pipeline.signals.min_silence_s = args.min_silence;

@@ -33,6 +33,8 @@ pub const LAGGING: &str = "callscope_lagging_total";
 pub const DEFERRED: &str = "callscope_calls_deferred_total";
 /// Events a slow caller did not read in time and lost (counter).
 pub const EVENTS_DROPPED: &str = "callscope_events_dropped_total";
+/// Calls kept on local disk, waiting for the store to come back (gauge).
+pub const CALLS_KEPT: &str = "callscope_calls_kept";
 /// Spans redacted in stored calls, by `kind` (counter).
 pub const REDACTIONS: &str = "callscope_redactions_total";
 /// Failures, by `kind` (`transcription`, `store`) (counter).
@@ -151,6 +153,10 @@ pub async fn serve(
         "Events lost by callers that read too slowly"
     );
     describe_counter!(REDACTIONS, "Spans redacted in stored calls, by kind");
+    describe_gauge!(
+        CALLS_KEPT,
+        "Calls kept on local disk while the store is away, retried every 30 s"
+    );
     describe_counter!(ERRORS, "Failures, by kind");
     describe_counter!(
         DENIED,
@@ -256,6 +262,11 @@ pub fn lagging() {
 /// A call's transcription was deferred (past `--defer-lag`).
 pub fn deferred() {
     counter!(DEFERRED).increment(1);
+}
+
+/// `n` calls are kept on local disk now, waiting for the store.
+pub fn calls_kept(n: usize) {
+    gauge!(CALLS_KEPT).set(n as f64);
 }
 
 /// `n` events were lost by a slow caller.

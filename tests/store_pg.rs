@@ -109,3 +109,197 @@ fn an_unreachable_or_wrong_store_is_a_clear_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("postgres://"), "{err}");
 }
+
+/// A live call that ends while PostgreSQL is down is kept on local disk
+/// (its recording, trail and report written, a marker in `DIR/pending`)
+/// and stored once the database is back; no call is lost.
+#[test]
+fn a_call_ending_while_the_store_is_down_is_kept_and_stored_later() {
+    let Some(pg) = TestPg::start() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    // A 3 s stereo call: a tone on each leg in turn.
+    let wav = dir.path().join("short.wav");
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for i in 0..24_000 {
+        let v = ((i as f32 * 0.1).sin() * 6000.0) as i16;
+        let (l, r) = if i < 12_000 { (v, 0) } else { (0, v) };
+        w.write_sample(l).unwrap();
+        w.write_sample(r).unwrap();
+    }
+    w.finalize().unwrap();
+    let data = dir.path().join("data");
+    let port = common::free_port();
+    let mut serve = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(&data)
+        .args([
+            "--store",
+            &pg.url,
+            "--store-retry",
+            "0.5",
+            "--keywords-only",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start callscope serve");
+    let up = (0..600).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+    });
+    assert!(up, "serve came up");
+    pg.pause();
+    let url = format!("http://127.0.0.1:{port}");
+    let (code, out, err) = callscope(&[
+        "replay",
+        wav.to_str().unwrap(),
+        "--server",
+        &url,
+        "--call-id",
+        "kept-1",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let marker = data.join("pending").join("kept-1.json");
+    assert!(marker.exists(), "the call is kept while the store is down");
+    assert!(data.join("recordings").join("kept-1.wav").exists());
+    pg.resume();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let listed = loop {
+        let (code, out, _) = callscope_env(
+            &[
+                "calls",
+                "list",
+                "--json",
+                "--data-dir",
+                data.to_str().unwrap(),
+            ],
+            &[("CALLSCOPE_STORE", &pg.url)],
+        );
+        if code == 0 && out.contains("kept-1") {
+            break out;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the kept call is stored once the database is back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    };
+    assert!(listed.contains("kept-1"));
+    let gone = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        !marker.exists()
+    });
+    assert!(gone, "the marker goes once the call is stored");
+    // Stored as it would have been: it verifies against the chain.
+    let (code, out, err) = callscope(&[
+        "audit",
+        "verify",
+        "--call",
+        "kept-1",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--store",
+        &pg.url,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
+/// Retention on the shared store: `purge` deletes the old calls' rows in
+/// PostgreSQL, records the purge in the anchor chain, removes this node's
+/// files of them, and the chain still verifies.
+#[test]
+fn purge_works_on_the_shared_store() {
+    let Some(pg) = TestPg::start() else { return };
+    let calls = corpus_calls();
+    if calls.len() < 2 {
+        return;
+    }
+    let node = tempfile::tempdir().unwrap();
+    let d = node.path().to_str().unwrap();
+    let files: Vec<String> = calls
+        .iter()
+        .take(2)
+        .map(|c| corpus_dir().join(format!("{c}.wav")).display().to_string())
+        .collect();
+    let mut args = vec![
+        "analyze",
+        "--no-transcribe",
+        "--data-dir",
+        d,
+        "--store",
+        &pg.url,
+    ];
+    args.extend(files.iter().map(String::as_str));
+    let (code, _, err) = callscope(&args);
+    assert_eq!(code, 0, "{err}");
+    let old = &calls[0];
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    c.execute(
+        "UPDATE calls SET stored_at = stored_at - 40 * 86400 WHERE call_id = $1",
+        &[old],
+    )
+    .unwrap();
+    let (code, out, err) = callscope(&[
+        "purge",
+        "--older-than",
+        "30",
+        "--data-dir",
+        d,
+        "--store",
+        &pg.url,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("purged 1 call(s)"), "{out}");
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM calls", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 1);
+    for table in ["segments", "kpis", "redactions"] {
+        let n: i64 = c
+            .query_one(
+                &format!("SELECT count(*) FROM {table} WHERE call_id = $1"),
+                &[old],
+            )
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 0, "{table}");
+    }
+    let detail: String = c
+        .query_one("SELECT detail FROM anchors WHERE kind = 'purge'", &[])
+        .unwrap()
+        .get(0);
+    assert!(detail.contains(old.as_str()), "{detail}");
+    assert!(
+        !node
+            .path()
+            .join("reports")
+            .join(format!("{old}.json"))
+            .exists()
+    );
+    assert!(
+        node.path()
+            .join("reports")
+            .join(format!("{}.json", calls[1]))
+            .exists()
+    );
+    let (code, out, err) = callscope(&[
+        "audit",
+        "verify",
+        "--all",
+        "--data-dir",
+        d,
+        "--store",
+        &pg.url,
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("purged"), "{out}");
+}

@@ -118,6 +118,8 @@ pub struct Hub {
     floor_log: Mutex<FloorLog>,
     /// The cluster bus, when this node is one of many (`--bus`).
     cluster: std::sync::OnceLock<Arc<Cluster>>,
+    /// How often calls kept while the store was away are retried, ms.
+    store_retry_ms: std::sync::atomic::AtomicU64,
 }
 
 /// Whether a node takes a new call now, and its figures (`GET /ready`,
@@ -196,7 +198,18 @@ impl Hub {
             watchers: Arc::new(AtomicUsize::new(0)),
             floor_log: Mutex::new(FloorLog::default()),
             cluster: std::sync::OnceLock::new(),
+            store_retry_ms: std::sync::atomic::AtomicU64::new(
+                crate::store::pending::RETRY_EVERY.as_millis() as u64,
+            ),
         })
+    }
+
+    /// How often calls kept on local disk while the store was away are
+    /// retried (`serve --store-retry`; default
+    /// [`crate::store::pending::RETRY_EVERY`]).
+    pub fn set_store_retry(&self, every: std::time::Duration) {
+        self.store_retry_ms
+            .store(every.as_millis().max(100) as u64, Ordering::Relaxed);
     }
 
     /// Joins the cluster bus: from now on this node's calls are published
@@ -1654,6 +1667,35 @@ where
             "calls left open by a crash were stored as interrupted"
         );
     }
+    // Calls kept while the store was away: stored as soon as it is back.
+    let data_dir = hub.data_dir.clone();
+    let retry_hub = Arc::downgrade(&hub);
+    tokio::spawn(async move {
+        loop {
+            let dir = data_dir.clone();
+            if let Ok((r, left)) = tokio::task::spawn_blocking(move || {
+                let r = crate::store::pending::retry(&dir);
+                (r, crate::store::pending::count(&dir))
+            })
+            .await
+            {
+                telemetry::calls_kept(left);
+                if !r.stored.is_empty() {
+                    info!(
+                        calls = r.stored.len(),
+                        left, "calls kept while the store was away are stored"
+                    );
+                }
+            }
+            let Some(every) = retry_hub
+                .upgrade()
+                .map(|h| h.store_retry_ms.load(Ordering::Relaxed))
+            else {
+                return;
+            };
+            tokio::time::sleep(std::time::Duration::from_millis(every)).await;
+        }
+    });
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<CallScopeServer<Service>>().await;
     // Both reflection versions: grpcurl speaks v1, many stock clients

@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// keep every call).
     #[arg(long, env = "CALLSCOPE_RETENTION_DAYS")]
     pub retention_days: Option<f64>,
+    /// How often calls kept on local disk while the store was away are
+    /// retried, seconds.
+    #[arg(long, default_value_t = 30.0, value_parser = crate::cli::positive_seconds)]
+    pub store_retry: f64,
     /// Cluster mode: the NATS bus the nodes share (`tls://user:password@host:4222`;
     /// plain `nats://` on loopback only). Every node's floor and watchers
     /// then see every call of the cluster. Use with a shared `--store`.
@@ -367,6 +371,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             }
         };
         let access = policy.access.clone();
+        let store_retry = std::time::Duration::from_secs_f64(args.store_retry);
         let (stop_tx, stop_rx) = watch::channel(false);
         let hub = server::Hub::with_policy(
             args.data_dir.clone(),
@@ -376,6 +381,7 @@ pub fn serve(args: ServeArgs) -> ExitCode {
             stop_rx,
             policy,
         );
+        hub.set_store_retry(store_retry);
         if let Some(url) = &args.bus {
             let bus = crate::grpc::cluster::BusConfig {
                 url: url.clone(),

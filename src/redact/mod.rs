@@ -123,6 +123,44 @@ pub fn reseal_journal_entry(
     Some(Redacted::seal(entry))
 }
 
+/// Seals a report read back from the data directory, where only sealed
+/// reports are written (a call kept while the store was away,
+/// [`crate::store::pending`]), once no text in it holds a run of 13 or more
+/// digits (spaces, dashes and dots between them allowed): the length of a
+/// card number, which the redactor never leaves. Fails closed: such a
+/// report is refused, with the field named, never its text.
+pub fn reseal_stored_report(
+    report: crate::report::Report,
+) -> Result<Redacted<crate::report::Report>, String> {
+    fn long_digit_run(s: &str) -> bool {
+        let mut run = 0;
+        for c in s.chars() {
+            if c.is_ascii_digit() {
+                run += 1;
+                if run >= 13 {
+                    return true;
+                }
+            } else if !matches!(c, ' ' | '-' | '.') {
+                run = 0;
+            }
+        }
+        false
+    }
+    fn check(v: &serde_json::Value, at: &str) -> Result<(), String> {
+        match v {
+            serde_json::Value::String(s) if long_digit_run(s) => Err(format!(
+                "the stored report has a long digit run in {at}; it is not stored (fail closed)"
+            )),
+            serde_json::Value::Array(a) => a.iter().try_for_each(|x| check(x, at)),
+            serde_json::Value::Object(o) => o.iter().try_for_each(|(k, x)| check(x, k)),
+            _ => Ok(()),
+        }
+    }
+    let v = serde_json::to_value(&report).map_err(|e| e.to_string())?;
+    check(&v, "the report")?;
+    Ok(Redacted::seal(report))
+}
+
 /// Seals a report that carries no call content: signals, measurements and
 /// signal prompts only. A report with any call text in it (segments, prompts
 /// quoting the call, complaint, commitments, scorecard) is refused: it must
@@ -170,6 +208,23 @@ mod tests {
             message: "m".into(),
             evidence,
             supervisor: false,
+        }
+    }
+
+    #[test]
+    fn a_stored_report_reseals_only_without_card_length_digit_runs() {
+        let mut r = test_report("c", Vec::new());
+        r.warnings = vec!["took 12.5 s; 1234 5678 kept".into()];
+        assert!(reseal_stored_report(r.clone()).is_ok());
+        for text in [
+            "4111111111111111",
+            "4111 1111 1111 1111",
+            "4111-1111-1111-1111",
+        ] {
+            let mut bad = r.clone();
+            bad.segments = vec![crate::rules::test_segment(Leg::Customer, 1.0, text)];
+            let e = reseal_stored_report(bad).unwrap_err();
+            assert!(!e.contains("4111"), "{e}");
         }
     }
 

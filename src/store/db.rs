@@ -118,6 +118,19 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether a retry later may succeed: the shared store is unreachable
+    /// or restarting, or SQLite stayed locked past the busy timeout. A
+    /// call that meets such an error is kept ([`super::pending`]).
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Postgres(e) => e.transient,
+            StoreError::Sqlite { source, .. } => is_busy(source),
+            _ => false,
+        }
+    }
+}
+
 /// What [`CallStore::put`] does when the call id is already stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum IfExists {

@@ -12,6 +12,7 @@ pub mod audit;
 pub mod commands;
 pub mod db;
 pub mod open;
+pub mod pending;
 pub mod pg;
 pub mod purge;
 pub mod recording;

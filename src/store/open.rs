@@ -185,8 +185,7 @@ impl OpenCall {
             recording: Some((info.path, info.sha256)),
         };
         write_report(&self.data_dir, &result.report)?;
-        super::open(&self.data_dir)
-            .and_then(|mut db| db.put(&result.report, &files, self.if_exists))?;
+        super::pending::put_or_keep(&self.data_dir, &result.report, &files, self.if_exists)?;
         let _ = fs::remove_file(&self.journal_path);
         Ok(())
     }
@@ -346,9 +345,7 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     report.redactions = redactions;
     let report = crate::redact::seal_signal_report(report).map_err(|e| e.to_string())?;
     write_report(data_dir, &report).map_err(|e| e.to_string())?;
-    super::open(data_dir)
-        .and_then(|mut db| db.put(&report, &files, if_exists))
-        .map_err(|e| e.to_string())?;
+    super::pending::put_or_keep(data_dir, &report, &files, if_exists).map_err(|e| e.to_string())?;
     fs::remove_file(journal).map_err(|e| e.to_string())?;
     Ok(start.call_id)
 }

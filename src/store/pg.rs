@@ -685,6 +685,64 @@ impl PgStore {
     }
 }
 
+impl PgStore {
+    /// Deletes every call stored before `cutoff` (unix seconds) and records
+    /// the purge in the anchor chain, in one transaction under [`LOCK`] (so
+    /// nodes purging at once purge each call once); then `VACUUM`s the
+    /// tables so the space is reused. Returns the ids purged, oldest first.
+    pub(crate) fn purge_rows(
+        &self,
+        cutoff: i64,
+        older_than_s: u64,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut c = self.conn()?;
+        let e = |x: postgres::Error| self.err(&x);
+        let mut tx = c.transaction().map_err(e)?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&LOCK])
+            .map_err(e)?;
+        let ids: Vec<String> = tx
+            .query(
+                "SELECT call_id FROM calls WHERE stored_at < $1 ORDER BY stored_at, call_id",
+                &[&cutoff],
+            )
+            .map_err(e)?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if ids.is_empty() {
+            return Ok(ids);
+        }
+        tx.execute("DELETE FROM calls WHERE call_id = ANY($1)", &[&ids])
+            .map_err(e)?;
+        let detail = serde_json::to_string(&super::anchor::PurgeDetail {
+            call_ids: ids.clone(),
+            count: ids.len(),
+            older_than_s,
+        })
+        .expect("purge details serialise");
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        append_anchor(
+            &mut tx,
+            EventKind::Purge,
+            now,
+            &NewAnchor {
+                detail: Some(&detail),
+                ..Default::default()
+            },
+        )
+        .map_err(e)?;
+        tx.commit().map_err(e)?;
+        // Outside the transaction; best effort (another node's VACUUM or
+        // autovacuum does it otherwise).
+        if let Err(x) = c.batch_execute("VACUUM") {
+            tracing::debug!(error = %x, "VACUUM after the purge did not run");
+        }
+        Ok(ids)
+    }
+}
+
 /// Appends a row to the anchor chain in `tx` (which holds [`LOCK`]).
 fn append_anchor(
     tx: &mut postgres::Transaction<'_>,
@@ -879,6 +937,7 @@ pub mod testing {
         dir: PathBuf,
         bin: PathBuf,
         root: bool,
+        opts: String,
         /// `postgres://callscope@127.0.0.1:PORT/postgres`.
         pub url: String,
     }
@@ -935,11 +994,17 @@ pub mod testing {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
+            let opts = format!(
+                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
+                dir.display(),
+                if fsync { "on" } else { "off" }
+            );
             let pg = TestPg {
                 url: format!("postgres://callscope@127.0.0.1:{port}/postgres"),
                 bin,
                 root,
                 dir,
+                opts,
             };
             let data = pg.dir.join("data");
             let d = data.to_str().expect("a UTF-8 temp dir");
@@ -955,24 +1020,40 @@ pub mod testing {
                 "--locale=C.UTF-8",
                 "--no-sync",
             ]);
-            let opts = format!(
-                "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
-                pg.dir.display(),
-                if fsync { "on" } else { "off" }
-            );
-            let log = pg.dir.join("log");
-            pg.run(&[
+            pg.resume();
+            Some(pg)
+        }
+
+        /// Stops the server (fast shutdown), keeping its data: the store is
+        /// unreachable until [`Self::resume`].
+        pub fn pause(&self) {
+            let data = self.dir.join("data");
+            self.run(&[
                 "pg_ctl",
                 "-D",
-                d,
+                data.to_str().expect("UTF-8"),
+                "-m",
+                "fast",
+                "-w",
+                "stop",
+            ]);
+        }
+
+        /// Starts the (stopped) server again on the same port.
+        pub fn resume(&self) {
+            let data = self.dir.join("data");
+            let log = self.dir.join("log");
+            self.run(&[
+                "pg_ctl",
+                "-D",
+                data.to_str().expect("UTF-8"),
                 "-l",
                 log.to_str().expect("UTF-8"),
                 "-w",
                 "-o",
-                &opts,
+                &self.opts,
                 "start",
             ]);
-            Some(pg)
         }
 
         fn command(&self, tool: &str) -> Command {

@@ -24,7 +24,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::anchor::{self, CallState};
-use super::db::{CallStore, StoreError};
+use super::db::{CallStore, Store, StoreError};
 
 /// What [`purge`] removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -56,21 +56,34 @@ const CALL_FILES: [(&str, &str); 3] = [
 /// purged if it came before the commit; retry later) and
 /// [`StoreError::TooNew`].
 pub fn purge(data_dir: &Path, older_than: Duration) -> Result<PurgeSummary, StoreError> {
-    let mut db = match CallStore::open_existing(data_dir) {
-        Ok(db) => db,
-        Err(StoreError::Missing(_)) => {
-            return Ok(PurgeSummary {
-                wal_checkpointed: true,
-                ..PurgeSummary::default()
-            });
-        }
-        Err(e) => return Err(e),
-    };
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let cutoff = now.saturating_sub(older_than.as_secs()) as i64;
-    let (call_ids, wal_checkpointed) = db.purge_rows(cutoff, older_than.as_secs())?;
+    let (call_ids, wal_checkpointed, db): (Vec<String>, bool, Box<dyn Store>) =
+        match super::SHARED.get() {
+            // The shared store: this node removes its own files of purged
+            // calls; every node's retention pass sweeps its own.
+            Some(pg) => (
+                pg.purge_rows(cutoff, older_than.as_secs())?,
+                true,
+                Box::new(pg.clone()),
+            ),
+            None => {
+                let mut db = match CallStore::open_existing(data_dir) {
+                    Ok(db) => db,
+                    Err(StoreError::Missing(_)) => {
+                        return Ok(PurgeSummary {
+                            wal_checkpointed: true,
+                            ..PurgeSummary::default()
+                        });
+                    }
+                    Err(e) => return Err(e),
+                };
+                let (ids, ok) = db.purge_rows(cutoff, older_than.as_secs())?;
+                (ids, ok, Box::new(db))
+            }
+        };
     let mut summary = PurgeSummary {
         call_ids,
         wal_checkpointed,
