@@ -153,14 +153,14 @@ fn store(c: &mut Criterion) {
         puts(
             c,
             "postgres",
-            &mut PgStore::connect(&pg.url, 2).unwrap(),
+            &mut PgStore::connect(&pg.url, 2, None).unwrap(),
             &call,
         );
         let pg = TestPg::start_with(true).expect("a throwaway PostgreSQL");
         queries(
             c,
             "postgres",
-            &mut PgStore::connect(&pg.url, 2).unwrap(),
+            &mut PgStore::connect(&pg.url, 2, None).unwrap(),
             &call,
         );
     }

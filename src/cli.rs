@@ -35,6 +35,11 @@ pub struct Cli {
     /// directory.
     #[arg(long, global = true, env = "CALLSCOPE_STORE", value_name = "URL")]
     pub store: Option<String>,
+    /// The CA certificate(s) (PEM) that signed the PostgreSQL server's
+    /// certificate: connections to the store then use TLS (required for a
+    /// store on another machine).
+    #[arg(long, global = true, env = "CALLSCOPE_STORE_CA", value_name = "PEM")]
+    pub store_ca: Option<std::path::PathBuf>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -326,9 +331,10 @@ pub fn run(cli: Cli) -> ExitCode {
             );
             return ExitCode::from(2);
         }
-        if let Err(e) = crate::store::use_postgres(url) {
+        if let Err(e) = crate::store::use_postgres(url, cli.store_ca.as_deref()) {
             eprintln!("error: {e}");
-            return ExitCode::from(1);
+            // A setting to fix (2), or a server that may answer later (1).
+            return ExitCode::from(if e.is_transient() { 1 } else { 2 });
         }
     }
     match cli.command {

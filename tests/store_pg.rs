@@ -303,3 +303,54 @@ fn purge_works_on_the_shared_store() {
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("purged"), "{out}");
 }
+
+/// TLS to the store: with `--store-ca` the connection is encrypted and the
+/// server's certificate checked (another CA is refused); a store on
+/// another machine without `--store-ca` is refused before connecting.
+#[test]
+fn the_store_is_reached_over_tls() {
+    let dir = tempfile::tempdir().unwrap();
+    let ours = common::pki::pki(dir.path());
+    let other_dir = dir.path().join("other");
+    std::fs::create_dir_all(&other_dir).unwrap();
+    let other = common::pki::pki(&other_dir);
+    let Some(pg) = TestPg::start_tls(&ours.server_cert, &ours.server_key) else {
+        return;
+    };
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let list = |ca: &std::path::Path| {
+        callscope(&[
+            "calls",
+            "list",
+            "--data-dir",
+            d,
+            "--store",
+            &pg.url,
+            "--store-ca",
+            ca.to_str().unwrap(),
+        ])
+    };
+    let (code, _, err) = list(&ours.ca);
+    assert_eq!(code, 0, "{err}");
+    // The same server, a CA that did not sign its certificate: refused.
+    let (code, _, err) = list(&other.ca);
+    assert_ne!(code, 0);
+    assert!(err.contains("cannot connect"), "{err}");
+    // The server holds a TLS session for our connections.
+    let mut c = postgres::Client::connect(&pg.url, postgres::NoTls).unwrap();
+    let ssl_on: String = c.query_one("SHOW ssl", &[]).unwrap().get(0);
+    assert_eq!(ssl_on, "on");
+    // Off this machine without --store-ca: refused at once, no password shown.
+    let (code, _, err) = callscope(&[
+        "calls",
+        "list",
+        "--data-dir",
+        d,
+        "--store",
+        "postgres://app:s3cret@10.1.2.3:5432/calls",
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--store-ca"), "{err}");
+    assert!(!err.contains("s3cret"), "{err}");
+}

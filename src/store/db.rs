@@ -1522,7 +1522,7 @@ mod tests {
         let Some(pg) = super::super::pg::testing::TestPg::start() else {
             return;
         };
-        let mut db = super::super::pg::PgStore::connect(&pg.url, 2).unwrap();
+        let mut db = super::super::pg::PgStore::connect(&pg.url, 2, None).unwrap();
         assert_eq!(db.version().unwrap(), super::super::pg::SCHEMA_VERSION);
         fill(&mut db);
         scenario(&mut db);

@@ -38,8 +38,12 @@ const POOL: u32 = 8;
 /// `url` instead of each data directory's SQLite file (`--store`; the
 /// recordings and audit trails stay in the data directory). Connects and
 /// creates or checks the schema now, so a wrong URL fails at start.
-pub fn use_postgres(url: &str) -> Result<(), StoreError> {
-    let store = pg::PgStore::connect(url, POOL)?;
+///
+/// With `ca` (`--store-ca`) the connections use TLS, checking the server's
+/// certificate against it; without it only a server on this machine is
+/// accepted.
+pub fn use_postgres(url: &str, ca: Option<&Path>) -> Result<(), StoreError> {
+    let store = pg::PgStore::connect(url, POOL, ca)?;
     let _ = SHARED.set(store);
     Ok(())
 }

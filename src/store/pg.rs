@@ -14,9 +14,11 @@
 
 use std::time::Duration;
 
+use postgres::Row;
 use postgres::types::ToSql;
-use postgres::{NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
+use tokio_postgres_rustls::MakeRustlsConnect;
+use tokio_rustls::rustls;
 
 use super::anchor::{Anchor, EventKind, NewAnchor};
 use super::db::{
@@ -94,7 +96,7 @@ fn chain(e: &dyn std::error::Error) -> String {
     s
 }
 
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Pool = r2d2::Pool<PostgresConnectionManager<MakeRustlsConnect>>;
 
 /// An open PostgreSQL call store.
 #[derive(Clone)]
@@ -111,20 +113,68 @@ impl std::fmt::Debug for PgStore {
 
 impl PgStore {
     /// Connects (a pool of up to `max` connections) and creates or checks
-    /// the schema.
-    pub fn connect(url: &str, max: u32) -> Result<Self, StoreError> {
+    /// the schema. With `ca` (PEM: the CA that signed the server's
+    /// certificate) every connection uses TLS and checks the server's
+    /// certificate and name; without it only a loopback or Unix-socket
+    /// server is accepted (the store holds transcripts).
+    pub fn connect(url: &str, max: u32, ca: Option<&std::path::Path>) -> Result<Self, StoreError> {
         let shown = redact_url(url);
-        let cfg: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+        let fail = |detail: String| {
             StoreError::Postgres(PgError {
                 url: shown.clone(),
-                detail: format!("not a PostgreSQL URL ({e}); use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"),
+                detail,
                 transient: false,
             })
+        };
+        let mut cfg: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            fail(format!(
+                "not a PostgreSQL URL ({e}); use postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE"
+            ))
         })?;
+        let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| fail(e.to_string()))?;
+        let tls = match ca {
+            Some(ca) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for c in crate::security::tls::certs("--store-ca", ca)
+                    .map_err(|e| fail(e.to_string()))?
+                {
+                    roots.add(c).map_err(|e| fail(format!("--store-ca: {e}")))?;
+                }
+                cfg.ssl_mode(postgres::config::SslMode::Require);
+                builder.with_root_certificates(roots).with_no_client_auth()
+            }
+            None => {
+                let local = cfg.get_hosts().iter().all(|h| match h {
+                    postgres::config::Host::Tcp(name) => {
+                        name == "localhost"
+                            || name
+                                .trim_matches(['[', ']'])
+                                .parse::<std::net::IpAddr>()
+                                .is_ok_and(|ip| ip.is_loopback())
+                    }
+                    postgres::config::Host::Unix(_) => true,
+                });
+                if !local {
+                    return Err(fail(
+                        "a store on another machine needs TLS: the store holds transcripts; give --store-ca with the CA that signed the server's certificate (and ssl = on in postgresql.conf)".into(),
+                    ));
+                }
+                cfg.ssl_mode(postgres::config::SslMode::Disable);
+                builder
+                    .with_root_certificates(rustls::RootCertStore::empty())
+                    .with_no_client_auth()
+            }
+        };
         let pool = r2d2::Pool::builder()
             .max_size(max.max(1))
             .connection_timeout(CONNECT_TIMEOUT)
-            .build_unchecked(PostgresConnectionManager::new(cfg, NoTls));
+            .build_unchecked(PostgresConnectionManager::new(
+                cfg,
+                MakeRustlsConnect::new(tls),
+            ));
         let store = PgStore { pool, url: shown };
         store.migrate()?;
         Ok(store)
@@ -138,7 +188,10 @@ impl PgStore {
         })
     }
 
-    fn conn(&self) -> Result<r2d2::PooledConnection<PostgresConnectionManager<NoTls>>, StoreError> {
+    fn conn(
+        &self,
+    ) -> Result<r2d2::PooledConnection<PostgresConnectionManager<MakeRustlsConnect>>, StoreError>
+    {
         self.pool.get().map_err(|e| {
             StoreError::Postgres(PgError {
                 url: self.url.clone(),
@@ -912,7 +965,8 @@ mod tests {
     #[test]
     fn an_unreachable_server_is_a_clear_transient_error() {
         // Nothing listens on port 1.
-        let e = PgStore::connect("postgres://callscope@127.0.0.1:1/callscope", 1).unwrap_err();
+        let e =
+            PgStore::connect("postgres://callscope@127.0.0.1:1/callscope", 1, None).unwrap_err();
         let text = e.to_string();
         assert!(text.contains("cannot connect"), "{text}");
         assert!(text.contains("transient"), "{text}");
@@ -963,6 +1017,19 @@ pub mod testing {
         /// [`Self::start`] with `fsync` on (durable commits, as in
         /// production; for measuring write latency) or off (tests).
         pub fn start_with(fsync: bool) -> Option<Self> {
+            Self::start_full(fsync, None)
+        }
+
+        /// [`Self::start`] with TLS on (`ssl = on`) with this certificate
+        /// and key (PEM), for the store's TLS tests.
+        pub fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Option<Self> {
+            Self::start_full(false, Some((cert, key)))
+        }
+
+        fn start_full(
+            fsync: bool,
+            tls: Option<(&std::path::Path, &std::path::Path)>,
+        ) -> Option<Self> {
             let Some(bin) = bin_dir() else {
                 if std::env::var_os("CALLSCOPE_SKIP_POSTGRES").is_some() {
                     eprintln!("skipped: PostgreSQL is not installed (CALLSCOPE_SKIP_POSTGRES set)");
@@ -994,11 +1061,28 @@ pub mod testing {
                 .and_then(|l| l.local_addr())
                 .expect("a free port")
                 .port();
-            let opts = format!(
+            let mut opts = format!(
                 "-p {port} -k {} -c listen_addresses=127.0.0.1 -c fsync={}",
                 dir.display(),
                 if fsync { "on" } else { "off" }
             );
+            if let Some((cert, key)) = tls {
+                // The server reads them as its own user, key 0600.
+                for (from, name) in [(cert, "server.crt"), (key, "server.key")] {
+                    let to = dir.join(name);
+                    std::fs::copy(from, &to).expect("copy the test certificate");
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o600))
+                        .expect("chmod the test key");
+                    if root {
+                        let _ = Command::new("chown").arg("postgres:").arg(&to).status();
+                    }
+                }
+                opts.push_str(&format!(
+                    " -c ssl=on -c ssl_cert_file={0}/server.crt -c ssl_key_file={0}/server.key",
+                    dir.display()
+                ));
+            }
             let pg = TestPg {
                 url: format!("postgres://callscope@127.0.0.1:{port}/postgres"),
                 bin,
