@@ -19,6 +19,8 @@ if ! "$venv/bin/python" -c "import grpc_tools, grpc_reflection, grpc_health" 2>/
     [ -x "$venv/bin/pip" ] || python3 -m venv "$venv"
     "$venv/bin/pip" install -q "grpcio-tools==1.85.1" "grpcio-reflection==1.85.1" "grpcio-health-checking==1.85.1"
 fi
+# moto: an S3-compatible server on loopback for the object-storage test.
+"$venv/bin/python" -c "import moto.server" 2>/dev/null || "$venv/bin/pip" install -q "moto[server]==5.2.5"
 export CALLSCOPE_PYTHON="$venv/bin/python"
 # The web console: headless Chromium (Debian package) driven by playwright-core,
 # and the page's toolchain from web/package-lock.json (npm). The committed bundle

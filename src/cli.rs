@@ -40,6 +40,12 @@ pub struct Cli {
     /// store on another machine).
     #[arg(long, global = true, env = "CALLSCOPE_STORE_CA", value_name = "PEM")]
     pub store_ca: Option<std::path::PathBuf>,
+    /// Keep recordings and audit trails in S3-compatible object storage
+    /// (`s3://BUCKET/PREFIX`; credentials and endpoint from the `AWS_*`
+    /// variables) instead of the data directory, so every node reads every
+    /// call's recording. Written only from redacted audio, as locally.
+    #[arg(long, global = true, env = "CALLSCOPE_RECORDINGS", value_name = "URL")]
+    pub recordings: Option<String>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -336,6 +342,15 @@ pub fn run(cli: Cli) -> ExitCode {
             // A setting to fix (2), or a server that may answer later (1).
             return ExitCode::from(if e.is_transient() { 1 } else { 2 });
         }
+    }
+    if let Some(url) = cli.recordings.as_deref().filter(|u| !u.is_empty())
+        && let Err(e) = crate::store::objects::use_bucket(url)
+    {
+        eprintln!("error: {e}");
+        return ExitCode::from(match e {
+            crate::store::objects::ObjectsError::Config { .. } => 2,
+            _ => 1,
+        });
     }
     match cli.command {
         Command::Analyze(args) => analyze(args),

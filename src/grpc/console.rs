@@ -166,6 +166,7 @@ pub fn export(data_dir: &Path, call_id: &str) -> Result<Vec<u8>, Status> {
     let missing = || Status::not_found(format!("no stored call {call_id}"));
     let db = open(data_dir)?.ok_or_else(missing)?;
     let report = db.report_json(call_id)?.ok_or_else(missing)?;
+    crate::store::objects::fetch(data_dir, call_id);
     let trail_path = crate::store::audit::audit_path(data_dir, call_id);
     let trail = std::fs::read(&trail_path).ok();
     let recording_path = crate::store::recording::recording_path(data_dir, call_id);

@@ -1343,6 +1343,10 @@ impl CallScope for Service {
         who.require("GetRecording", Action::Recording)?;
         let call_id = request.into_inner().call_id;
         validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
+        let data_dir = self.hub.data_dir.clone();
+        let id = call_id.clone();
+        let _ =
+            tokio::task::spawn_blocking(move || crate::store::objects::fetch(&data_dir, &id)).await;
         let path = crate::store::recording::recording_path(&self.hub.data_dir, &call_id);
         let file = std::fs::File::open(&path)
             .map_err(|_| Status::not_found(format!("no stored recording for call {call_id}")))?;

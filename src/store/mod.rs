@@ -11,6 +11,7 @@ pub mod anchor;
 pub mod audit;
 pub mod commands;
 pub mod db;
+pub mod objects;
 pub mod open;
 pub mod pending;
 pub mod pg;

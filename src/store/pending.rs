@@ -40,6 +40,14 @@ struct Marker {
     kept_at: i64,
 }
 
+/// Moves a stored call's recording and trail to object storage, when
+/// that is in use; on failure they stay here (logged).
+fn upload(data_dir: &Path, call_id: &str) {
+    if let Err(e) = super::objects::upload_call(data_dir, call_id) {
+        warn!(call_id, error = %e, "the call's files stay in the data directory");
+    }
+}
+
 /// What [`put_or_keep`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Put {
@@ -67,7 +75,10 @@ pub fn put_or_keep(
 ) -> Result<Put, StoreError> {
     let stored = super::open(data_dir).and_then(|mut db| db.put(report, files, if_exists));
     match stored {
-        Ok(()) => Ok(Put::Stored),
+        Ok(()) => {
+            upload(data_dir, &report.get().call_id);
+            Ok(Put::Stored)
+        }
         Err(e) if e.is_transient() => {
             keep(data_dir, &report.get().call_id, files, if_exists, &e)?;
             warn!(call_id = %report.get().call_id, error = %e, "the store cannot take the call now; kept on local disk and retried");
@@ -152,6 +163,7 @@ pub fn retry(data_dir: &Path) -> Retried {
         match retry_one(data_dir, path) {
             Ok(id) => {
                 let _ = fs::remove_file(path);
+                upload(data_dir, &id);
                 info!(call_id = %id, "a call kept while the store was away is stored");
                 out.stored.push(id);
             }

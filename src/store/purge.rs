@@ -109,6 +109,7 @@ pub fn purge(data_dir: &Path, older_than: Duration) -> Result<PurgeSummary, Stor
             }
         }
     }
+    super::objects::delete_calls(data_dir, &summary.call_ids);
     if !summary.call_ids.is_empty() {
         tracing::info!(
             calls = summary.call_ids.len(),

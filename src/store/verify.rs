@@ -247,6 +247,7 @@ fn check_call(
             None
         }
     };
+    super::objects::fetch(data_dir, call_id);
     let trail = audit::audit_path(data_dir, call_id);
     let recording = recording_path(data_dir, call_id);
     // What the call should have: by its anchor, else by its row.

@@ -197,3 +197,29 @@ pub fn fuzz_cases(default: u32) -> u32 {
         Err(_) => default,
     }
 }
+
+/// Whether `bytes` holds any of `cards`, as written or with spaces or
+/// dashes between the digit groups.
+pub fn holds_card(bytes: &[u8], cards: &[String]) -> bool {
+    let text = String::from_utf8_lossy(bytes);
+    let squeezed: String = text.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+    cards
+        .iter()
+        .any(|c| text.contains(c.as_str()) || squeezed.contains(c.as_str()))
+}
+
+/// The card numbers (PAN digits) the dev corpus calls `files` read out.
+pub fn card_numbers(files: &[&str]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|file| {
+            truth(file.trim_end_matches(".wav"))["sensitive"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|s| s["kind"] == "pan")
+                .filter_map(|s| s["digits"].as_str().map(str::to_string))
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
