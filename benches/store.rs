@@ -97,6 +97,52 @@ fn puts(c: &mut Criterion, name: &str, db: &mut dyn Store, call: &Redacted<Repor
     g.finish();
 }
 
+/// Writers storing at once (nodes or calls ending together).
+const WRITERS: usize = 4;
+
+/// Throughput with [`WRITERS`] threads storing at once, each on its own
+/// connection from `open`: the time per call stored, all writers together.
+fn parallel_puts(
+    c: &mut Criterion,
+    name: &str,
+    open: &(dyn Fn() -> Box<dyn Store> + Sync),
+    call: &Redacted<Report>,
+) {
+    let none = StoredFiles::default();
+    let next = std::sync::atomic::AtomicU64::new(0);
+    let mut g = c.benchmark_group("store");
+    g.sample_size(20).measurement_time(Duration::from_secs(15));
+    g.bench_function(
+        format!("{name}/put, {WRITERS} writers at once (per call)"),
+        |b| {
+            b.iter_custom(|iters| {
+                let each = iters.div_ceil(WRITERS as u64);
+                let start = std::time::Instant::now();
+                std::thread::scope(|sc| {
+                    for _ in 0..WRITERS {
+                        sc.spawn(|| {
+                            let mut db = open();
+                            for _ in 0..each {
+                                let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                                db.put(
+                                    &call.with_call_id(&format!("p{n}")),
+                                    &none,
+                                    IfExists::Refuse,
+                                )
+                                .unwrap();
+                            }
+                        });
+                    }
+                });
+                start
+                    .elapsed()
+                    .mul_f64(iters as f64 / (each * WRITERS as u64) as f64)
+            })
+        },
+    );
+    g.finish();
+}
+
 fn queries(c: &mut Criterion, name: &str, db: &mut dyn Store, call: &Redacted<Report>) {
     let none = StoredFiles::default();
     for n in 0..STORED {
@@ -139,6 +185,14 @@ fn store(c: &mut Criterion) {
         &call,
     );
     let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    parallel_puts(
+        c,
+        "sqlite",
+        &|| Box::new(CallStore::open(&path).unwrap()) as Box<dyn Store>,
+        &call,
+    );
+    let dir = tempfile::tempdir().unwrap();
     queries(
         c,
         "sqlite",
@@ -154,6 +208,14 @@ fn store(c: &mut Criterion) {
             c,
             "postgres",
             &mut PgStore::connect(&pg.url, 2, None).unwrap(),
+            &call,
+        );
+        let pg = TestPg::start_with(true).expect("a throwaway PostgreSQL");
+        let shared = PgStore::connect(&pg.url, WRITERS as u32, None).unwrap();
+        parallel_puts(
+            c,
+            "postgres",
+            &|| Box::new(shared.clone()) as Box<dyn Store>,
             &call,
         );
         let pg = TestPg::start_with(true).expect("a throwaway PostgreSQL");

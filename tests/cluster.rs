@@ -40,19 +40,15 @@ impl Drop for Proc {
     }
 }
 
-fn token(access: &Path, name: &str, role: &str) -> String {
-    let (code, out, err) = callscope(&[
-        "auth",
-        "add-token",
-        "--role",
-        role,
-        "--name",
-        name,
-        "--file",
-        access.to_str().unwrap(),
-    ]);
-    assert_eq!(code, 0, "{err}");
-    out.trim().to_string()
+/// `ClusterStatus` as a node answers it.
+async fn cluster_status(ep: Endpoint) -> pb::ClusterStatusResponse {
+    connect(ep)
+        .await
+        .unwrap()
+        .cluster_status(pb::ClusterStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner()
 }
 
 /// A nats-server with TLS (the test CA's server certificate) and one user.
@@ -169,8 +165,8 @@ async fn two_nodes_one_floor_and_a_lost_node() {
         return;
     };
     let access = dir.path().join("access.toml");
-    let ingest = token(&access, "pbx", "ingest");
-    let supervisor = token(&access, "sup", "supervisor");
+    let ingest = add_token(&access, "pbx", "ingest", None);
+    let supervisor = add_token(&access, "sup", "supervisor", None);
     let bus = format!("tls://callscope:{password}@127.0.0.1:{nats_port}");
     let ca = p.ca.to_str().unwrap().to_string();
 
@@ -323,13 +319,7 @@ async fn two_nodes_one_floor_and_a_lost_node() {
         "B's call is shown with B's node id"
     );
     // A sees B in the cluster's status, ready.
-    let status = connect(ep(node_a.port, &supervisor))
-        .await
-        .unwrap()
-        .cluster_status(pb::ClusterStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = cluster_status(ep(node_a.port, &supervisor)).await;
     let ids: Vec<&str> = status.nodes.iter().map(|n| n.node_id.as_str()).collect();
     assert_eq!(ids, ["node-a", "node-b"], "{status:?}");
     assert_eq!(status.nodes[1].call_ids, ["cl-4"]);
@@ -449,13 +439,7 @@ async fn two_nodes_one_floor_and_a_lost_node() {
         assert_ne!(status_of(&stored, id), "interrupted", "{id}: {stored:?}");
     }
     // The lost node is listed as lost.
-    let status = connect(ep(node_a.port, &supervisor))
-        .await
-        .unwrap()
-        .cluster_status(pb::ClusterStatusRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let status = cluster_status(ep(node_a.port, &supervisor)).await;
     assert!(
         status.nodes.iter().any(|n| n.node_id == "node-b" && n.lost),
         "{status:?}"

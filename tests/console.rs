@@ -57,25 +57,6 @@ fn browser_missing() -> Option<String> {
 }
 
 /// A token for `role` (and `agent` for the agent role).
-fn token(access: &Path, name: &str, role: &str, agent: Option<&str>) -> String {
-    let a = access.to_str().unwrap();
-    let mut args = vec![
-        "auth",
-        "add-token",
-        "--role",
-        role,
-        "--name",
-        name,
-        "--file",
-        a,
-    ];
-    if let Some(agent) = agent {
-        args.extend(["--agent-id", agent]);
-    }
-    let (code, out, err) = callscope(&args);
-    assert_eq!(code, 0, "{err}");
-    out.trim().to_string()
-}
 
 #[test]
 fn the_console_works_for_each_role_and_shows_no_card_digits() {
@@ -97,11 +78,11 @@ fn the_console_works_for_each_role_and_shows_no_card_digits() {
     let dir = tempfile::tempdir().unwrap();
     let p = pki(dir.path());
     let access = dir.path().join("access.toml");
-    let ingest = token(&access, "pbx", "ingest", None);
-    let supervisor = token(&access, "sup", "supervisor", None);
-    let qa = token(&access, "qa", "qa", None);
-    let compliance = token(&access, "compliance", "compliance", None);
-    let agent = token(&access, "desk", "agent", Some(CALLS[0].2));
+    let ingest = add_token(&access, "pbx", "ingest", None);
+    let supervisor = add_token(&access, "sup", "supervisor", None);
+    let qa = add_token(&access, "qa", "qa", None);
+    let compliance = add_token(&access, "compliance", "compliance", None);
+    let agent = add_token(&access, "desk", "agent", Some(CALLS[0].2));
 
     let port = free_port();
     let data = dir.path().join("data");
@@ -162,19 +143,7 @@ fn the_console_works_for_each_role_and_shows_no_card_digits() {
         })
         .collect();
 
-    let card_digits: Vec<String> = CALLS
-        .iter()
-        .flat_map(|(file, _, _)| {
-            let truth = truth(file.trim_end_matches(".wav"));
-            truth["sensitive"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter(|s| s["kind"] == "pan")
-                .filter_map(|s| s["digits"].as_str().map(str::to_string))
-                .collect::<Vec<_>>()
-        })
-        .collect();
+    let card_digits = card_numbers(&CALLS.map(|c| c.0));
     assert!(!card_digits.is_empty(), "the calls read out card numbers");
     let artefacts = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console");
     let _ = std::fs::remove_dir_all(&artefacts);

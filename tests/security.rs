@@ -832,20 +832,7 @@ async fn the_command_line_serves_and_replays_over_tls_with_tokens() {
     let ingest = ingest.trim().to_string();
     // A 3 s stereo call: a tone on each leg in turn.
     let wav = dir.path().join("short.wav");
-    let spec = hound::WavSpec {
-        channels: 2,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-    for i in 0..24_000 {
-        let v = ((i as f32 * 0.1).sin() * 6000.0) as i16;
-        let (l, r) = if i < 12_000 { (v, 0) } else { (0, v) };
-        w.write_sample(l).unwrap();
-        w.write_sample(r).unwrap();
-    }
-    w.finalize().unwrap();
+    write_tone_call(&wav);
     let (port, mport) = (free_port(), free_port());
     let data = dir.path().join("data");
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_callscope"))

@@ -566,7 +566,7 @@ async fn answer_history(
 }
 
 /// One-minute load average and core count of this machine.
-fn load() -> (f64, u32) {
+pub(super) fn load() -> (f64, u32) {
     let load1 = std::fs::read_to_string("/proc/loadavg")
         .ok()
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
@@ -597,26 +597,7 @@ async fn heartbeat(hub: std::sync::Weak<Hub>, cluster: Arc<Cluster>) {
 impl Cluster {
     /// What this node says of itself.
     pub(super) fn own_status(&self, hub: &Hub) -> pb::NodeStatus {
-        let (load1, cores) = load();
-        let r = hub.readiness();
-        pb::NodeStatus {
-            node_id: self.node_id.clone(),
-            version: env!("CARGO_PKG_VERSION").into(),
-            listen: self.listen.clone(),
-            live_calls: r.live_calls as u32,
-            max_calls: r.max_calls as u32,
-            asr_workers: r.asr_workers as u32,
-            asr_queue: r.asr_queue as u32,
-            asr_queue_max: r.asr_queue_max as u32,
-            ready: r.ready,
-            not_ready_reason: r.reason.clone(),
-            load1,
-            cores,
-            sent_unix_ms: super::console::unix_ms(),
-            call_ids: hub.live_call_ids(),
-            lost: false,
-            last_seen_s: 0.0,
-        }
+        hub.node_status(&self.node_id, &self.listen)
     }
 }
 

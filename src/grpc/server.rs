@@ -250,6 +250,30 @@ impl Hub {
         }
     }
 
+    /// What this node says of itself (`cluster status`, the bus).
+    pub(super) fn node_status(&self, node_id: &str, listen: &str) -> pb::NodeStatus {
+        let r = self.readiness();
+        let (load1, cores) = super::cluster::load();
+        pb::NodeStatus {
+            node_id: node_id.to_string(),
+            version: env!("CARGO_PKG_VERSION").into(),
+            listen: listen.to_string(),
+            live_calls: r.live_calls as u32,
+            max_calls: r.max_calls as u32,
+            asr_workers: r.asr_workers as u32,
+            asr_queue: r.asr_queue as u32,
+            asr_queue_max: r.asr_queue_max as u32,
+            ready: r.ready,
+            not_ready_reason: r.reason,
+            load1,
+            cores,
+            sent_unix_ms: unix_ms(),
+            call_ids: self.live_call_ids(),
+            lost: false,
+            last_seen_s: 0.0,
+        }
+    }
+
     /// This node's live call ids.
     pub fn live_call_ids(&self) -> Vec<String> {
         let calls = self.calls.lock().expect("hub lock");
@@ -1488,23 +1512,7 @@ impl CallScope for Service {
             Some(c) => std::iter::once(c.own_status(&self.hub))
                 .chain(c.peers())
                 .collect(),
-            None => {
-                let r = self.hub.readiness();
-                vec![pb::NodeStatus {
-                    node_id: "local".into(),
-                    version: env!("CARGO_PKG_VERSION").into(),
-                    live_calls: r.live_calls as u32,
-                    max_calls: r.max_calls as u32,
-                    asr_workers: r.asr_workers as u32,
-                    asr_queue: r.asr_queue as u32,
-                    asr_queue_max: r.asr_queue_max as u32,
-                    ready: r.ready,
-                    not_ready_reason: r.reason,
-                    sent_unix_ms: unix_ms(),
-                    call_ids: self.hub.live_call_ids(),
-                    ..Default::default()
-                }]
-            }
+            None => vec![self.hub.node_status("local", "")],
         };
         Ok(Response::new(pb::ClusterStatusResponse { nodes }))
     }

@@ -223,3 +223,44 @@ pub fn card_numbers(files: &[&str]) -> Vec<String> {
         })
         .collect()
 }
+
+/// Writes a 3 s stereo call to `wav`: a tone on each leg in turn (8 kHz,
+/// 16-bit), for tests that need a call but not speech.
+pub fn write_tone_call(wav: &Path) {
+    let spec = hound::WavSpec {
+        channels: 2,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(wav, spec).unwrap();
+    for i in 0..24_000 {
+        let v = ((i as f32 * 0.1).sin() * 6000.0) as i16;
+        let (l, r) = if i < 12_000 { (v, 0) } else { (0, v) };
+        w.write_sample(l).unwrap();
+        w.write_sample(r).unwrap();
+    }
+    w.finalize().unwrap();
+}
+
+/// Adds a token for `role` (and `agent` for the agent role) named `name`
+/// to the access file; returns the token.
+pub fn add_token(access: &Path, name: &str, role: &str, agent: Option<&str>) -> String {
+    let a = access.to_str().unwrap();
+    let mut args = vec![
+        "auth",
+        "add-token",
+        "--role",
+        role,
+        "--name",
+        name,
+        "--file",
+        a,
+    ];
+    if let Some(agent) = agent {
+        args.extend(["--agent-id", agent]);
+    }
+    let (code, out, err) = callscope(&args);
+    assert_eq!(code, 0, "{err}");
+    out.trim().to_string()
+}
