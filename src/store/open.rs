@@ -230,7 +230,7 @@ pub fn recover(data_dir: &Path) -> Vec<String> {
 
 /// Whether a stored report is the record cluster nodes store for a call
 /// whose node was lost ([`crate::grpc::cluster::lost_call_report`]).
-fn is_lost_node_record(report_json: &str) -> bool {
+pub(crate) fn is_lost_node_record(report_json: &str) -> bool {
     serde_json::from_str::<Report>(report_json).is_ok_and(|r| {
         r.status == "interrupted" && r.source.name == crate::grpc::cluster::LOST_SOURCE
     })

@@ -73,7 +73,23 @@ pub fn put_or_keep(
     files: &StoredFiles,
     if_exists: IfExists,
 ) -> Result<Put, StoreError> {
-    let stored = super::open(data_dir).and_then(|mut db| db.put(report, files, if_exists));
+    let call_id = &report.get().call_id;
+    let stored = super::open(data_dir).and_then(|mut db| {
+        match db.put(report, files, if_exists) {
+            // Other nodes stored what the floor knew when they lost this
+            // node (it was cut off, not dead): the call itself replaces it.
+            Err(StoreError::AlreadyExists { .. })
+                if db
+                    .report_json(call_id)?
+                    .as_deref()
+                    .is_some_and(super::open::is_lost_node_record) =>
+            {
+                tracing::info!(call_id = %call_id, "the call replaces the record other nodes stored when they lost this node");
+                db.put(report, files, IfExists::Replace)
+            }
+            other => other,
+        }
+    });
     match stored {
         Ok(()) => {
             upload(data_dir, &report.get().call_id);
@@ -220,5 +236,39 @@ fn retry_one(data_dir: &Path, path: &Path) -> Result<String, RetryError> {
         Ok(()) => Ok(marker.call_id),
         Err(e) if e.is_transient() => Err(RetryError::Transient(e)),
         Err(e) => Err(failed(e.to_string())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grpc::pb;
+
+    #[test]
+    fn a_call_replaces_the_record_stored_when_its_node_was_lost() {
+        let dir = tempfile::tempdir().unwrap();
+        let u = pb::FloorUpdate {
+            call_id: "c1".into(),
+            agent_id: "a1".into(),
+            ..Default::default()
+        };
+        let stub = crate::grpc::cluster::lost_call_report("b", &u).unwrap();
+        let none = StoredFiles::default();
+        assert_eq!(
+            put_or_keep(dir.path(), &stub, &none, IfExists::Refuse).unwrap(),
+            Put::Stored
+        );
+        let call = crate::redact::test_seal(crate::report::test_report("c1", Vec::new()));
+        assert_eq!(
+            put_or_keep(dir.path(), &call, &none, IfExists::Refuse).unwrap(),
+            Put::Stored
+        );
+        let db = super::super::open(dir.path()).unwrap();
+        let stored = db.report_json("c1").unwrap().unwrap();
+        assert!(!super::super::open::is_lost_node_record(&stored));
+        // A real call is never replaced that way.
+        let again = put_or_keep(dir.path(), &call, &none, IfExists::Refuse).unwrap_err();
+        assert!(matches!(again, StoreError::AlreadyExists { .. }), "{again}");
+        assert!(!is_kept(dir.path(), "c1"));
     }
 }
