@@ -504,3 +504,104 @@ async fn two_nodes_one_floor_and_a_lost_node() {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
 }
+
+/// Floor-event latency through NATS under load, by hand
+/// (`cargo test --release --test cluster -- --ignored --nocapture`): node
+/// B takes `CALLSCOPE_MEASURE_CALLS` dev calls (default 8) at real time,
+/// a floor watcher on node A times every update of B's calls from B's
+/// send to A's watcher (one machine, one clock). Reported in
+/// docs/cluster.md.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement, run by hand"]
+async fn measure_floor_latency_through_nats() {
+    let corpus = corpus_dir();
+    let calls: Vec<String> = corpus_calls();
+    let n: usize = std::env::var("CALLSCOPE_MEASURE_CALLS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8);
+    let dir = tempfile::tempdir().unwrap();
+    let p = pki(dir.path());
+    let Some((_nats, nats_port)) = start_nats(dir.path(), &p.server_cert, &p.server_key, "pw")
+    else {
+        return;
+    };
+    let bus = format!("tls://callscope:pw@127.0.0.1:{nats_port}");
+    let args = vec![
+        "--bus".to_string(),
+        bus,
+        "--bus-ca".into(),
+        p.ca.display().to_string(),
+    ];
+    let (_a, node_a) = start_node(dir.path(), "node-a", &[], &args);
+    let (_b, node_b) = start_node(dir.path(), "node-b", &[], &args);
+    let plain = |port: u16| Endpoint {
+        url: format!("http://127.0.0.1:{port}"),
+        tls: ClientTlsFiles::default(),
+        token: None,
+    };
+    for node in [&node_a, &node_b] {
+        let up = async {
+            for _ in 0..600 {
+                if let Ok(mut c) = connect(plain(node.port)).await
+                    && c.who_am_i(pb::WhoAmIRequest {}).await.is_ok()
+                {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            false
+        };
+        assert!(up.await, "a node came up");
+    }
+    let mut s = connect(plain(node_a.port))
+        .await
+        .unwrap()
+        .watch_floor(pb::WatchFloorRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let replays: Vec<Child> = (0..n)
+        .map(|i| {
+            Command::new(env!("CARGO_BIN_EXE_callscope"))
+                .arg("replay")
+                .arg(corpus.join(format!("{}.wav", calls[i % calls.len()])))
+                .args(["--server", &format!("http://127.0.0.1:{}", node_b.port)])
+                .args(["--call-id", &format!("m-{i}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut lat = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(70);
+    while Instant::now() < deadline {
+        let Ok(Ok(Some(u))) = tokio::time::timeout(Duration::from_secs(5), s.message()).await
+        else {
+            break;
+        };
+        if u.node_id == "node-b" && u.sent_unix_ms > 0 {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_millis() as i64;
+            lat.push(now - u.sent_unix_ms);
+        }
+    }
+    for mut r in replays {
+        let _ = r.kill();
+        let _ = r.wait();
+    }
+    lat.sort_unstable();
+    assert!(!lat.is_empty());
+    let pct = |q: f64| lat[((lat.len() - 1) as f64 * q).round() as usize];
+    eprintln!(
+        "{n} calls on node B: floor updates through NATS to node A's watcher: p50 {} ms, p95 {} ms, p99 {} ms, max {} ms over {} updates",
+        pct(0.5),
+        pct(0.95),
+        pct(0.99),
+        lat[lat.len() - 1],
+        lat.len()
+    );
+}
