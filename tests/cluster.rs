@@ -167,6 +167,7 @@ async fn two_nodes_one_floor_and_a_lost_node() {
     let access = dir.path().join("access.toml");
     let ingest = add_token(&access, "pbx", "ingest", None);
     let supervisor = add_token(&access, "sup", "supervisor", None);
+    let other = add_token(&access, "desk-1", "agent", Some("agent-1"));
     let bus = format!("tls://callscope:{password}@127.0.0.1:{nats_port}");
     let ca = p.ca.to_str().unwrap().to_string();
 
@@ -318,6 +319,48 @@ async fn two_nodes_one_floor_and_a_lost_node() {
             .any(|(_, _, u)| u.call_id == "cl-4" && u.node_id == "node-b"),
         "B's call is shown with B's node id"
     );
+    // B's call followed through node A: its history from B, then its events.
+    {
+        let mut c = connect(ep(node_a.port, &supervisor)).await.unwrap();
+        let mut s = c
+            .watch_call(pb::WatchCallRequest {
+                call_id: "cl-4".into(),
+            })
+            .await
+            .expect("A forwards B's call")
+            .into_inner();
+        let mut accepted = false;
+        let mut kpis = 0;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline && !(accepted && kpis >= 2) {
+            let Ok(Ok(Some(ev))) = tokio::time::timeout(Duration::from_secs(5), s.message()).await
+            else {
+                break;
+            };
+            match ev.event {
+                Some(pb::call_event::Event::Accepted(a)) => {
+                    assert_eq!(a.agent_id, "agent-4");
+                    accepted = true;
+                }
+                Some(pb::call_event::Event::Kpi(_)) => kpis += 1,
+                _ => {}
+            }
+        }
+        assert!(
+            accepted && kpis >= 2,
+            "history (accepted {accepted}) and live KPIs ({kpis})"
+        );
+        // An agent may not follow another agent's call on another node.
+        let denied = connect(ep(node_a.port, &other))
+            .await
+            .unwrap()
+            .watch_call(pb::WatchCallRequest {
+                call_id: "cl-4".into(),
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(denied.code(), tonic::Code::PermissionDenied);
+    }
     // A sees B in the cluster's status, ready.
     let status = cluster_status(ep(node_a.port, &supervisor)).await;
     let ids: Vec<&str> = status.nodes.iter().map(|n| n.node_id.as_str()).collect();

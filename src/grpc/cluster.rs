@@ -95,10 +95,11 @@ pub enum BusError {
 pub fn redact_url(url: &str) -> String {
     match url.split_once("://") {
         Some((scheme, rest)) => match rest.rsplit_once('@') {
-            Some((cred, host)) => {
-                let user = cred.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
-            }
+            // user:password shows the user; a lone token shows nothing.
+            Some((cred, host)) => match cred.split_once(':') {
+                Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+                None => format!("{scheme}://***@{host}"),
+            },
             None => url.to_string(),
         },
         None => url.to_string(),
@@ -173,8 +174,11 @@ pub async fn connect(cfg: &BusConfig) -> Result<async_nats::Client, BusError> {
         .no_echo()
         .connection_timeout(Duration::from_secs(5))
         .ping_interval(Duration::from_secs(5))
-        .require_tls(tls)
-        .retry_on_initial_connect();
+        .require_tls(tls);
+    if !tls {
+        // A loopback server must not send us on to others in clear.
+        opts = opts.ignore_discovered_servers();
+    }
     // The client does not take credentials from the URL by itself.
     if let Some(user) = addr.username() {
         let dec = |s: &str| {
@@ -394,8 +398,11 @@ impl Cluster {
                 }
             }
             let mut check = tokio::time::interval(Duration::from_millis(500));
+            // Off the floor since when (its end may still be on its way).
+            let mut gone_since: Option<Instant> = None;
             loop {
                 tokio::select! {
+                    biased;
                     m = sub.next() => {
                         let Some(m) = m else { return };
                         let Ok(ev) = pb::CallEvent::decode(m.payload) else { continue };
@@ -405,7 +412,12 @@ impl Cluster {
                         }
                     }
                     _ = check.tick() => {
-                        if me.remote_agent(&id).is_none() {
+                        if me.remote_agent(&id).is_some() {
+                            gone_since = None;
+                            continue;
+                        }
+                        let since = *gone_since.get_or_insert_with(Instant::now);
+                        if since.elapsed() >= Duration::from_secs(1) {
                             // Ended (its last event may have raced us) or its node lost.
                             let _ = tx.send(pb::CallEvent {
                                 call_id: id.clone(),
@@ -580,6 +592,9 @@ pub(super) fn load() -> (f64, u32) {
 async fn heartbeat(hub: std::sync::Weak<Hub>, cluster: Arc<Cluster>) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Since when this node has heard the bus without a break: a node cut
+    // off itself hears nobody, which says nothing about the others.
+    let mut heard_since = Some(Instant::now());
     loop {
         tick.tick().await;
         let Some(hub) = hub.upgrade() else { return };
@@ -588,6 +603,14 @@ async fn heartbeat(hub: std::sync::Weak<Hub>, cluster: Arc<Cluster>) {
             format!("callscope.nodes.{}", cluster.node_id),
             status.encode_to_vec(),
         );
+        if !cluster.connected() {
+            heard_since = None;
+            continue;
+        }
+        let since = *heard_since.get_or_insert_with(Instant::now);
+        if since.elapsed() < LOST_AFTER {
+            continue;
+        }
         for (node, u) in cluster.sweep() {
             hub.remote_call_lost(&node, u);
         }
@@ -653,6 +676,7 @@ mod tests {
             "tls://cs:***@nats.example:4222"
         );
         assert_eq!(redact_url("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222");
+        assert_eq!(redact_url("tls://t0k3n@nats:4222"), "tls://***@nats:4222");
     }
 
     #[test]

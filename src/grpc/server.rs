@@ -1686,6 +1686,15 @@ where
         loop {
             let dir = data_dir.clone();
             if let Ok((r, left)) = tokio::task::spawn_blocking(move || {
+                // Calls a crash left open while the store was away, then
+                // calls kept while it was away.
+                let closed = crate::store::open::recover_waiting(&dir);
+                if !closed.is_empty() {
+                    warn!(
+                        calls = closed.len(),
+                        "calls left open by a crash were stored as interrupted"
+                    );
+                }
                 let r = crate::store::pending::retry(&dir);
                 (r, crate::store::pending::count(&dir))
             })

@@ -125,34 +125,47 @@ pub fn reseal_journal_entry(
 
 /// Seals a report read back from the data directory, where only sealed
 /// reports are written (a call kept while the store was away,
-/// [`crate::store::pending`]), once no text in it holds a run of 13 or more
-/// digits (spaces, dashes and dots between them allowed): the length of a
-/// card number, which the redactor never leaves. Fails closed: such a
-/// report is refused, with the field named, never its text.
+/// [`crate::store::pending`]), once no text in it holds a card number: 13
+/// to 19 digits (spaces and dashes between them allowed) that pass the
+/// Luhn check, which the redactor never leaves. Ids and other metadata
+/// (call, caller and agent ids, times, the source's name) are not call
+/// text and are not checked. Fails closed: such a report is refused, with
+/// the field named, never its text.
 pub fn reseal_stored_report(
     report: crate::report::Report,
 ) -> Result<Redacted<crate::report::Report>, String> {
-    fn long_digit_run(s: &str) -> bool {
-        let mut run = 0;
+    const METADATA: [&str; 8] = [
+        "call_id",
+        "caller_id",
+        "agent_id",
+        "started_at",
+        "schema",
+        "name",
+        "codec",
+        "status",
+    ];
+    fn holds_card(s: &str) -> bool {
+        let mut runs = vec![Vec::new()];
         for c in s.chars() {
-            if c.is_ascii_digit() {
-                run += 1;
-                if run >= 13 {
-                    return true;
-                }
-            } else if !matches!(c, ' ' | '-' | '.') {
-                run = 0;
+            match c.to_digit(10) {
+                Some(d) => runs.last_mut().expect("one run").push(d as u8),
+                None if matches!(c, ' ' | '-') => {}
+                None => runs.push(Vec::new()),
             }
         }
-        false
+        runs.iter()
+            .any(|r| (13..=19).any(|len| r.windows(len).any(detect::luhn_valid)))
     }
     fn check(v: &serde_json::Value, at: &str) -> Result<(), String> {
         match v {
-            serde_json::Value::String(s) if long_digit_run(s) => Err(format!(
-                "the stored report has a long digit run in {at}; it is not stored (fail closed)"
+            serde_json::Value::String(s) if holds_card(s) => Err(format!(
+                "the stored report has a card-like number in {at}; it is not stored (fail closed)"
             )),
             serde_json::Value::Array(a) => a.iter().try_for_each(|x| check(x, at)),
-            serde_json::Value::Object(o) => o.iter().try_for_each(|(k, x)| check(x, k)),
+            serde_json::Value::Object(o) => o
+                .iter()
+                .filter(|(k, _)| !METADATA.contains(&k.as_str()))
+                .try_for_each(|(k, x)| check(x, k)),
             _ => Ok(()),
         }
     }
@@ -214,7 +227,10 @@ mod tests {
     #[test]
     fn a_stored_report_reseals_only_without_card_length_digit_runs() {
         let mut r = test_report("c", Vec::new());
-        r.warnings = vec!["took 12.5 s; 1234 5678 kept".into()];
+        r.warnings = vec!["took 12.5 s; 1234 5678 kept; 20250101-120000".into()];
+        // Ids with long digit runs (an Asterisk id, a phone number) are metadata.
+        r.call_id = "1712345678.1234".into();
+        r.caller_id = Some("+4915112345678".into());
         assert!(reseal_stored_report(r.clone()).is_ok());
         for text in [
             "4111111111111111",

@@ -101,7 +101,20 @@ pub fn use_bucket(url: &str) -> Result<(), ObjectsError> {
     // The HTTP client takes the process's rustls provider: ring, as for
     // every other TLS connection of callscope (an error means one is set).
     let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
-    let mut builder = object_store::aws::AmazonS3Builder::from_env().with_bucket_name(bucket);
+    // Bounded: a slow or absent service must not hold a call's end for long.
+    let retry = object_store::RetryConfig {
+        max_retries: 3,
+        retry_timeout: std::time::Duration::from_secs(30),
+        ..Default::default()
+    };
+    let mut builder = object_store::aws::AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_retry(retry)
+        .with_client_options(
+            object_store::ClientOptions::new()
+                .with_connect_timeout(std::time::Duration::from_secs(5))
+                .with_timeout(std::time::Duration::from_secs(60)),
+        );
     if let Ok(endpoint) =
         std::env::var("AWS_ENDPOINT_URL").or_else(|_| std::env::var("AWS_ENDPOINT"))
     {
@@ -254,7 +267,10 @@ pub fn fetch(data_dir: &Path, call_id: &str) {
                 .parent()
                 .expect("a call file has a directory")
                 .to_path_buf();
-            let tmp = to.with_extension("download");
+            // One temporary file per fetch: readers may fetch at once.
+            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = to.with_extension(format!("download-{}-{n}", std::process::id()));
             let io = |e: std::io::Error| object_store::Error::Generic {
                 store: "local",
                 source: Box::new(e),

@@ -204,16 +204,46 @@ impl OpenCall {
 /// `interrupted`; returns the call ids closed. A journal or recording it
 /// cannot make sense of is set aside (renamed `.broken`) with a warning,
 /// never deleted, and never stops the others.
+///
+/// When the store cannot be reached now (a transient error: the shared
+/// PostgreSQL store is down), nothing is closed: each journal is renamed
+/// `<id>.jsonl.wait`, untouched otherwise, and [`recover_waiting`] closes
+/// it once the store is back (`serve` calls it with its retries).
 pub fn recover(data_dir: &Path) -> Vec<String> {
+    close_journals(data_dir, "jsonl")
+}
+
+/// Closes the calls [`recover`] left waiting for the store; returns the
+/// call ids closed.
+pub fn recover_waiting(data_dir: &Path) -> Vec<String> {
+    close_journals(data_dir, "wait")
+}
+
+fn close_journals(data_dir: &Path, ext: &str) -> Vec<String> {
     let Ok(dir) = fs::read_dir(data_dir.join("open")) else {
         return Vec::new();
     };
-    let mut closed = Vec::new();
-    for entry in dir.flatten() {
-        let path = entry.path();
-        if path.extension().is_none_or(|e| e != "jsonl") {
-            continue;
+    let journals: Vec<PathBuf> = dir
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .collect();
+    if journals.is_empty() {
+        return Vec::new();
+    }
+    if let Err(e) = super::open(data_dir).and_then(|db| db.exists(""))
+        && e.is_transient()
+    {
+        warn!(calls = journals.len(), error = %e, "the store is away: calls left open are closed when it is back");
+        for j in &journals {
+            if ext != "wait" {
+                let _ = fs::rename(j, j.with_extension("jsonl.wait"));
+            }
         }
+        return Vec::new();
+    }
+    let mut closed = Vec::new();
+    for path in journals {
         match recover_one(data_dir, &path, "the server stopped during the call") {
             Ok(id) => {
                 info!(call_id = %id, "closed a call left open by a crash as interrupted");

@@ -73,24 +73,7 @@ pub fn put_or_keep(
     files: &StoredFiles,
     if_exists: IfExists,
 ) -> Result<Put, StoreError> {
-    let call_id = &report.get().call_id;
-    let stored = super::open(data_dir).and_then(|mut db| {
-        match db.put(report, files, if_exists) {
-            // Other nodes stored what the floor knew when they lost this
-            // node (it was cut off, not dead): the call itself replaces it.
-            Err(StoreError::AlreadyExists { .. })
-                if db
-                    .report_json(call_id)?
-                    .as_deref()
-                    .is_some_and(super::open::is_lost_node_record) =>
-            {
-                tracing::info!(call_id = %call_id, "the call replaces the record other nodes stored when they lost this node");
-                db.put(report, files, IfExists::Replace)
-            }
-            other => other,
-        }
-    });
-    match stored {
+    match put_call(data_dir, report, files, if_exists) {
         Ok(()) => {
             upload(data_dir, &report.get().call_id);
             Ok(Put::Stored)
@@ -101,6 +84,30 @@ pub fn put_or_keep(
             Ok(Put::Kept)
         }
         Err(e) => Err(e),
+    }
+}
+
+/// Stores a call; a record other nodes stored when they lost this node
+/// (it was cut off, not dead) is replaced by the call itself.
+fn put_call(
+    data_dir: &Path,
+    report: &Redacted<Report>,
+    files: &StoredFiles,
+    if_exists: IfExists,
+) -> Result<(), StoreError> {
+    let call_id = &report.get().call_id;
+    let mut db = super::open(data_dir)?;
+    match db.put(report, files, if_exists) {
+        Err(StoreError::AlreadyExists { .. })
+            if db
+                .report_json(call_id)?
+                .as_deref()
+                .is_some_and(super::open::is_lost_node_record) =>
+        {
+            tracing::info!(call_id = %call_id, "the call replaces the record other nodes stored when they lost this node");
+            db.put(report, files, IfExists::Replace)
+        }
+        other => other,
     }
 }
 
@@ -232,7 +239,7 @@ fn retry_one(data_dir: &Path, path: &Path) -> Result<String, RetryError> {
     } else {
         IfExists::Refuse
     };
-    match super::open(data_dir).and_then(|mut db| db.put(&report, &files, if_exists)) {
+    match put_call(data_dir, &report, &files, if_exists) {
         Ok(()) => Ok(marker.call_id),
         Err(e) if e.is_transient() => Err(RetryError::Transient(e)),
         Err(e) => Err(failed(e.to_string())),

@@ -157,6 +157,11 @@ impl PgStore {
                     }
                     postgres::config::Host::Unix(_) => true,
                 });
+                let local = local
+                    && cfg
+                        .get_hostaddrs()
+                        .iter()
+                        .all(std::net::IpAddr::is_loopback);
                 if !local {
                     return Err(fail(
                         "a store on another machine needs TLS: the store holds transcripts; give --store-ca with the CA that signed the server's certificate (and ssl = on in postgresql.conf)".into(),
@@ -1104,6 +1109,18 @@ pub mod testing {
                 "--locale=C.UTF-8",
                 "--no-sync",
             ]);
+            if tls.is_some() {
+                // TLS or nothing over TCP, so a connection that works used it.
+                let hba = data.join("pg_hba.conf");
+                std::fs::write(
+                    &hba,
+                    "local all all trust\nhostssl all all 127.0.0.1/32 trust\n",
+                )
+                .expect("write pg_hba.conf");
+                if pg.root {
+                    let _ = Command::new("chown").arg("postgres:").arg(&hba).status();
+                }
+            }
             pg.resume();
             Some(pg)
         }
