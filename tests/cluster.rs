@@ -132,23 +132,6 @@ fn start_node(dir: &Path, name: &str, env: &[(&str, String)], args: &[String]) -
     (Proc(child), Node { port, data, log })
 }
 
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(dir) else {
-        return out;
-    };
-    for e in rd.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(files(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_one_floor_and_a_lost_node() {
     let corpus = corpus_dir();
@@ -508,7 +491,7 @@ async fn two_nodes_one_floor_and_a_lost_node() {
         );
     }
     for n in nodes {
-        for f in files(&n.data) {
+        for f in files_under(&n.data) {
             let bytes = std::fs::read(&f).unwrap();
             assert!(
                 !holds_card(&bytes, &cards),

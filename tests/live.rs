@@ -859,7 +859,7 @@ async fn sigkill_mid_call_keeps_the_cleared_recording_and_restart_stores_it_inte
     let r = read_json(&store.join("reports/kill-call.json"));
     assert_eq!(r["status"], "interrupted");
     assert!(!store.join("open/kill-call.jsonl").exists());
-    let leftovers: Vec<PathBuf> = walk(&store)
+    let leftovers: Vec<PathBuf> = files_under(&store)
         .into_iter()
         .filter(|p| {
             let name = p.to_string_lossy();
@@ -894,19 +894,6 @@ async fn sigkill_mid_call_keeps_the_cleared_recording_and_restart_stores_it_inte
         out.contains("kill-call") && out.contains("interrupted"),
         "{out}"
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            out.extend(walk(&p));
-        } else {
-            out.push(p);
-        }
-    }
-    out
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -264,3 +264,20 @@ pub fn add_token(access: &Path, name: &str, role: &str, agent: Option<&str>) -> 
     assert_eq!(code, 0, "{err}");
     out.trim().to_string()
 }
+
+/// Every file under `dir`, recursively (none when it does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
