@@ -171,6 +171,25 @@ impl OpenCall {
     /// recording renamed into place, its audit trail, report and database
     /// row; then the journal goes.
     pub fn finish(mut self, result: &CallResult) -> Result<(), AnalyzeError> {
+        // The id was taken at the start without the store's word when the
+        // store was away: before any file is moved into place, make sure no
+        // call of that id was stored meanwhile (its files would be
+        // overwritten). The journal and partial recording stay; the next
+        // start sets them aside.
+        if self.if_exists == IfExists::Refuse {
+            let here = recording_path(&self.data_dir, &self.call_id).exists();
+            let stored =
+                match super::open(&self.data_dir).and_then(|db| db.report_json(&self.call_id)) {
+                    Ok(json) => json.is_some_and(|j| !is_lost_node_record(&j)),
+                    Err(_) => false,
+                };
+            if here || stored {
+                return Err(super::db::StoreError::AlreadyExists {
+                    call_id: self.call_id.clone(),
+                }
+                .into());
+            }
+        }
         if let Some(audio) = &result.audio {
             self.silence_late(&result.late)?;
             self.writer.append(audio).map_err(out)?;
@@ -470,5 +489,38 @@ mod tests {
             .unwrap()
             .to_string();
         assert_eq!(status, "interrupted");
+    }
+
+    #[test]
+    fn a_call_taken_while_the_store_was_away_never_overwrites_a_stored_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let open = OpenCall::create(d, &start("z")).unwrap();
+        // Meanwhile a call "z" is stored (the id could not be checked at
+        // the start while the store was away).
+        let mut db = CallStore::open(d).unwrap();
+        db.put(
+            &test_seal(test_report("z", vec![])),
+            &StoredFiles::default(),
+            IfExists::Refuse,
+        )
+        .unwrap();
+        let result = crate::engine::seal::CallResult {
+            report: test_seal(test_report("z", vec![])),
+            audio: None,
+            audit: Vec::new(),
+            truncated: None,
+            late: Vec::new(),
+        };
+        let e = open.finish(&result).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                AnalyzeError::Db(super::super::db::StoreError::AlreadyExists { .. })
+            ),
+            "{e}"
+        );
+        assert!(!recording_path(d, "z").exists(), "nothing moved into place");
+        assert!(journal_path(d, "z").exists(), "the journal stays");
     }
 }
