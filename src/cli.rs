@@ -412,6 +412,14 @@ fn analyze(args: AnalyzeArgs) -> ExitCode {
             kept.waiting
         );
     }
+    if !kept.uploaded.is_empty() || !kept.deleted.is_empty() || kept.objects_waiting > 0 {
+        eprintln!(
+            "object storage: {} call(s) uploaded and {} purged call(s) deleted now, {} still waiting",
+            kept.uploaded.len(),
+            kept.deleted.len(),
+            kept.objects_waiting
+        );
+    }
     let mut pipeline = args.asr.pipeline();
     pipeline.signals.min_silence_s = args.min_silence;
     pipeline.signals.min_overlap_s = args.min_overlap;

@@ -2,7 +2,8 @@
 //! (`--recordings s3://…`), against moto's S3 server on loopback: a
 //! transcribed dev call's recording, trail and report go to the bucket and
 //! leave the data directory; `audit verify` fetches them back and they
-//! verify; no object holds a card number; `purge` deletes the objects; a
+//! verify; no object holds a card number; `purge` deletes the objects; an
+//! upload the bucket refuses is kept local and retried by the next run; a
 //! plain-http endpoint off loopback is refused.
 
 mod common;
@@ -162,6 +163,59 @@ fn recordings_and_trails_live_in_object_storage() {
         !left.iter().any(|k| k.contains(id)),
         "the purged call's objects are gone: {left:?}"
     );
+    // A bucket that refuses the upload (here: not created yet) keeps the
+    // files local and marks the upload; the next run uploads them.
+    let later = format!("{endpoint}/later-calls");
+    let later_env = {
+        let mut e = env;
+        e[4] = ("CALLSCOPE_RECORDINGS", "s3://later-calls/site-2");
+        e
+    };
+    let second = corpus.join("dev-003.wav");
+    let (code, _, err) = callscope_env(
+        &[
+            "analyze",
+            second.to_str().unwrap(),
+            "--data-dir",
+            d,
+            "--keywords-only",
+        ],
+        &later_env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("the upload is retried"), "{err}");
+    let kept_recording = data.join("recordings").join("dev-003.wav");
+    let marker = data.join("pending").join("dev-003.upload");
+    assert!(
+        kept_recording.exists() && marker.exists(),
+        "{:?}\n{err}",
+        common::files_under(&data)
+    );
+    curl(&["-X", "PUT", &later]);
+    let third = corpus.join("dev-004.wav");
+    let (code, _, err) = callscope_env(
+        &[
+            "analyze",
+            third.to_str().unwrap(),
+            "--data-dir",
+            d,
+            "--no-transcribe",
+        ],
+        &later_env,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 call(s) uploaded"), "{err}");
+    let names = keys(&later);
+    // (Without a transcript there is no cleared recording: dev-004 has
+    // its report only.)
+    for k in [
+        "site-2/recordings/dev-003.wav",
+        "site-2/audit/dev-003.jsonl",
+        "site-2/reports/dev-004.json",
+    ] {
+        assert!(names.contains(&k.to_string()), "{k} in {names:?}");
+    }
+    assert!(!kept_recording.exists() && !marker.exists());
     // A plain-http endpoint on another machine is refused at start.
     let (code, _, err) = callscope_env(
         &["calls", "list", "--data-dir", d],

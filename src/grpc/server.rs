@@ -1707,6 +1707,14 @@ where
                         left, "calls kept while the store was away are stored"
                     );
                 }
+                if !r.uploaded.is_empty() || !r.deleted.is_empty() {
+                    info!(
+                        uploaded = r.uploaded.len(),
+                        deleted = r.deleted.len(),
+                        waiting = r.objects_waiting,
+                        "object storage is caught up on calls it refused earlier"
+                    );
+                }
             }
             let Some(every) = retry_hub
                 .upgrade()

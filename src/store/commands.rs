@@ -524,6 +524,9 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
         for f in &p.files_left {
             s += &format!("  could not remove {} (the next purge retries)\n", f.display());
         }
+        for id in &p.objects_left {
+            s += &format!("  could not delete {id}'s objects in object storage (serve retries it, or the next analyze)\n");
+        }
         if !p.wal_checkpointed {
             s += "  note: a reader kept the WAL checkpoint from finishing; deleted pages leave the -wal file at the next checkpoint\n";
         }

@@ -295,20 +295,29 @@ pub fn fetch(data_dir: &Path, call_id: &str) {
     }
 }
 
-/// Deletes purged calls' objects (best effort: a failure is logged, and
-/// the objects of a purged call hold only redacted content).
-pub fn delete_calls(data_dir: &Path, call_ids: &[String]) {
-    let Some(o) = OBJECTS.get() else { return };
+/// Deletes purged calls' objects; returns the calls whose objects could
+/// not all be deleted now (logged; [`super::pending`] retries them).
+pub fn delete_calls(data_dir: &Path, call_ids: &[String]) -> Vec<String> {
+    let Some(o) = OBJECTS.get() else {
+        return Vec::new();
+    };
+    let mut failed = Vec::new();
     for id in call_ids {
+        let mut ok = true;
         for (_, name, _) in call_files(data_dir, id) {
             let key = o.key(&name);
             let store = Arc::clone(&o.store);
             match block(async move { store.delete(&key).await }) {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                 Err(e) => {
-                    warn!(call_id = %id, file = %name, error = %e, "cannot delete a purged call's object")
+                    warn!(call_id = %id, file = %name, error = %e, "cannot delete a purged call's object; retried later");
+                    ok = false;
                 }
             }
         }
+        if !ok {
+            failed.push(id.clone());
+        }
     }
+    failed
 }

@@ -10,6 +10,13 @@
 //! marker has ids, paths and hashes, and the report it points to was
 //! written from a [`Redacted`] report and is checked again
 //! ([`crate::redact::reseal_stored_report`]) before it is stored.
+//!
+//! The same pass retries object storage (`--recordings s3://…`): a stored
+//! call whose upload failed is marked `pending/<call_id>.upload` (its files
+//! stay in the data directory, readable on this node, until uploaded), and
+//! a purged call whose objects could not be deleted `pending/<call_id>.delete`
+//! (deleted later unless a new call has taken the id since). These markers
+//! are empty files.
 
 use std::fs;
 use std::io::Write;
@@ -41,10 +48,46 @@ struct Marker {
 }
 
 /// Moves a stored call's recording and trail to object storage, when
-/// that is in use; on failure they stay here (logged).
+/// that is in use; on failure they stay here (readable on this node) and
+/// the upload is marked for [`retry`].
 fn upload(data_dir: &Path, call_id: &str) {
     if let Err(e) = super::objects::upload_call(data_dir, call_id) {
-        warn!(call_id, error = %e, "the call's files stay in the data directory");
+        warn!(call_id, error = %e, "the call's files stay in the data directory; the upload is retried");
+        mark_objects(data_dir, call_id, ObjectsTodo::Upload);
+    }
+}
+
+/// Work on a call's objects that object storage refused for now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectsTodo {
+    /// Upload the stored call's recording, trail and report.
+    Upload,
+    /// Delete the purged call's objects.
+    Delete,
+}
+
+impl ObjectsTodo {
+    fn ext(self) -> &'static str {
+        match self {
+            ObjectsTodo::Upload => "upload",
+            ObjectsTodo::Delete => "delete",
+        }
+    }
+}
+
+/// Marks `DIR/pending/<call_id>.upload` or `.delete` (an empty file: the
+/// call id is all it holds) so that [`retry`] does it later. A marker that
+/// cannot be written is logged: the files stay local (an upload), or the
+/// objects of a purged call, redacted content only, stay until deleted by
+/// hand (a delete).
+pub fn mark_objects(data_dir: &Path, call_id: &str, todo: ObjectsTodo) {
+    let d = dir(data_dir);
+    let path = d.join(format!("{call_id}.{}", todo.ext()));
+    let made = super::create_private_dir(&d)
+        .and_then(|()| super::create_private_file(&path, false))
+        .and_then(|f| f.sync_all());
+    if let Err(e) = made {
+        warn!(call_id, marker = %path.display(), error = %e, "cannot mark the call's objects for a retry");
     }
 }
 
@@ -152,6 +195,12 @@ pub struct Retried {
     /// Calls that cannot be stored as they are (their marker is set aside
     /// as `.broken` with a warning; their files stay).
     pub failed: Vec<(String, String)>,
+    /// Stored calls whose files are now uploaded to object storage.
+    pub uploaded: Vec<String>,
+    /// Purged calls whose objects are now deleted.
+    pub deleted: Vec<String>,
+    /// Uploads and deletions still waiting (object storage is still away).
+    pub objects_waiting: usize,
 }
 
 /// Whether a call with this id is kept, waiting for the store.
@@ -202,7 +251,69 @@ pub fn retry(data_dir: &Path) -> Retried {
             }
         }
     }
+    retry_objects(data_dir, &mut out);
     out
+}
+
+/// Retries marked uploads and deletions in object storage; stops at the
+/// first failure (the service is still away). Without object storage in
+/// this process the markers wait.
+fn retry_objects(data_dir: &Path, out: &mut Retried) {
+    if !super::objects::active() {
+        return;
+    }
+    let Ok(rd) = fs::read_dir(dir(data_dir)) else {
+        return;
+    };
+    let mut markers: Vec<(PathBuf, String, ObjectsTodo)> = rd
+        .flatten()
+        .filter_map(|e| {
+            let path = e.path();
+            let todo = match path.extension()?.to_str()? {
+                "upload" => ObjectsTodo::Upload,
+                "delete" => ObjectsTodo::Delete,
+                _ => return None,
+            };
+            let id = path.file_stem()?.to_str()?.to_string();
+            Some((path, id, todo))
+        })
+        .collect();
+    markers.sort_by(|a, b| a.0.cmp(&b.0));
+    let total = markers.len();
+    for (i, (path, id, todo)) in markers.into_iter().enumerate() {
+        if crate::analyze::validate_call_id(&id).is_err() {
+            warn!(marker = %path.display(), "not a call's marker; set aside");
+            let _ = fs::rename(&path, path.with_extension(format!("{}.broken", todo.ext())));
+            continue;
+        }
+        let done = match todo {
+            ObjectsTodo::Upload => super::objects::upload_call(data_dir, &id).is_ok(),
+            ObjectsTodo::Delete => match super::open(data_dir).and_then(|db| db.exists(&id)) {
+                // The id was taken again by a new call since: its objects
+                // are that call's now.
+                Ok(true) => true,
+                Ok(false) => {
+                    super::objects::delete_calls(data_dir, std::slice::from_ref(&id)).is_empty()
+                }
+                Err(_) => false,
+            },
+        };
+        if !done {
+            out.objects_waiting = total - i;
+            break;
+        }
+        let _ = fs::remove_file(&path);
+        match todo {
+            ObjectsTodo::Upload => {
+                info!(call_id = %id, "the call's files are uploaded to object storage");
+                out.uploaded.push(id);
+            }
+            ObjectsTodo::Delete => {
+                info!(call_id = %id, "the purged call's objects are deleted");
+                out.deleted.push(id);
+            }
+        }
+    }
 }
 
 enum RetryError {

@@ -37,6 +37,9 @@ pub struct PurgeSummary {
     /// Files of purged calls that could not be removed (the next purge
     /// tries again).
     pub files_left: Vec<PathBuf>,
+    /// Calls whose objects in object storage could not all be deleted now;
+    /// each is marked in `DIR/pending/` and retried with the kept calls.
+    pub objects_left: Vec<String>,
     /// Whether the WAL checkpoint after the purge completed; if a reader
     /// kept it from finishing, deleted pages may stay in the WAL file until
     /// the next checkpoint.
@@ -109,7 +112,10 @@ pub fn purge(data_dir: &Path, older_than: Duration) -> Result<PurgeSummary, Stor
             }
         }
     }
-    super::objects::delete_calls(data_dir, &summary.call_ids);
+    summary.objects_left = super::objects::delete_calls(data_dir, &summary.call_ids);
+    for id in &summary.objects_left {
+        super::pending::mark_objects(data_dir, id, super::pending::ObjectsTodo::Delete);
+    }
     if !summary.call_ids.is_empty() {
         tracing::info!(
             calls = summary.call_ids.len(),
