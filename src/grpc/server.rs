@@ -59,6 +59,10 @@ const LEG_SKEW_S: f64 = 2.0;
 /// pool whose queue was full.
 const FLUSH_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
+/// How long a node retries storing a lost node's call while the store is
+/// away (transient errors).
+const LOST_RECORD_RETRY: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// What feeds a call actor.
 #[derive(Debug)]
 pub enum Input {
@@ -344,20 +348,32 @@ impl Hub {
                     return;
                 }
             };
-            match crate::store::open(&data_dir).and_then(|mut db| {
-                db.put(
-                    &report,
-                    &crate::store::db::StoredFiles::default(),
-                    IfExists::Refuse,
-                )
-            }) {
-                Ok(()) => {
-                    info!(call_id = %u.call_id, node = %node, "a lost node's call stored as interrupted")
+            // A store away for a while (transient errors) is retried for
+            // LOST_RECORD_RETRY; after that the lost node's own recovery
+            // stores the call when it restarts.
+            let until = std::time::Instant::now() + LOST_RECORD_RETRY;
+            loop {
+                match crate::store::open(&data_dir).and_then(|mut db| {
+                    db.put(
+                        &report,
+                        &crate::store::db::StoredFiles::default(),
+                        IfExists::Refuse,
+                    )
+                }) {
+                    Ok(()) => {
+                        info!(call_id = %u.call_id, node = %node, "a lost node's call stored as interrupted")
+                    }
+                    Err(StoreError::AlreadyExists { .. }) => {}
+                    Err(e) if e.is_transient() && std::time::Instant::now() < until => {
+                        tracing::debug!(call_id = %u.call_id, error = %e, "the store is away; the lost node's call is retried");
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        continue;
+                    }
+                    Err(e) => {
+                        warn!(call_id = %u.call_id, error = %e, "cannot store the lost node's call; its node's recovery stores it when it restarts")
+                    }
                 }
-                Err(StoreError::AlreadyExists { .. }) => {}
-                Err(e) => {
-                    warn!(call_id = %u.call_id, error = %e, "cannot store the lost node's call")
-                }
+                break;
             }
         });
     }
