@@ -171,18 +171,14 @@ fn recordings_and_trails_live_in_object_storage() {
         e[4] = ("CALLSCOPE_RECORDINGS", "s3://later-calls/site-2");
         e
     };
-    let second = corpus.join("dev-003.wav");
-    let (code, _, err) = callscope_env(
-        &[
-            "analyze",
-            second.to_str().unwrap(),
-            "--data-dir",
-            d,
-            "--keywords-only",
-        ],
-        &later_env,
-    );
-    assert_eq!(code, 0, "{err}");
+    let analyze = |call: &str, mode: &str| {
+        let file = corpus.join(call);
+        let args = ["analyze", file.to_str().unwrap(), "--data-dir", d, mode];
+        let (code, _, err) = callscope_env(&args, &later_env);
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    let err = analyze("dev-003.wav", "--keywords-only");
     assert!(err.contains("the upload is retried"), "{err}");
     let kept_recording = data.join("recordings").join("dev-003.wav");
     let marker = data.join("pending").join("dev-003.upload");
@@ -192,18 +188,7 @@ fn recordings_and_trails_live_in_object_storage() {
         common::files_under(&data)
     );
     curl(&["-X", "PUT", &later]);
-    let third = corpus.join("dev-004.wav");
-    let (code, _, err) = callscope_env(
-        &[
-            "analyze",
-            third.to_str().unwrap(),
-            "--data-dir",
-            d,
-            "--no-transcribe",
-        ],
-        &later_env,
-    );
-    assert_eq!(code, 0, "{err}");
+    let err = analyze("dev-004.wav", "--no-transcribe");
     assert!(err.contains("1 call(s) uploaded"), "{err}");
     let names = keys(&later);
     // (Without a transcript there is no cleared recording: dev-004 has
