@@ -1728,7 +1728,7 @@ where
                         uploaded = r.uploaded.len(),
                         deleted = r.deleted.len(),
                         waiting = r.objects_waiting,
-                        "object storage is caught up on calls it refused earlier"
+                        "object storage took uploads or deletes it refused earlier"
                     );
                 }
             }

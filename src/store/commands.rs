@@ -525,7 +525,10 @@ pub fn purge(args: PurgeArgs) -> ExitCode {
             s += &format!("  could not remove {} (the next purge retries)\n", f.display());
         }
         for id in &p.objects_left {
-            s += &format!("  could not delete {id}'s objects in object storage (serve retries it, or the next analyze)\n");
+            s += &format!("  could not delete {id}'s objects in object storage (retried by serve and by the next purge)\n");
+        }
+        for id in &p.objects_caught_up {
+            s += &format!("  deleted the objects of {id}, purged earlier\n");
         }
         if !p.wal_checkpointed {
             s += "  note: a reader kept the WAL checkpoint from finishing; deleted pages leave the -wal file at the next checkpoint\n";

@@ -296,7 +296,8 @@ pub fn fetch(data_dir: &Path, call_id: &str) {
 }
 
 /// Deletes purged calls' objects; returns the calls whose objects could
-/// not all be deleted now (logged; [`super::pending`] retries them).
+/// not all be deleted now (logged; [`super::pending`] retries them with
+/// [`delete_purged`]).
 pub fn delete_calls(data_dir: &Path, call_ids: &[String]) -> Vec<String> {
     let Some(o) = OBJECTS.get() else {
         return Vec::new();
@@ -320,4 +321,29 @@ pub fn delete_calls(data_dir: &Path, call_ids: &[String]) -> Vec<String> {
         }
     }
     failed
+}
+
+/// Deletes the objects of a call purged at `purged_unix` (seconds) that
+/// were written no later than that: a newer object belongs to a new call
+/// that has taken the id since, and stays.
+pub fn delete_purged(data_dir: &Path, call_id: &str, purged_unix: i64) -> Result<(), ObjectsError> {
+    let Some(o) = OBJECTS.get() else {
+        return Ok(());
+    };
+    for (_, name, _) in call_files(data_dir, call_id) {
+        let key = o.key(&name);
+        let store = Arc::clone(&o.store);
+        let done = block(async move {
+            match store.head(&key).await {
+                Ok(meta) if meta.last_modified.timestamp() > purged_unix => Ok(()),
+                Ok(_) => store.delete(&key).await,
+                Err(e) => Err(e),
+            }
+        });
+        match done {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => return Err(o.service(format!("deleting {name}: {e}"))),
+        }
+    }
+    Ok(())
 }

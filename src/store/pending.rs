@@ -15,8 +15,8 @@
 //! call whose upload failed is marked `pending/<call_id>.upload` (its files
 //! stay in the data directory, readable on this node, until uploaded), and
 //! a purged call whose objects could not be deleted `pending/<call_id>.delete`
-//! (deleted later unless a new call has taken the id since). These markers
-//! are empty files.
+//! (later, only objects written before the purge: a new call may have taken
+//! the id since). These markers hold the time they were made.
 
 use std::fs;
 use std::io::Write;
@@ -75,17 +75,26 @@ impl ObjectsTodo {
     }
 }
 
-/// Marks `DIR/pending/<call_id>.upload` or `.delete` (an empty file: the
-/// call id is all it holds) so that [`retry`] does it later. A marker that
-/// cannot be written is logged: the files stay local (an upload), or the
-/// objects of a purged call, redacted content only, stay until deleted by
-/// hand (a delete).
+/// Marks `DIR/pending/<call_id>.upload` or `.delete` (the call id is in
+/// the name; the file holds the Unix time it was marked, for a delete the
+/// purge's) so that [`retry`] does it later. A marker that cannot be
+/// written is logged: the files stay local (an upload), or the objects of
+/// a purged call, redacted content only, stay until deleted by hand (a
+/// delete).
 pub fn mark_objects(data_dir: &Path, call_id: &str, todo: ObjectsTodo) {
+    if let Err(e) = crate::analyze::validate_call_id(call_id) {
+        warn!(call_id, error = %e, "not a call id that can name a marker; the call's objects are not retried");
+        return;
+    }
     let d = dir(data_dir);
     let path = d.join(format!("{call_id}.{}", todo.ext()));
+    let now = crate::grpc::console::unix_ms() / 1000;
     let made = super::create_private_dir(&d)
         .and_then(|()| super::create_private_file(&path, false))
-        .and_then(|f| f.sync_all());
+        .and_then(|mut f| {
+            f.write_all(now.to_string().as_bytes())?;
+            f.sync_all()
+        });
     if let Err(e) = made {
         warn!(call_id, marker = %path.display(), error = %e, "cannot mark the call's objects for a retry");
     }
@@ -251,21 +260,32 @@ pub fn retry(data_dir: &Path) -> Retried {
             }
         }
     }
-    retry_objects(data_dir, &mut out);
+    retry_objects(data_dir, &mut out, None);
     out
 }
 
-/// Retries marked uploads and deletions in object storage; stops at the
-/// first failure (the service is still away). Without object storage in
-/// this process the markers wait.
-fn retry_objects(data_dir: &Path, out: &mut Retried) {
+/// Retries the deletes of purged calls' objects that object storage
+/// refused (what `purge` does first, so that a purge run on its own, away
+/// from any `serve`, catches up too).
+pub fn retry_deletes(data_dir: &Path) -> Retried {
+    let mut out = Retried::default();
+    retry_objects(data_dir, &mut out, Some(ObjectsTodo::Delete));
+    out
+}
+
+/// Retries marked uploads and deletions in object storage (only `only`'s
+/// kind when given), oldest attempt first; stops at the first failure (the
+/// service is likely still away), which goes to the back of the queue, so
+/// that one marker that keeps failing does not hold up the others. Without
+/// object storage in this process the markers wait.
+fn retry_objects(data_dir: &Path, out: &mut Retried, only: Option<ObjectsTodo>) {
     if !super::objects::active() {
         return;
     }
     let Ok(rd) = fs::read_dir(dir(data_dir)) else {
         return;
     };
-    let mut markers: Vec<(PathBuf, String, ObjectsTodo)> = rd
+    let mut markers: Vec<(std::time::SystemTime, PathBuf, String, ObjectsTodo)> = rd
         .flatten()
         .filter_map(|e| {
             let path = e.path();
@@ -274,31 +294,44 @@ fn retry_objects(data_dir: &Path, out: &mut Retried) {
                 "delete" => ObjectsTodo::Delete,
                 _ => return None,
             };
+            if only.is_some_and(|k| k != todo) {
+                return None;
+            }
+            let tried = e.metadata().and_then(|m| m.modified()).ok()?;
             let id = path.file_stem()?.to_str()?.to_string();
-            Some((path, id, todo))
+            Some((tried, path, id, todo))
         })
         .collect();
-    markers.sort_by(|a, b| a.0.cmp(&b.0));
+    markers.sort_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(&b.1)));
     let total = markers.len();
-    for (i, (path, id, todo)) in markers.into_iter().enumerate() {
-        if crate::analyze::validate_call_id(&id).is_err() {
-            warn!(marker = %path.display(), "not a call's marker; set aside");
+    for (i, (_, path, id, todo)) in markers.into_iter().enumerate() {
+        let marked_at = fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| t.trim().parse::<i64>().ok());
+        let (Ok(()), Some(marked_at)) = (crate::analyze::validate_call_id(&id), marked_at) else {
+            warn!(marker = %path.display(), "not a readable marker; set aside");
             let _ = fs::rename(&path, path.with_extension(format!("{}.broken", todo.ext())));
             continue;
-        }
-        let done = match todo {
-            ObjectsTodo::Upload => super::objects::upload_call(data_dir, &id).is_ok(),
-            ObjectsTodo::Delete => match super::open(data_dir).and_then(|db| db.exists(&id)) {
-                // The id was taken again by a new call since: its objects
-                // are that call's now.
-                Ok(true) => true,
-                Ok(false) => {
-                    super::objects::delete_calls(data_dir, std::slice::from_ref(&id)).is_empty()
-                }
-                Err(_) => false,
-            },
         };
-        if !done {
+        let done = match todo {
+            ObjectsTodo::Upload => match super::open(data_dir).and_then(|db| db.exists(&id)) {
+                Ok(true) => super::objects::upload_call(data_dir, &id).map_err(|e| e.to_string()),
+                Ok(false) => {
+                    info!(call_id = %id, "the call is no longer stored (purged); nothing to upload");
+                    Ok(())
+                }
+                Err(e) => Err(e.to_string()),
+            },
+            ObjectsTodo::Delete => {
+                super::objects::delete_purged(data_dir, &id, marked_at).map_err(|e| e.to_string())
+            }
+        };
+        if let Err(e) = done {
+            warn!(call_id = %id, marker = %path.display(), error = %e, "object storage still refuses; retried later");
+            // To the back of the queue.
+            if let Ok(f) = fs::File::options().append(true).open(&path) {
+                let _ = f.set_modified(std::time::SystemTime::now());
+            }
             out.objects_waiting = total - i;
             break;
         }
@@ -361,6 +394,22 @@ fn retry_one(data_dir: &Path, path: &Path) -> Result<String, RetryError> {
 mod tests {
     use super::*;
     use crate::grpc::pb;
+
+    #[test]
+    fn object_markers_hold_their_time_and_only_call_ids_name_them() {
+        let dir = tempfile::tempdir().unwrap();
+        mark_objects(dir.path(), "c1", ObjectsTodo::Delete);
+        let t: i64 = fs::read_to_string(dir.path().join("pending/c1.delete"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((t - crate::grpc::console::unix_ms() / 1000).abs() < 5);
+        mark_objects(dir.path(), "../c2", ObjectsTodo::Upload);
+        assert!(!dir.path().join("c2.upload").exists());
+        assert_eq!(fs::read_dir(dir.path().join("pending")).unwrap().count(), 1);
+        // Object markers are not kept calls.
+        assert_eq!(count(dir.path()), 0);
+    }
 
     #[test]
     fn a_call_replaces_the_record_stored_when_its_node_was_lost() {

@@ -38,8 +38,12 @@ pub struct PurgeSummary {
     /// tries again).
     pub files_left: Vec<PathBuf>,
     /// Calls whose objects in object storage could not all be deleted now;
-    /// each is marked in `DIR/pending/` and retried with the kept calls.
+    /// each is marked in `DIR/pending/` and retried (by `serve`, and by
+    /// the next purge).
     pub objects_left: Vec<String>,
+    /// Calls purged earlier whose objects were deleted now, at this
+    /// purge's retry.
+    pub objects_caught_up: Vec<String>,
     /// Whether the WAL checkpoint after the purge completed; if a reader
     /// kept it from finishing, deleted pages may stay in the WAL file until
     /// the next checkpoint.
@@ -59,6 +63,8 @@ const CALL_FILES: [(&str, &str); 3] = [
 /// purged if it came before the commit; retry later) and
 /// [`StoreError::TooNew`].
 pub fn purge(data_dir: &Path, older_than: Duration) -> Result<PurgeSummary, StoreError> {
+    // Objects an earlier purge could not delete first.
+    let caught_up = super::pending::retry_deletes(data_dir).deleted;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -89,6 +95,7 @@ pub fn purge(data_dir: &Path, older_than: Duration) -> Result<PurgeSummary, Stor
         };
     let mut summary = PurgeSummary {
         call_ids,
+        objects_caught_up: caught_up,
         wal_checkpointed,
         ..PurgeSummary::default()
     };
