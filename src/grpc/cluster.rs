@@ -490,7 +490,13 @@ async fn listen_floor(
         let Ok(u) = pb::FloorUpdate::decode(m.payload) else {
             continue;
         };
-        if u.node_id == cluster.node_id || u.call_id.is_empty() {
+        if u.node_id == cluster.node_id {
+            continue;
+        }
+        // Only ids a call of ours could have: they name files and markers
+        // when a lost node's call is stored and later purged.
+        if crate::analyze::validate_call_id(&u.call_id).is_err() {
+            warn!(node = %u.node_id, "a floor update on the bus with an invalid call id; ignored");
             continue;
         }
         let ended = {
