@@ -110,11 +110,7 @@ pub async fn connect(ep: impl Into<Endpoint>) -> Result<Client, ClientError> {
             endpoint = endpoint.tls_config(tls).map_err(|e| fail(e.to_string()))?;
         }
         Some("http") => {
-            let loopback = host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
+            if !crate::security::tls::loopback_host(host) {
                 return Err(fail(
                     "plain http:// is only allowed to a loopback address; use https:// (and --ca for a private CA)".into(),
                 ));

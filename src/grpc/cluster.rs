@@ -157,14 +157,7 @@ pub async fn connect(cfg: &BusConfig) -> Result<async_nats::Client, BusError> {
         .parse()
         .map_err(|e| config(format!("not a NATS URL like tls://nats.example:4222 ({e})")))?;
     let tls = addr.tls_required() || cfg.ca.is_some();
-    let loopback = match addr.host() {
-        "localhost" => true,
-        h => h
-            .trim_matches(['[', ']'])
-            .parse::<std::net::IpAddr>()
-            .is_ok_and(|ip| ip.is_loopback()),
-    };
-    if !tls && !loopback {
+    if !tls && !crate::security::tls::loopback_host(addr.host()) {
         return Err(config(
             "plain nats:// is only allowed on a loopback address: the bus carries call transcripts; use tls://… (and --bus-ca)".into(),
         ));

@@ -97,6 +97,17 @@ fn key_in(flag: &'static str, path: &Path, pem: &[u8]) -> Result<PrivateKeyDer<'
     })
 }
 
+/// Whether `host` (a name or address from a URL, IPv6 in brackets or not)
+/// is this machine: `localhost` or a loopback address. Plain connections
+/// that carry call data are allowed only there.
+pub fn loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether plain TCP may be used on `addr` (loopback only).
 pub fn plain_allowed(what: &'static str, addr: SocketAddr) -> Result<(), TlsError> {
     if addr.ip().is_loopback() {

@@ -1429,7 +1429,8 @@ pub(crate) fn limit(n: usize) -> String {
     }
 }
 
-fn now_unix() -> i64 {
+/// Now, in Unix seconds (0 before 1970).
+pub(crate) fn now_unix() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64)

@@ -125,11 +125,7 @@ pub fn use_bucket(url: &str) -> Result<(), ObjectsError> {
                 .split(['/', ':'])
                 .next()
                 .unwrap_or("");
-            let loopback = host == "localhost"
-                || host
-                    .parse::<std::net::IpAddr>()
-                    .is_ok_and(|ip| ip.is_loopback());
-            if !loopback {
+            if !crate::security::tls::loopback_host(host) {
                 return Err(config(format!(
                     "AWS_ENDPOINT_URL {endpoint}: plain http:// is only allowed on a loopback address (recordings are call audio); use https://"
                 )));
@@ -299,51 +295,55 @@ pub fn fetch(data_dir: &Path, call_id: &str) {
 /// not all be deleted now (logged; [`super::pending`] retries them with
 /// [`delete_purged`]).
 pub fn delete_calls(data_dir: &Path, call_ids: &[String]) -> Vec<String> {
-    let Some(o) = OBJECTS.get() else {
-        return Vec::new();
-    };
-    let mut failed = Vec::new();
-    for id in call_ids {
-        let mut ok = true;
-        for (_, name, _) in call_files(data_dir, id) {
-            let key = o.key(&name);
-            let store = Arc::clone(&o.store);
-            match block(async move { store.delete(&key).await }) {
-                Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                Err(e) => {
-                    warn!(call_id = %id, file = %name, error = %e, "cannot delete a purged call's object; retried later");
-                    ok = false;
-                }
+    call_ids
+        .iter()
+        .filter(|id| match delete_objects(data_dir, id, None) {
+            Ok(()) => false,
+            Err(e) => {
+                warn!(call_id = %id, error = %e, "cannot delete a purged call's objects; retried later");
+                true
             }
-        }
-        if !ok {
-            failed.push(id.clone());
-        }
-    }
-    failed
+        })
+        .cloned()
+        .collect()
 }
 
 /// Deletes the objects of a call purged at `purged_unix` (seconds) that
 /// were written no later than that: a newer object belongs to a new call
 /// that has taken the id since, and stays.
 pub fn delete_purged(data_dir: &Path, call_id: &str, purged_unix: i64) -> Result<(), ObjectsError> {
+    delete_objects(data_dir, call_id, Some(purged_unix))
+}
+
+/// Deletes a call's objects (only those written no later than
+/// `written_by`, Unix seconds, when given); tries each and returns the
+/// first failure. A missing object is deleted already.
+fn delete_objects(
+    data_dir: &Path,
+    call_id: &str,
+    written_by: Option<i64>,
+) -> Result<(), ObjectsError> {
     let Some(o) = OBJECTS.get() else {
         return Ok(());
     };
+    let mut first = None;
     for (_, name, _) in call_files(data_dir, call_id) {
         let key = o.key(&name);
         let store = Arc::clone(&o.store);
         let done = block(async move {
-            match store.head(&key).await {
-                Ok(meta) if meta.last_modified.timestamp() > purged_unix => Ok(()),
-                Ok(_) => store.delete(&key).await,
-                Err(e) => Err(e),
+            if let Some(t) = written_by
+                && store.head(&key).await?.last_modified.timestamp() > t
+            {
+                return Ok(());
             }
+            store.delete(&key).await
         });
         match done {
             Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(o.service(format!("deleting {name}: {e}"))),
+            Err(e) => {
+                first.get_or_insert_with(|| o.service(format!("deleting {name}: {e}")));
+            }
         }
     }
-    Ok(())
+    first.map_or(Ok(()), Err)
 }

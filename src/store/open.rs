@@ -178,11 +178,7 @@ impl OpenCall {
         // start sets them aside.
         if self.if_exists == IfExists::Refuse {
             let here = recording_path(&self.data_dir, &self.call_id).exists();
-            let stored =
-                match super::open(&self.data_dir).and_then(|db| db.report_json(&self.call_id)) {
-                    Ok(json) => json.is_some_and(|j| !is_lost_node_record(&j)),
-                    Err(_) => false,
-                };
+            let stored = real_call_stored(&self.data_dir, &self.call_id).unwrap_or(false);
             if here || stored {
                 return Err(super::db::StoreError::AlreadyExists {
                     call_id: self.call_id.clone(),
@@ -285,6 +281,14 @@ pub(crate) fn is_lost_node_record(report_json: &str) -> bool {
     })
 }
 
+/// Whether a call of this id is stored, other than the record cluster
+/// nodes store for a lost node's call (which the call itself replaces).
+fn real_call_stored(data_dir: &Path, call_id: &str) -> Result<bool, super::db::StoreError> {
+    Ok(super::open(data_dir)?
+        .report_json(call_id)?
+        .is_some_and(|j| !is_lost_node_record(&j)))
+}
+
 fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, String> {
     let f = File::open(journal).map_err(|e| e.to_string())?;
     let mut lines = BufReader::new(f).lines();
@@ -299,17 +303,14 @@ fn recover_one(data_dir: &Path, journal: &Path, why: &str) -> Result<String, Str
     // not overwritten by the remains of one that did not ask to replace it
     // — unless what is stored is the record other cluster nodes made when
     // this node was lost, which the recording and trail now replace.
-    let stored = super::open(data_dir)
-        .and_then(|db| db.report_json(&start.call_id))
-        .map_err(|e| e.to_string())?;
-    let lost_record = stored.as_deref().is_some_and(is_lost_node_record);
-    if !replace && stored.is_some() && !lost_record {
+    // (Storing replaces such a record: [`super::pending::put_or_keep`].)
+    if !replace && real_call_stored(data_dir, &start.call_id).map_err(|e| e.to_string())? {
         return Err(format!(
             "call {} is already stored; the crashed call of the same id is set aside",
             start.call_id
         ));
     }
-    let if_exists = if replace || lost_record {
+    let if_exists = if replace {
         IfExists::Replace
     } else {
         IfExists::Refuse

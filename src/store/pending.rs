@@ -88,7 +88,7 @@ pub fn mark_objects(data_dir: &Path, call_id: &str, todo: ObjectsTodo) {
     }
     let d = dir(data_dir);
     let path = d.join(format!("{call_id}.{}", todo.ext()));
-    let now = crate::grpc::console::unix_ms() / 1000;
+    let now = super::db::now_unix();
     let made = super::create_private_dir(&d)
         .and_then(|()| super::create_private_file(&path, false))
         .and_then(|mut f| {
@@ -182,7 +182,7 @@ fn keep(
         audit: files.audit.clone(),
         replace: if_exists == IfExists::Replace,
         error: error.to_string(),
-        kept_at: crate::grpc::console::unix_ms() / 1000,
+        kept_at: super::db::now_unix(),
     };
     let path = marker_path(data_dir, call_id);
     let tmp = path.with_extension("json.tmp");
@@ -403,7 +403,7 @@ mod tests {
             .unwrap()
             .parse()
             .unwrap();
-        assert!((t - crate::grpc::console::unix_ms() / 1000).abs() < 5);
+        assert!((t - crate::store::db::now_unix()).abs() < 5);
         mark_objects(dir.path(), "../c2", ObjectsTodo::Upload);
         assert!(!dir.path().join("c2.upload").exists());
         assert_eq!(fs::read_dir(dir.path().join("pending")).unwrap().count(), 1);

@@ -148,13 +148,7 @@ impl PgStore {
             }
             None => {
                 let local = cfg.get_hosts().iter().all(|h| match h {
-                    postgres::config::Host::Tcp(name) => {
-                        name == "localhost"
-                            || name
-                                .trim_matches(['[', ']'])
-                                .parse::<std::net::IpAddr>()
-                                .is_ok_and(|ip| ip.is_loopback())
-                    }
+                    postgres::config::Host::Tcp(name) => crate::security::tls::loopback_host(name),
                     postgres::config::Host::Unix(_) => true,
                 });
                 let local = local
@@ -778,13 +772,10 @@ impl PgStore {
             older_than_s,
         })
         .expect("purge details serialise");
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs() as i64);
         append_anchor(
             &mut tx,
             EventKind::Purge,
-            now,
+            super::db::now_unix(),
             &NewAnchor {
                 detail: Some(&detail),
                 ..Default::default()
