@@ -106,6 +106,18 @@ pub struct PurgeDetail {
     pub older_than_s: u64,
 }
 
+impl PurgeDetail {
+    /// The `detail` of the purge row for these calls, as both stores write it.
+    pub(crate) fn json(call_ids: &[String], older_than_s: u64) -> String {
+        serde_json::to_string(&PurgeDetail {
+            call_ids: call_ids.to_vec(),
+            count: call_ids.len(),
+            older_than_s,
+        })
+        .expect("purge details serialise")
+    }
+}
+
 /// The hash of a row from its fields.
 #[allow(clippy::too_many_arguments)]
 fn row_hash(

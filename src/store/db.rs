@@ -971,12 +971,7 @@ impl CallStore {
             tx.execute("DELETE FROM calls WHERE call_id = ?1", [id])
                 .map_err(e)?;
         }
-        let detail = serde_json::to_string(&super::anchor::PurgeDetail {
-            call_ids: ids.clone(),
-            count: ids.len(),
-            older_than_s,
-        })
-        .expect("purge details serialise");
+        let detail = super::anchor::PurgeDetail::json(&ids, older_than_s);
         super::anchor::append(
             &tx,
             super::anchor::EventKind::Purge,

@@ -766,12 +766,7 @@ impl PgStore {
         }
         tx.execute("DELETE FROM calls WHERE call_id = ANY($1)", &[&ids])
             .map_err(e)?;
-        let detail = serde_json::to_string(&super::anchor::PurgeDetail {
-            call_ids: ids.clone(),
-            count: ids.len(),
-            older_than_s,
-        })
-        .expect("purge details serialise");
+        let detail = super::anchor::PurgeDetail::json(&ids, older_than_s);
         append_anchor(
             &mut tx,
             EventKind::Purge,
