@@ -89,6 +89,19 @@ struct Entry {
 }
 
 impl Entry {
+    /// What a watcher who opens the call late gets first: the call so far,
+    /// then its KPIs now.
+    fn so_far(&self, call_id: &str) -> Vec<pb::CallEvent> {
+        let mut v: Vec<pb::CallEvent> = self.history.iter().cloned().collect();
+        v.push(pb::CallEvent {
+            call_id: call_id.to_string(),
+            t: self.snapshot.duration_s,
+            emitted_at: self.snapshot.duration_s,
+            event: Some(pb::call_event::Event::Kpi(kpi(&self.snapshot))),
+        });
+        v
+    }
+
     fn floor_message(&self, kind: pb::floor_update::Kind, call_id: &str) -> pb::FloorUpdate {
         pb::FloorUpdate {
             kind: kind as i32,
@@ -296,15 +309,7 @@ impl Hub {
     /// A live call's events so far (for another node's late watcher).
     pub(super) fn history(&self, call_id: &str) -> Option<Vec<pb::CallEvent>> {
         let calls = self.calls.lock().expect("hub lock");
-        let e = calls.get(call_id)?;
-        let mut v: Vec<pb::CallEvent> = e.history.iter().cloned().collect();
-        v.push(pb::CallEvent {
-            call_id: call_id.to_string(),
-            t: e.snapshot.duration_s,
-            emitted_at: e.snapshot.duration_s,
-            event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
-        });
-        Some(v)
+        calls.get(call_id).map(|e| e.so_far(call_id))
     }
 
     /// Another node's floor update, onto this node's floor; `ended` is the
@@ -1239,14 +1244,7 @@ impl CallScope for Service {
             };
             let slot = self.hub.watch_slot(Some(&e.watchers))?;
             // The call so far, then its KPIs now, then what happens next.
-            let mut first: Vec<pb::CallEvent> = e.history.iter().cloned().collect();
-            first.push(pb::CallEvent {
-                call_id: call_id.clone(),
-                t: e.snapshot.duration_s,
-                emitted_at: e.snapshot.duration_s,
-                event: Some(pb::call_event::Event::Kpi(kpi(&e.snapshot))),
-            });
-            (e.events.subscribe(), first, slot)
+            (e.events.subscribe(), e.so_far(&call_id), slot)
         };
         Ok(Response::new(Box::pin(follow(
             first,
