@@ -155,7 +155,7 @@ pub async fn serve(
     describe_counter!(REDACTIONS, "Spans redacted in stored calls, by kind");
     describe_gauge!(
         CALLS_KEPT,
-        "Calls kept on local disk while the store is away, retried every 30 s"
+        "Calls kept on local disk while the store is away, retried every --store-retry (30 s by default)"
     );
     describe_counter!(ERRORS, "Failures, by kind");
     describe_counter!(

@@ -11,6 +11,8 @@ mod common;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use callscope::grpc::client::{Endpoint, connect};
+use callscope::grpc::pb;
 use common::*;
 
 const CALL: &str = "dev-002.wav";
@@ -150,6 +152,62 @@ fn recordings_and_trails_live_in_object_storage() {
     let (code, out, err) = callscope_env(&["audit", "verify", "--call", id, "--data-dir", d], &env);
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(recording.exists() && trail.exists());
+    // The API's readers fetch too: with the local copies gone again,
+    // GetAuditTrail and GetRecording on a serving node find them.
+    std::fs::remove_file(&recording).unwrap();
+    std::fs::remove_file(&trail).unwrap();
+    let access = dir.path().join("access.toml");
+    let token = add_token(&access, "auditor", "compliance", None);
+    let port = free_port();
+    let _serve = Proc(
+        Command::new(env!("CARGO_BIN_EXE_callscope"))
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .args(["--data-dir", d, "--keywords-only", "--auth"])
+            .arg(&access)
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start callscope serve"),
+    );
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let ep = Endpoint {
+            url: format!("http://127.0.0.1:{port}"),
+            tls: Default::default(),
+            token: Some(token),
+        };
+        let mut client = None;
+        for _ in 0..150 {
+            if let Ok(c) = connect(ep.clone()).await {
+                client = Some(c);
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let mut client = client.expect("serve came up");
+        let t = client
+            .get_audit_trail(pb::GetAuditTrailRequest {
+                call_id: id.to_string(),
+            })
+            .await
+            .expect("GetAuditTrail finds the trail in object storage")
+            .into_inner();
+        assert!(!t.lines.is_empty() && t.verified, "{}", t.problem);
+        let mut chunks = client
+            .get_recording(pb::GetRecordingRequest {
+                call_id: id.to_string(),
+            })
+            .await
+            .expect("GetRecording finds the recording in object storage")
+            .into_inner();
+        let mut bytes = 0;
+        while let Some(c) = chunks.message().await.unwrap() {
+            bytes += c.data.len();
+        }
+        assert!(bytes > 44, "a WAV came back");
+    });
+    drop(_serve);
     // Without the bucket the same node no longer has them... after a purge.
     let conn = rusqlite::Connection::open(data.join("callscope.db")).unwrap();
     conn.execute("UPDATE calls SET stored_at = stored_at - 40 * 86400", [])

@@ -166,10 +166,9 @@ pub fn export(data_dir: &Path, call_id: &str) -> Result<Vec<u8>, Status> {
     let missing = || Status::not_found(format!("no stored call {call_id}"));
     let db = open(data_dir)?.ok_or_else(missing)?;
     let report = db.report_json(call_id)?.ok_or_else(missing)?;
-    crate::store::objects::fetch(data_dir, call_id);
-    let trail_path = crate::store::audit::audit_path(data_dir, call_id);
-    let trail = std::fs::read(&trail_path).ok();
-    let recording_path = crate::store::recording::recording_path(data_dir, call_id);
+    let files = crate::store::objects::local_files(data_dir, call_id);
+    let trail = std::fs::read(&files.trail).ok();
+    let recording_path = files.recording;
     let verification = {
         let v = crate::store::verify::verify(data_dir, crate::store::verify::Which::Call(call_id))?;
         serde_json::json!({

@@ -1383,9 +1383,11 @@ impl CallScope for Service {
         validate_call_id(&call_id).map_err(|e| Status::invalid_argument(e.to_string()))?;
         let data_dir = self.hub.data_dir.clone();
         let id = call_id.clone();
-        let _ =
-            tokio::task::spawn_blocking(move || crate::store::objects::fetch(&data_dir, &id)).await;
-        let path = crate::store::recording::recording_path(&self.hub.data_dir, &call_id);
+        let path = tokio::task::spawn_blocking(move || {
+            crate::store::objects::local_files(&data_dir, &id).recording
+        })
+        .await
+        .map_err(|e| Status::internal(e.to_string()))?;
         let file = std::fs::File::open(&path)
             .map_err(|_| Status::not_found(format!("no stored recording for call {call_id}")))?;
         info!(call_id = %call_id, by = %who.name, "recording fetched");
@@ -1562,7 +1564,7 @@ fn audit_trail(
     data_dir: &std::path::Path,
     call_id: &str,
 ) -> Result<pb::GetAuditTrailResponse, Status> {
-    let path = crate::store::audit::audit_path(data_dir, call_id);
+    let path = crate::store::objects::local_files(data_dir, call_id).trail;
     let text = std::fs::read_to_string(&path)
         .map_err(|_| Status::not_found(format!("no stored audit trail for call {call_id}")))?;
     let lines = text.lines().map(str::to_string).collect();

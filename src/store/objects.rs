@@ -6,8 +6,8 @@
 //! and audit trail are uploaded to `prefix/recordings/<id>.wav` and
 //! `prefix/audit/<id>.jsonl` (and its report to `prefix/reports/<id>.json`)
 //! and the local recording and trail removed. Whoever reads them later
-//! (`audit verify`, `GetRecording`, `ExportCall`, the console) on any node
-//! calls [`fetch`] first, which downloads a missing file back into the data
+//! (`audit verify`, `GetRecording`, `GetAuditTrail`, `ExportCall`, the
+//! console) on any node takes their paths from [`local_files`], which downloads a missing file back into the data
 //! directory (0600), which so acts as a cache. `purge` deletes the purged
 //! calls' objects.
 //!
@@ -244,11 +244,32 @@ pub fn upload_call(data_dir: &Path, call_id: &str) -> Result<(), ObjectsError> {
     Ok(())
 }
 
-/// Makes a stored call's recording and trail readable in the data
-/// directory: downloads what is missing there from object storage (0600).
-/// Without object storage, or when the files are here, does nothing; a call
-/// whose objects are missing too stays missing (readers say so).
-pub fn fetch(data_dir: &Path, call_id: &str) {
+/// A stored call's recording and audit trail in the data directory, the
+/// paths every reader of them takes from here: downloads what is missing
+/// there from object storage first (0600). Without object storage, or when
+/// the files are here, only the paths; a call whose objects are missing
+/// too stays missing (readers say so).
+pub fn local_files(data_dir: &Path, call_id: &str) -> LocalFiles {
+    let [recording, trail, _] = call_files(data_dir, call_id);
+    let files = LocalFiles {
+        recording: recording.0,
+        trail: trail.0,
+    };
+    fetch(data_dir, call_id);
+    files
+}
+
+/// A stored call's files as [`local_files`] finds them.
+#[derive(Debug, Clone)]
+pub struct LocalFiles {
+    /// `DIR/recordings/<id>.wav` (redacted).
+    pub recording: PathBuf,
+    /// `DIR/audit/<id>.jsonl`.
+    pub trail: PathBuf,
+}
+
+/// Downloads a stored call's recording and trail where missing.
+fn fetch(data_dir: &Path, call_id: &str) {
     let Some(o) = OBJECTS.get() else { return };
     for (local, name, _) in call_files(data_dir, call_id).into_iter().take(2) {
         if local.exists() {

@@ -23,7 +23,6 @@ use serde::Serialize;
 use super::anchor::{self, Anchor, CallState, ChainBreak, ChainHead};
 use super::audit::{self, AuditError};
 use super::db::StoreError;
-use super::recording::recording_path;
 
 /// Which calls to check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,9 +246,8 @@ fn check_call(
             None
         }
     };
-    super::objects::fetch(data_dir, call_id);
-    let trail = audit::audit_path(data_dir, call_id);
-    let recording = recording_path(data_dir, call_id);
+    let super::objects::LocalFiles { recording, trail } =
+        super::objects::local_files(data_dir, call_id);
     // What the call should have: by its anchor, else by its row.
     let want_trail = anchor.map_or(trail.exists(), |a| a.trail_head.is_some());
     let anchored_recording = anchor.and_then(|a| a.recording_sha256.clone());
