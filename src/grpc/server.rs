@@ -102,7 +102,14 @@ impl Entry {
         v
     }
 
-    fn floor_message(&self, kind: pb::floor_update::Kind, call_id: &str) -> pb::FloorUpdate {
+    /// The call's row on the floor; `node_id` is this node's id in
+    /// cluster mode, else empty.
+    fn floor_message(
+        &self,
+        kind: pb::floor_update::Kind,
+        call_id: &str,
+        node_id: String,
+    ) -> pb::FloorUpdate {
         pb::FloorUpdate {
             kind: kind as i32,
             call_id: call_id.to_string(),
@@ -114,7 +121,7 @@ impl Entry {
             started_at: self.started_at,
             stats: None,
             sent_unix_ms: unix_ms(),
-            node_id: String::new(),
+            node_id,
         }
     }
 }
@@ -318,13 +325,7 @@ impl Hub {
         let calls = self.calls.lock().expect("hub lock");
         let _ = self.floor.send(u);
         match ended {
-            Some(d) => {
-                self.floor_log
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .ended(d);
-                self.send_floor_stats(&calls, true);
-            }
+            Some(d) => self.count_ended(&calls, d),
             None => self.send_floor_stats(&calls, false),
         }
     }
@@ -415,9 +416,8 @@ impl Hub {
     }
 
     fn floor_update(&self, kind: pb::floor_update::Kind, call_id: &str, e: &Entry) {
-        let mut u = e.floor_message(kind, call_id);
+        let u = e.floor_message(kind, call_id, self.node_id());
         if let Some(c) = self.cluster.get() {
-            u.node_id = c.node_id.clone();
             c.floor(&u);
         }
         let _ = self.floor.send(u);
@@ -500,21 +500,33 @@ impl Hub {
     fn finish(&self, call_id: &str, ended: &pb::CallEvent) {
         let mut calls = self.calls.lock().expect("hub lock");
         if let Some(e) = calls.remove(call_id) {
-            let _ = e.events.send(ended.clone());
-            if let Some(c) = self.cluster.get() {
-                c.event(ended);
-            }
+            self.emit(&e, ended);
             self.call_ended(&calls, call_id, &e);
+        }
+    }
+
+    /// Sends a call's event to its watchers here and, in cluster mode, on
+    /// the bus to watchers on other nodes.
+    fn emit(&self, e: &Entry, ev: &pb::CallEvent) {
+        let _ = e.events.send(ev.clone());
+        if let Some(c) = self.cluster.get() {
+            c.event(ev);
         }
     }
 
     /// Takes an ended call off the floor and counts it in the figures.
     fn call_ended(&self, calls: &HashMap<String, Entry>, call_id: &str, e: &Entry) {
         self.floor_update(pb::floor_update::Kind::CallEnded, call_id, e);
+        self.count_ended(calls, e.snapshot.duration_s);
+    }
+
+    /// Counts a call of `duration_s` that ended (here or on another node)
+    /// in the floor's figures and sends them.
+    fn count_ended(&self, calls: &HashMap<String, Entry>, duration_s: f64) {
         self.floor_log
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .ended(e.snapshot.duration_s);
+            .ended(duration_s);
         self.send_floor_stats(calls, true);
     }
 
@@ -535,10 +547,7 @@ impl Hub {
         let Some(e) = calls.get_mut(call_id) else {
             return;
         };
-        let _ = e.events.send(ev.clone());
-        if let Some(c) = self.cluster.get() {
-            c.event(ev);
-        }
+        self.emit(e, ev);
         let kept = !matches!(
             live,
             LiveEvent::Kpi(_)
@@ -1273,9 +1282,8 @@ impl CallScope for Service {
             let rx = self.hub.floor.subscribe();
             let node = self.hub.node_id();
             let now: Vec<pb::FloorUpdate> = std::iter::once(self.hub.floor_stats(&calls))
-                .chain(calls.iter().map(|(id, e)| pb::FloorUpdate {
-                    node_id: node.clone(),
-                    ..e.floor_message(pb::floor_update::Kind::CallUpdate, id)
+                .chain(calls.iter().map(|(id, e)| {
+                    e.floor_message(pb::floor_update::Kind::CallUpdate, id, node.clone())
                 }))
                 .chain(
                     self.hub
@@ -1618,28 +1626,24 @@ fn follow<T: Clone + Send + 'static>(
     ReceiverStream::new(out)
 }
 
-/// A watcher's stream of another node's call (see [`follow`]).
+/// A watcher's stream of another node's call (see [`follow`]): what the
+/// bus relay in `rx` carries, until it ends or the server shuts down; the
+/// watcher's place is held as long as the stream.
 fn forward(
-    mut rx: mpsc::Receiver<pb::CallEvent>,
+    rx: mpsc::Receiver<pb::CallEvent>,
     mut shutdown: watch::Receiver<bool>,
     slot: WatchSlot,
-) -> ReceiverStream<Result<pb::CallEvent, Status>> {
-    let (tx, out) = mpsc::channel(WATCH_BUFFER);
-    tokio::spawn(async move {
-        let _slot = slot;
-        while !*shutdown.borrow() {
-            let next = tokio::select! {
-                r = rx.recv() => r,
-                _ = shutdown.changed() => return,
-                _ = tx.closed() => return,
-            };
-            let Some(ev) = next else { return };
-            if tx.send(Ok(ev)).await.is_err() {
-                return;
-            }
-        }
-    });
-    ReceiverStream::new(out)
+) -> impl tokio_stream::Stream<Item = Result<pb::CallEvent, Status>> + Send + 'static {
+    use futures_util::StreamExt as _;
+    let stopping = async move {
+        let _ = shutdown.wait_for(|stop| *stop).await;
+    };
+    ReceiverStream::new(rx)
+        .map(move |ev| {
+            let _held = &slot;
+            Ok(ev)
+        })
+        .take_until(stopping)
 }
 
 /// Serves the API on `listener` until `stop` resolves; then tells every live
