@@ -346,33 +346,39 @@ impl Hub {
         }
         let data_dir = self.data_dir.clone();
         let node = node.to_string();
-        tokio::task::spawn_blocking(move || {
-            let report = match super::cluster::lost_call_report(&node, &u) {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!(call_id = %u.call_id, error = %e, "cannot make the lost call's record");
-                    return;
-                }
-            };
-            // A store away for a while (transient errors) is retried for
-            // LOST_RECORD_RETRY; after that the lost node's own recovery
-            // stores the call when it restarts.
+        let report = match super::cluster::lost_call_report(&node, &u) {
+            Ok(r) => Arc::new(r),
+            Err(e) => {
+                warn!(call_id = %u.call_id, error = %e, "cannot make the lost call's record");
+                return;
+            }
+        };
+        // A store away for a while (transient errors) is retried for
+        // LOST_RECORD_RETRY, waiting on the runtime (no thread held); after
+        // that the lost node's own recovery stores the call when it restarts.
+        tokio::spawn(async move {
             let until = std::time::Instant::now() + LOST_RECORD_RETRY;
             loop {
-                match crate::store::open(&data_dir).and_then(|mut db| {
-                    db.put(
-                        &report,
-                        &crate::store::db::StoredFiles::default(),
-                        IfExists::Refuse,
-                    )
-                }) {
+                let (dir, report) = (data_dir.clone(), Arc::clone(&report));
+                let put = tokio::task::spawn_blocking(move || {
+                    crate::store::open(&dir).and_then(|mut db| {
+                        db.put(
+                            &report,
+                            &crate::store::db::StoredFiles::default(),
+                            IfExists::Refuse,
+                        )
+                    })
+                })
+                .await;
+                let Ok(put) = put else { return };
+                match put {
                     Ok(()) => {
                         info!(call_id = %u.call_id, node = %node, "a lost node's call stored as interrupted")
                     }
                     Err(StoreError::AlreadyExists { .. }) => {}
                     Err(e) if e.is_transient() && std::time::Instant::now() < until => {
                         tracing::debug!(call_id = %u.call_id, error = %e, "the store is away; the lost node's call is retried");
-                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
                         continue;
                     }
                     Err(e) => {
